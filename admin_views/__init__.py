@@ -1,0 +1,32 @@
+"""Every register's screen, mounted at /admin/<endpoint>/ (endpoint = the model's table name)."""
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from app.dashboard import Dashboard
+from app.i18n import T
+from admin_views import master
+from models import core, master as m
+
+MASTER = T("基础资料", "Master data")
+SYSTEM = T("系统", "System")
+
+
+def views():
+    return [
+        (master.UnitView, m.Unit, MASTER), (master.ResidentView, m.Resident, MASTER),
+        (master.DepartmentView, m.Department, MASTER), (master.FeeItemView, m.FeeItem, MASTER),
+        (master.PaymentView, m.Payment, MASTER), (master.ShiftView, m.Shift, MASTER),
+        (master.PropertyView, core.Property, SYSTEM), (master.StaffUserView, core.StaffUser, SYSTEM),
+        (master.RoleView, core.Role, SYSTEM), (master.DeadlineRuleView, core.DeadlineRule, SYSTEM),
+        (master.AuditLogView, core.AuditLog, SYSTEM),
+    ]
+
+
+def build_admin(app):
+    admin = Admin(app, name=str(T("物业客服前台", "FrontDesk")), url="/admin",
+                  index_view=Dashboard(name=T("工作台", "Dashboard"), url="/admin"),
+                  theme=Bootstrap4Theme(base_template="admin/fd_master.html", fluid=True))
+    for view_class, model, category in views():
+        admin.add_view(view_class(model, category=category))
+    app.extensions["frontdesk_admin"] = admin
+    return admin

@@ -1,0 +1,584 @@
+"""RegisterView: the one place where every register's endpoints are guarded.
+
+A register is declared as a model plus a short subclass of RegisterView; it inherits
+- permissions (app/permissions) checked before *every* exposed view, including ajax edits and actions;
+- property scope on list, count, details, edit, delete, actions, lookups and foreign keys in forms;
+- locked states, stale-edit refusal, model `clean()` checks, one transaction per request;
+- workflow buttons and bulk actions from the model's @transition declarations;
+- overdue filter/column from the model's deadlines, capped counts, indexed search, streaming export;
+- per-record history from the audit log.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from decimal import Decimal
+
+from flask import abort, flash, g, redirect, request, Response, stream_with_context, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_admin.model.helpers import get_mdict_item_or_list
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from jinja2 import pass_context
+from markupsafe import Markup, escape
+from sqlalchemy import func, inspect as sa_inspect, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import HiddenField
+
+from app import audit, permissions, scoping, workflow
+from app.deadlines import overdue_clause, overdue_for
+from app.extensions import db
+from app.i18n import T, label_of
+from app.validators import BY_NAME, mask_id
+
+SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "version", "created_by", "created_by_id", "property",
+                  "property_id", "number", "state", "state_changed_at")
+
+# Flask-Admin view method -> the operation it performs. An exposed view missing here is refused.
+OPERATION_OF_VIEW = {
+    "index_view": "list", "details_view": "details", "create_view": "create", "edit_view": "edit",
+    "delete_view": "delete", "export": "export", "ajax_update": "edit", "history_view": "details",
+    "print_view": "details",
+}
+SELF_CHECKED_VIEWS = {"action_view", "transition_view", "ajax_lookup"}
+
+MSG_LOCKED = T("该记录已签发/已完结，不能再修改或删除", "This record is issued or final and cannot be changed")
+MSG_STALE = T("该记录已被他人修改，您的更改未保存。请刷新后重试。",
+              "Someone else saved this record in the meantime; your change was not saved. Reload and try again.")
+MSG_SCOPE = T("所选记录不属于当前项目", "The chosen record belongs to another property")
+MSG_PICK_PROPERTY = T("请先在页头选择一个项目", "Choose a property in the header first")
+
+
+class SecureForm(FlaskForm):
+    """Flask-WTF CSRF token on every Flask-Admin form (create, edit, delete, actions, ajax edits)."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            from flask_admin.babel import Translations
+            return Translations()
+
+
+class ScopedLoader(QueryAjaxModelLoader):
+    """Search-as-you-type for foreign keys, limited to the current property."""
+
+    def get_query(self):
+        return scoping.scope(super().get_query(), self.model)
+
+    def get_one(self, pk):
+        obj = super().get_one(pk)
+        return obj if obj is not None and scoping.in_scope(obj) else None
+
+
+class OverdueFilter(BaseSQLAFilter):
+    def __init__(self, model):
+        super().__init__(model.id, T("超时", "Overdue"), options=(("1", T("是", "Yes")), ("0", T("否", "No"))))
+        self.model = model
+
+    def apply(self, query, value, alias=None):
+        clause = overdue_clause(self.model)
+        return query.filter(clause if value == "1" else ~clause)
+
+    def operation(self):
+        return T("为", "is")
+
+
+class RegisterView(ModelView):
+    form_base_class = SecureForm
+    list_template = "admin/register_list.html"
+    details_template = "admin/register_details.html"
+    edit_template = "admin/register_edit.html"
+    can_view_details = True
+    can_set_page_size = True
+    page_size = 25
+    page_size_options = (25, 50, 100)
+    export_types = ("csv", "xlsx")
+    column_display_pk = False
+    named_filter_urls = True
+    lookups: tuple[str, ...] = ()        # relationships chosen by search-as-you-type (large tables)
+    lookup_fields: dict[str, tuple[str, ...]] = {}
+    search_prefix: tuple[str, ...] = ()  # indexed columns matched exactly or by prefix
+    search_contains: tuple[str, ...] = ()  # short text columns matched anywhere
+    search_units = True                  # a term like 3-2-1501 finds records of that unit
+    create_state_field: str | None = None
+
+    def __init__(self, model, category=None, **kw):
+        self.register = model.__tablename__
+        self._prepare_labels(model)
+        self._prepare_form(model)
+        if hasattr(model, "deadlines") and model.deadlines:
+            self.column_filters = list(self.column_filters or []) + [OverdueFilter(model)]
+        if getattr(model, "deadlines", ()) and self.column_list and "overdue" not in self.column_list:
+            self.column_list = list(self.column_list) + ["overdue"]
+        searchable = list(self.search_prefix) + list(self.search_contains)
+        if self.search_units and hasattr(model, "unit_id"):
+            searchable.append("unit_id")
+        self.column_searchable_list = searchable or None
+        super().__init__(model, db.session, name=model.__label__, endpoint=self.register, category=category, **kw)
+        self._add_transition_actions()
+
+    # ---------------------------------------------------------------- declaration helpers
+    def _prepare_labels(self, model):
+        mapper = sa_inspect(model)
+        labels, choices = {}, {}
+        for attr in mapper.column_attrs:
+            info = attr.columns[0].info
+            if "label" in info:
+                labels[attr.key] = info["label"]
+            if "choices" in info:
+                choices[attr.key] = list(info["choices"].items())
+        for rel in mapper.relationships:
+            if "label" in rel.info:
+                labels[rel.key] = rel.info["label"]
+        labels.update({"state": T("状态", "State"), "overdue": T("超时", "Overdue")})
+        self.column_labels = {**labels, **(self.column_labels or {})}
+        self.column_choices = {**choices, **(self.column_choices or {})}
+        self.form_choices = {k: [(a, b) for a, b in v] for k, v in choices.items()}
+
+    def _prepare_form(self, model):
+        mapper = sa_inspect(model)
+        excluded = set(SYSTEM_COLUMNS) | set(self.form_excluded_columns or ())
+        args = {}
+        for attr in mapper.column_attrs:
+            info = attr.columns[0].info
+            extra = {}
+            if info.get("validators"):
+                extra["validators"] = [BY_NAME[v] for v in info["validators"]]
+            if info.get("description"):
+                extra["description"] = info["description"]
+            if extra:
+                args[attr.key] = extra
+        refs = {}
+        for rel in mapper.relationships:
+            if rel.key in excluded or rel.direction.name != "MANYTOONE":
+                continue
+            target = rel.mapper.class_
+            if rel.key in self.lookups:
+                fields = self.lookup_fields.get(rel.key) or _default_lookup_fields(target)
+                refs[rel.key] = ScopedLoader(rel.key, db.session, target, fields=list(fields),
+                                             page_size=20, placeholder=str(T("输入以搜索…", "Type to search…")))
+            else:
+                args.setdefault(rel.key, {})["query_factory"] = _scoped_factory(target)
+        self.form_args = {**args, **(self.form_args or {})}
+        self.form_ajax_refs = {**refs, **(self.form_ajax_refs or {})}
+        # Relationships are edited through their foreign key's relationship, never raw ids.
+        excluded |= {a.key for a in mapper.column_attrs if a.columns[0].foreign_keys}
+        excluded |= {r.key for r in mapper.relationships if r.direction.name != "MANYTOONE"}
+        self.form_excluded_columns = sorted(excluded)
+
+    def scaffold_form(self):
+        form_class = super().scaffold_form()
+        form_class.row_version = HiddenField()
+        return form_class
+
+    # ---------------------------------------------------------------- permissions
+    @property
+    def roles(self):
+        return scoping.current_roles()
+
+    def allowed(self, operation: str) -> bool:
+        if not current_user.is_authenticated:
+            return False
+        if operation == "create" and self._needs_property() and scoping.current_property_id() is None:
+            return False
+        return permissions.allowed(self.roles, self.register, operation, self.model)
+
+    def _needs_property(self):
+        return hasattr(self.model, "property_id") and self.register != "membership"
+
+    can_create = property(lambda self: self.allowed("create"))
+    can_edit = property(lambda self: self.allowed("edit"))
+    can_delete = property(lambda self: self.allowed("delete"))
+    can_export = property(lambda self: self.allowed("export"))
+
+    def is_accessible(self):
+        return current_user.is_authenticated and self.allowed("list")
+
+    def is_visible(self):
+        return self.is_accessible()
+
+    def _handle_view(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path))
+        if name in SELF_CHECKED_VIEWS:
+            return None
+        operation = OPERATION_OF_VIEW.get(name)
+        if operation is None or not self.allowed(operation):
+            abort(403)
+        return None
+
+    # ---------------------------------------------------------------- scope
+    def get_query(self):
+        return scoping.scope(super().get_query(), self.model)
+
+    def get_count_query(self):
+        return scoping.scope(self.session.query(func.count()).select_from(self.model), self.model)
+
+    def get_one(self, id):
+        try:
+            pk = int(id)
+        except (TypeError, ValueError):
+            return None
+        obj = self.session.get(self.model, pk)
+        if obj is not None and not scoping.in_scope(obj):
+            audit.record_denied(self.register, pk, "other property")
+            return None
+        return obj
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """Stock get_list, but the count stops at LIST_COUNT_CAP (shown as 'more than N')."""
+        from flask import current_app
+        query = self.get_query()
+        joins, count_joins = {}, {}
+        if self._search_supported and search:
+            query, _, joins, _ = self._apply_search(query, None, joins, count_joins, search)
+        if filters and self._filters:
+            query, _, joins, _ = self._apply_filters(query, None, joins, count_joins, filters)
+        cap = current_app.config["LIST_COUNT_CAP"]
+        capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
+        count = self.session.execute(select(func.count()).select_from(capped)).scalar_one()
+        self._count_capped = count > cap
+        for j in self._auto_joins:
+            from sqlalchemy.orm import joinedload
+            query = query.options(joinedload(j))
+        query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
+        query = self._apply_pagination(query, page, page_size)
+        return min(count, cap), (query.all() if execute else query)
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        for term in search.split():
+            like = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses = []
+            for name in self.search_prefix:
+                col = getattr(self.model, name)
+                clauses += [col == term, col.like(like + "%", escape="\\")]
+            for name in self.search_contains:
+                clauses.append(getattr(self.model, name).ilike(f"%{like}%", escape="\\"))
+            if self.search_units and hasattr(self.model, "unit_id"):
+                from models.master import Unit
+                units = scoping.scope(select(Unit.id).where(or_(Unit.code == term,
+                                                                 Unit.code.like(like + "%", escape="\\"))), Unit)
+                clauses.append(self.model.unit_id.in_(units))
+            if clauses:
+                query = query.filter(or_(*clauses))
+        return query, count_query, joins, count_joins
+
+    def _check_foreign_keys(self, model):
+        for rel in sa_inspect(type(model)).relationships:
+            if rel.direction.name != "MANYTOONE" or rel.key in ("property", "created_by"):
+                continue
+            target = getattr(model, rel.key, None)
+            if target is not None and hasattr(target, "property_id") and hasattr(model, "property_id") \
+                    and target.property_id != model.property_id:
+                audit.record_denied(self.register, getattr(model, "id", None), f"foreign key {rel.key} of other property")
+                return {rel.key: MSG_SCOPE}
+        return None
+
+    # ---------------------------------------------------------------- writes
+    def _locked(self, model) -> bool:
+        return bool(getattr(model, "is_locked", False))
+
+    def on_form_prefill(self, form, id):
+        model = self.get_one(id)
+        if model is not None and hasattr(form, "row_version"):
+            form.row_version.data = model.version
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if request.method == "GET" and obj is not None and hasattr(form, "row_version"):
+            form.row_version.data = getattr(obj, "version", "")
+        return form
+
+    def _apply(self, form, model, is_created) -> bool:
+        """populate -> property -> scope of foreign keys -> clean -> commit, or nothing at all."""
+        try:
+            if not is_created:
+                if self._locked(model):
+                    flash(str(MSG_LOCKED), "error")
+                    return False
+                sent = getattr(form, "row_version", None)
+                if sent is not None and sent.data and str(sent.data) != str(model.version):
+                    flash(str(MSG_STALE), "error")
+                    return False
+            form.populate_obj(model)
+            if is_created:
+                if self._needs_property():
+                    pid = scoping.current_property_id()
+                    if pid is None:
+                        flash(str(MSG_PICK_PROPERTY), "error")
+                        return False
+                    model.property_id = pid
+                if hasattr(model, "initial_state") and getattr(model, "state", None) in (None, ""):
+                    model.state = model.initial_state
+                self.session.add(model)
+            errors = self._check_foreign_keys(model) or (model.clean() if hasattr(model, "clean") else None)
+            if errors:
+                for key, message in errors.items():
+                    target = getattr(form, key, None)
+                    if target is not None:
+                        target.errors = list(target.errors) + [str(message)]
+                    flash(str(message), "error")
+                self.session.rollback()
+                return False
+            self._on_model_change(form, model, is_created)
+            self.session.commit()
+        except StaleDataError:
+            self.session.rollback()
+            flash(str(MSG_STALE), "error")
+            return False
+        except workflow.WorkflowError as ex:
+            self.session.rollback()
+            flash(str(ex.message), "error")
+            return False
+        except IntegrityError:
+            self.session.rollback()
+            flash(str(T("保存失败：与已有记录重复或缺少必填项", "Not saved: duplicates an existing record or misses a required value")), "error")
+            return False
+        self.after_model_change(form, model, is_created)
+        return True
+
+    def create_model(self, form):
+        model = self.build_new_instance()
+        return model if self._apply(form, model, True) else False
+
+    def update_model(self, form, model):
+        return self._apply(form, model, False)
+
+    def delete_model(self, model):
+        if self._locked(model):
+            flash(str(MSG_LOCKED), "error")
+            return False
+        return super().delete_model(model)
+
+    # ---------------------------------------------------------------- actions and transitions
+    def _add_transition_actions(self):
+        for name, t in getattr(self.model, "transitions", {}).items():
+            if t.bulk:
+                handler = _bulk_handler(self, name)
+                self._actions.append((name, T(f"批量{t.label.zh}", f"{t.label.en} selected")))
+                self._actions_data[name] = (handler, t.label, T(f"确定对所选记录执行“{t.label.zh}”？",
+                                                                  f"{t.label.en} the selected records?"))
+
+    def is_action_allowed(self, name):
+        if name == "delete":
+            return self.allowed("delete")
+        return self.allowed(f"transition:{name}")
+
+    @expose("/action/", methods=("POST",))
+    def action_view(self):
+        name = request.form.get("action", "")
+        if name not in self._actions_data or not self.is_action_allowed(name):
+            abort(403)
+        return self.handle_action()
+
+    @action("delete", T("删除", "Delete"), T("确定删除所选记录？", "Delete the selected records?"))
+    def action_delete(self, ids):
+        done, skipped = 0, []
+        for obj in self._rows_for(ids):
+            if self._locked(obj):
+                skipped.append((obj, MSG_LOCKED))
+                continue
+            self.session.delete(obj)
+            done += 1
+        self.session.commit()
+        _report(done, skipped)
+
+    def _rows_for(self, ids):
+        wanted = {int(i) for i in ids if str(i).isdigit()}
+        rows = self.get_query().filter(self.model.id.in_(wanted)).all() if wanted else []
+        missing = wanted - {r.id for r in rows}
+        for rid in missing:
+            audit.record_denied(self.register, rid, "action on a record outside scope")
+        if missing:
+            flash(str(T(f"{len(missing)} 条记录不存在或不属于当前项目，已忽略",
+                        f"{len(missing)} records do not exist or belong to another property; ignored")), "error")
+        return rows
+
+    def fire_many(self, name, ids, comment=""):
+        done, skipped = 0, []
+        for obj in self._rows_for(ids):
+            nested = self.session.begin_nested()
+            try:
+                workflow.fire(obj, name, current_user, scoping.roles_at(obj.property_id), self.session, comment)
+                nested.commit()
+                done += 1
+            except workflow.WorkflowError as ex:
+                nested.rollback()
+                skipped.append((obj, ex.message))
+        self.session.commit()
+        return done, skipped
+
+    @expose("/transition/<name>/", methods=("POST",))
+    def transition_view(self, name):
+        t = self.model.transitions.get(name) if hasattr(self.model, "transitions") else None
+        if t is None or not self.allowed(f"transition:{name}"):
+            abort(403)
+        obj = self.get_one(request.form.get("id"))
+        if obj is None:
+            abort(404)
+        data = {}
+        if t.fields:
+            form_class = self.get_transition_form(t)
+            form = form_class(request.form)
+            if not form.validate():
+                for fname, errs in form.errors.items():
+                    flash(f"{self.column_labels.get(fname, fname)}: {'; '.join(map(str, errs))}", "error")
+                return redirect(url_for(".details_view", id=obj.id))
+            data = {f: getattr(form, f).data for f in t.fields}
+        try:
+            workflow.fire(obj, name, current_user, self.roles, self.session,
+                          request.form.get("comment", ""), data)
+            self.session.commit()
+            flash(str(T(f"已{t.label.zh}", f"{t.label.en}: done")), "success")
+        except workflow.WorkflowError as ex:
+            self.session.rollback()
+            flash(str(ex.message), "error")
+        except StaleDataError:
+            self.session.rollback()
+            flash(str(MSG_STALE), "error")
+        return redirect(url_for(".details_view", id=obj.id))
+
+    def get_transition_form(self, t):
+        from flask_admin.contrib.sqla.form import get_form
+        key = f"_tform_{t.name}"
+        if not hasattr(self, key):
+            form_class = get_form(self.model, self.model_form_converter(self.session, self), base_class=SecureForm,
+                                  only=list(t.fields), field_args=self.form_args)
+            setattr(self, key, form_class)
+        return getattr(self, key)
+
+    # ---------------------------------------------------------------- display
+    @pass_context
+    def get_list_value(self, context, model, name):
+        if name == "overdue":
+            late = overdue_for(model)
+            return Markup(" ".join(f'<span class="badge badge-danger">{escape(str(d.label))}</span>' for d in late))
+        if name == "state" and hasattr(model, "state_label"):
+            return model.state_label
+        return self._masked(model, name, super().get_list_value(context, model, name))
+
+    @pass_context
+    def get_detail_value(self, context, model, name):
+        if name == "state" and hasattr(model, "state_label"):
+            return model.state_label
+        return self._masked(model, name, super().get_detail_value(context, model, name))
+
+    def _masked(self, model, name, value):
+        col = getattr(type(model), name, None)
+        info = getattr(getattr(col, "property", None), "columns", [None])[0]
+        if info is not None and getattr(info, "info", {}).get("pii") and not permissions.may_see_pii(self.roles):
+            return mask_id(value)
+        return value
+
+    def render(self, template, **kwargs):
+        kwargs.setdefault("count_capped", getattr(self, "_count_capped", False))
+        if template == self.details_template and "model" in kwargs:
+            kwargs.update(self._details_extras(kwargs["model"]))
+        return super().render(template, **kwargs)
+
+    def _details_extras(self, model):
+        from models.core import AuditLog, SignOff
+        history = self.session.scalars(
+            select(AuditLog).where(AuditLog.register == self.register, AuditLog.record_id == model.id)
+            .order_by(AuditLog.id.desc()).limit(200)).all()
+        signoffs, steps, forms = [], [], {}
+        if hasattr(model, "transitions"):
+            signoffs = self.session.scalars(select(SignOff).where(
+                SignOff.register == self.register, SignOff.record_id == model.id).order_by(SignOff.id)).all()
+            for t in model.transitions.values():
+                if model.state in t.source and self.allowed(f"transition:{t.name}"):
+                    why = workflow.refusal(model, t, current_user, self.roles, self.session)
+                    steps.append((t, why))
+                    if t.fields:
+                        forms[t.name] = self.get_transition_form(t)(obj=model)
+        late = overdue_for(model)
+        return dict(history=history, signoffs=signoffs, steps=steps, step_forms=forms, late=late,
+                    pii=permissions.may_see_pii(self.roles), secure_form=SecureForm())
+
+    # ---------------------------------------------------------------- export (streamed)
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        if export_type not in self.export_types:
+            abort(404)
+        view_args = self._get_list_extra_args()
+        sort = self._get_column_by_idx(view_args.sort)
+        _, query = self.get_list(None, sort[0] if sort else None, view_args.sort_desc, view_args.search,
+                                 view_args.filters, execute=False, page_size=0)
+        columns = self._export_columns
+        header = [str(c[1]) for c in columns]
+        audit.record_bulk(self.session, self.register, "export", [(None, scoping.current_property_id(),
+                                                                    {"filters": [None, request.query_string.decode()[:500]]})])
+        self.session.commit()
+        rows = (self._export_row(obj, columns) for obj in query.yield_per(1000))
+        name = f"{self.register}.{export_type}"
+        if export_type == "csv":
+            return Response(stream_with_context(_csv_stream(header, rows)), mimetype="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f"attachment; filename={name}"})
+        return Response(stream_with_context(_xlsx_stream(header, rows, str(self.name))),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f"attachment; filename={name}"})
+
+    def _export_row(self, obj, columns):
+        out = []
+        for c, _ in columns:
+            value = self._masked(obj, c, self.get_export_value(obj, c))
+            if c == "state" and hasattr(obj, "state_label"):
+                value = obj.state_label
+            out.append("" if value is None else (value if isinstance(value, (int, float, Decimal)) else str(value)))
+        return out
+
+
+def _default_lookup_fields(target):
+    cols = sa_inspect(target).columns
+    return tuple(n for n in ("code", "number", "name", "phone") if n in cols) or ("id",)
+
+
+def _scoped_factory(target):
+    return lambda: db.session.scalars(scoping.scope(select(target), target).limit(500)).all()
+
+
+def _bulk_handler(view, name):
+    def handler(ids):
+        done, skipped = view.fire_many(name, ids, request.form.get("comment", ""))
+        _report(done, skipped)
+    return handler
+
+
+def _report(done, skipped):
+    flash(str(T(f"完成 {done} 条，跳过 {len(skipped)} 条", f"Done {done}, skipped {len(skipped)}")),
+          "success" if done else "warning")
+    for obj, why in skipped[:50]:
+        flash(f"{getattr(obj, 'number', None) or obj.id}: {why}", "warning")
+
+
+def _csv_stream(header, rows):
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    buf.write("\ufeff")  # Excel opens UTF-8 Chinese correctly only with a BOM
+    writer.writerow(header)
+    for i, row in enumerate(rows):
+        writer.writerow(row)
+        if i % 500 == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+def _xlsx_stream(header, rows, title):
+    from openpyxl import Workbook
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title=title[:30] or "sheet")
+    ws.append(header)
+    for row in rows:
+        ws.append(row)
+    with tempfile.TemporaryFile() as f:
+        wb.save(f)
+        f.seek(0)
+        while chunk := f.read(1 << 16):
+            yield chunk

@@ -1,0 +1,90 @@
+"""The current user's property and roles for this request; every query and check reads them here."""
+from flask import g, session
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.extensions import db
+
+ALL_PROPERTIES = "all"
+
+
+def _memberships():
+    if "memberships" not in g:
+        if not current_user.is_authenticated:
+            g.memberships = []
+        else:
+            from models.core import Membership
+            g.memberships = db.session.execute(
+                select(Membership.property_id, Membership.role_id).where(Membership.user_id == current_user.id)
+            ).all()
+    return g.memberships
+
+
+def _role_codes():
+    if "role_codes" not in g:
+        from models.core import Role
+        g.role_codes = {r.id: (r.code, r.company_wide) for r in db.session.scalars(select(Role))}
+    return g.role_codes
+
+
+def user_property_ids() -> list[int]:
+    return sorted({m.property_id for m in _memberships()})
+
+
+def is_company_wide() -> bool:
+    codes = _role_codes()
+    return any(codes[m.role_id][1] for m in _memberships())
+
+
+def current_property_id() -> int | None:
+    """The property this request works in; None means 'all properties' (company-wide roles only)."""
+    if "property_id" in g:
+        return g.property_id
+    ids = user_property_ids()
+    chosen = session.get("property_id")
+    if chosen == ALL_PROPERTIES and is_company_wide():
+        g.property_id = None
+    elif chosen in ids:
+        g.property_id = chosen
+    else:
+        g.property_id = ids[0] if ids else -1  # -1: no property, so nothing matches
+    return g.property_id
+
+
+def choose_property(value) -> bool:
+    ids = user_property_ids()
+    if value == ALL_PROPERTIES and is_company_wide():
+        session["property_id"] = ALL_PROPERTIES
+    elif isinstance(value, int) and value in ids:
+        session["property_id"] = value
+    else:
+        return False
+    g.pop("property_id", None)
+    g.pop("roles", None)
+    return True
+
+
+def roles_at(property_id: int | None) -> frozenset[str]:
+    codes = _role_codes()
+    if property_id is None:
+        return frozenset(codes[m.role_id][0] for m in _memberships() if codes[m.role_id][1])
+    return frozenset(codes[m.role_id][0] for m in _memberships() if m.property_id == property_id)
+
+
+def current_roles() -> frozenset[str]:
+    if "roles" not in g:
+        g.roles = roles_at(current_property_id()) if current_user.is_authenticated else frozenset()
+    return g.roles
+
+
+def scope(query, model):
+    """Restrict a select to the current property when the model belongs to one."""
+    if not hasattr(model, "property_id") or model.__tablename__ in ("membership",):
+        return query
+    pid = current_property_id()
+    return query if pid is None else query.where(model.property_id == pid)
+
+
+def in_scope(obj) -> bool:
+    pid = current_property_id()
+    return pid is None or getattr(obj, "property_id", pid) == pid

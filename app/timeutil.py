@@ -1,0 +1,24 @@
+"""One clock for the whole app: naive local time of the desk (Asia/Shanghai by default)."""
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+import os
+
+ZONE = ZoneInfo(os.environ.get("FRONTDESK_TZ", "Asia/Shanghai"))
+_offset: timedelta = timedelta(0)  # tests move the clock; never set in production
+
+
+def now() -> datetime:
+    return (datetime.now(ZONE) + _offset).replace(tzinfo=None, microsecond=0)
+
+
+def today() -> date:
+    return now().date()
+
+
+def start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min)
+
+
+def travel(delta: timedelta) -> None:
+    global _offset
+    _offset = delta

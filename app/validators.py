@@ -1,0 +1,57 @@
+"""Field checks with Chinese-first messages; referenced by name from a column's `info`."""
+import re
+from decimal import Decimal
+
+from wtforms.validators import ValidationError
+
+from app.i18n import T
+
+_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+_CHECK = "10X98765432"
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE = re.compile(r"^(0\d{2,3}-?)?[2-9]\d{6,7}(-\d{1,4})?$")
+
+
+def id_number_ok(value: str) -> bool:
+    """GB 11643-1999: 17 digits and an ISO 7064 MOD 11-2 check character."""
+    if not re.fullmatch(r"\d{17}[\dXx]", value or ""):
+        return False
+    total = sum(int(d) * w for d, w in zip(value[:17], _WEIGHTS))
+    return _CHECK[total % 11] == value[17].upper()
+
+
+def mask_id(value: str | None) -> str:
+    if not value:
+        return ""
+    return value[:3] + "*" * max(len(value) - 7, 0) + value[-4:]
+
+
+def id_number(form, field):
+    if field.data and not id_number_ok(field.data.strip()):
+        raise ValidationError(str(T("身份证号码无效（18位，校验位不符）", "Invalid ID number (18 characters, check digit)")))
+
+
+def mobile(form, field):
+    if field.data and not MOBILE.match(field.data.strip()):
+        raise ValidationError(str(T("手机号码应为11位，以13-19开头", "A mobile number has 11 digits starting 13-19")))
+
+
+def phone(form, field):
+    v = (field.data or "").strip()
+    if v and not (MOBILE.match(v) or LANDLINE.match(v)):
+        raise ValidationError(str(T("电话应为手机号或固定电话（如 0755-88886666）",
+                                    "Enter a mobile or landline number (e.g. 0755-88886666)")))
+
+
+def non_negative(form, field):
+    if field.data is not None and Decimal(str(field.data)) < 0:
+        raise ValidationError(str(T("不能为负数", "Must not be negative")))
+
+
+def positive(form, field):
+    if field.data is not None and Decimal(str(field.data)) <= 0:
+        raise ValidationError(str(T("必须大于零", "Must be greater than zero")))
+
+
+BY_NAME = {"id_number": id_number, "mobile": mobile, "phone": phone,
+           "non_negative": non_negative, "positive": positive}

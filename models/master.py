@@ -1,0 +1,153 @@
+"""Property master data and money: units, residents, departments, shifts, fee items, payments."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, Time, UniqueConstraint, or_, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.i18n import T
+from app.timeutil import now
+from models.base import Numbered, PropertyScoped, Register, Tracked, field, link
+
+UNIT_STATUS = {"vacant": T("空置", "Vacant"), "occupied": T("已入住", "Occupied"),
+               "renovating": T("装修中", "Renovating")}
+RESIDENT_KIND = {"owner": T("业主", "Owner"), "tenant": T("租户", "Tenant")}
+DEPARTMENT_KIND = {
+    "engineering": T("工程部", "Engineering"), "security": T("保安部", "Security"),
+    "finance": T("财务部", "Finance"), "admin": T("行政人事部", "HR/Admin"),
+    "cleaning": T("保洁公司", "Cleaning contractor"), "telecom": T("电信部门", "Telecom"),
+    "isp": T("网络运营商", "ISP"), "other": T("其他", "Other"),
+}
+
+
+class Unit(PropertyScoped, Tracked, Register, db.Model):
+    __tablename__ = "unit"
+    __label__ = T("房号", "Units")
+    code: Mapped[str] = field(T("房号", "Unit"), String(20), nullable=False, index=True,
+                              description=T("楼栋-单元-房号，如 3-2-1501", "Building-entrance-room, e.g. 3-2-1501"))
+    building: Mapped[str] = field(T("楼栋", "Building"), String(10), nullable=False)
+    entrance: Mapped[str] = field(T("单元", "Entrance"), String(10), nullable=False)
+    room: Mapped[str] = field(T("房间", "Room"), String(10), nullable=False)
+    floor_area: Mapped[Decimal | None] = field(T("建筑面积(㎡)", "Floor area (m²)"), Numeric(8, 2),
+                                               validators=["positive"])
+    status: Mapped[str] = field(T("状态", "Status"), String(12), nullable=False, default="vacant",
+                                choices=UNIT_STATUS)
+    __table_args__ = (UniqueConstraint("property_id", "code"),)
+
+    def __str__(self):
+        return self.code
+
+
+class Resident(PropertyScoped, Tracked, Register, db.Model):
+    __tablename__ = "resident"
+    __label__ = T("业户档案", "Residents")
+    name: Mapped[str] = field(T("姓名", "Name"), String(40), nullable=False, index=True)
+    kind: Mapped[str] = field(T("类别", "Kind"), String(10), nullable=False, default="owner",
+                              choices=RESIDENT_KIND)
+    unit_id: Mapped[int] = field(T("房号", "Unit"), ForeignKey("unit.id"), nullable=False, index=True)
+    unit = link("Unit", T("房号", "Unit"))
+    phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), index=True, validators=["phone"])
+    id_number: Mapped[str | None] = field(T("身份证号", "ID number"), String(18), pii=True,
+                                          validators=["id_number"])
+    move_in_date: Mapped[date | None] = field(T("入住日期", "Move-in date"), Date)
+    owner_authorisation: Mapped[bool] = field(T("业主委托书已备案", "Owner authorisation on file"), Boolean,
+                                              default=False, nullable=False)
+    note: Mapped[str | None] = field(T("备注", "Note"), Text)
+
+    def __str__(self):
+        return f"{self.name} ({self.unit}, {RESIDENT_KIND.get(self.kind, self.kind)})"
+
+    @property
+    def may_act_for_unit(self) -> bool:
+        """An owner, or a tenant whose owner's authorisation is on file (source 篇5 §7-8)."""
+        return self.kind == "owner" or self.owner_authorisation
+
+
+class Department(PropertyScoped, Tracked, Register, db.Model):
+    __tablename__ = "department"
+    __label__ = T("联系部门", "Departments")
+    name: Mapped[str] = field(T("名称", "Name"), String(40), nullable=False)
+    kind: Mapped[str] = field(T("类别", "Kind"), String(12), nullable=False, choices=DEPARTMENT_KIND)
+    contact: Mapped[str | None] = field(T("联系人", "Contact"), String(40))
+    phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), validators=["phone"])
+
+    def __str__(self):
+        return self.name
+
+
+class Shift(PropertyScoped, Tracked, Register, db.Model):
+    __tablename__ = "shift"
+    __label__ = T("班次", "Shifts")
+    code: Mapped[str] = field(T("代码", "Code"), String(12), nullable=False)
+    name: Mapped[str] = field(T("名称", "Name"), String(20), nullable=False)
+    starts_at: Mapped[time] = field(T("开始", "Starts"), Time, nullable=False)
+    ends_at: Mapped[time] = field(T("结束", "Ends"), Time, nullable=False)
+    __table_args__ = (UniqueConstraint("property_id", "code"),)
+
+    def __str__(self):
+        return f"{self.name} {self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
+
+    def clean(self):
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            return {"ends_at": T("结束时间必须晚于开始时间", "The end must be after the start")}
+
+
+class FeeItem(PropertyScoped, Tracked, Register, db.Model):
+    """A price in force between two dates; records copy the amount, so a change never rewrites history."""
+
+    __tablename__ = "fee_item"
+    __label__ = T("收费/有偿服务价格", "Fees and prices")
+    code: Mapped[str] = field(T("代码", "Code"), String(30), nullable=False, index=True)
+    name: Mapped[str] = field(T("名称", "Name"), String(60), nullable=False)
+    unit_of_charge: Mapped[str] = field(T("计价单位", "Charged per"), String(20), nullable=False)
+    amount: Mapped[Decimal] = field(T("金额(元)", "Amount (CNY)"), Numeric(10, 2), nullable=False,
+                                    validators=["non_negative"])
+    effective_from: Mapped[date] = field(T("生效日期", "Effective from"), Date, nullable=False)
+    effective_to: Mapped[date | None] = field(T("失效日期", "Effective to"), Date)
+
+    def __str__(self):
+        return f"{self.name} {self.amount}元/{self.unit_of_charge}"
+
+    def clean(self):
+        if self.effective_to and self.effective_from and self.effective_to < self.effective_from:
+            return {"effective_to": T("失效日期不能早于生效日期", "The end date is before the start date")}
+
+    @classmethod
+    def in_force(cls, session, property_id: int, code: str, on: date | None = None) -> "FeeItem | None":
+        on = on or now().date()
+        return session.scalars(
+            select(cls).where(cls.property_id == property_id, cls.code == code,
+                              cls.effective_from <= on,
+                              or_(cls.effective_to.is_(None), cls.effective_to >= on))
+            .order_by(cls.effective_from.desc()).limit(1)
+        ).first()
+
+
+PAYMENT_KIND = {"fee": T("收费", "Fee"), "deposit": T("押金", "Deposit"), "refund": T("退还押金", "Deposit refund"),
+                "management_fee": T("物业管理费", "Management fee")}
+
+
+class Payment(Numbered, PropertyScoped, Tracked, Register, db.Model):
+    __tablename__ = "payment"
+    __label__ = T("收费记录", "Payments")
+    number_prefix = "SF"
+    receipt_no: Mapped[str] = field(T("收据号", "Receipt number"), String(30), nullable=False, index=True)
+    kind: Mapped[str] = field(T("类别", "Kind"), String(16), nullable=False, default="fee", choices=PAYMENT_KIND)
+    payer: Mapped[str] = field(T("交款人", "Payer"), String(40), nullable=False)
+    unit_id: Mapped[int | None] = field(T("房号", "Unit"), ForeignKey("unit.id"), index=True)
+    unit = link("Unit", T("房号", "Unit"))
+    fee_item_id: Mapped[int | None] = field(T("收费项目", "Fee item"), ForeignKey("fee_item.id"))
+    fee_item = link("FeeItem", T("收费项目", "Fee item"))
+    quantity: Mapped[int] = field(T("数量", "Quantity"), Integer, nullable=False, default=1, validators=["positive"])
+    amount: Mapped[Decimal] = field(T("金额(元)", "Amount (CNY)"), Numeric(10, 2), nullable=False,
+                                    validators=["non_negative"])
+    paid_at: Mapped[datetime] = field(T("收款时间", "Paid at"), DateTime, nullable=False, default=now)
+    linked_register: Mapped[str | None] = field(T("关联登记簿", "Linked register"), String(40))
+    linked_id: Mapped[int | None] = field(T("关联记录", "Linked record"), Integer)
+    note: Mapped[str | None] = field(T("备注", "Note"), Text)
+
+    def __str__(self):
+        return f"{self.receipt_no} {self.amount}元"

@@ -1,0 +1,147 @@
+"""Demo data: two properties side by side. Idempotent: every row is looked up before it is added."""
+import random
+from datetime import date, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.permissions import ROLES
+
+DEMO_PASSWORD = "demo1234"
+PROPERTIES = [
+    dict(code="A", name="翠湖花园", address="深圳市南山区翠湖路88号", service_phone="0755-86001234"),
+    dict(code="B", name="云顶华庭", address="深圳市福田区云顶路16号", service_phone="0755-83005678"),
+]
+DEMO_USERS = [  # username, full name, role: all at the first property
+    ("clerk", "李晓梅", "clerk"), ("cs_admin", "王建国", "cs_admin"), ("supervisor", "陈静", "supervisor"),
+    ("manager", "张伟", "manager"), ("engineering", "刘强", "engineering"), ("safety", "赵军", "safety"),
+    ("finance", "孙丽", "finance"), ("guard", "周勇", "guard"), ("it", "吴磊", "it"),
+]
+SHIFTS = [("early", "早班", time(7, 30), time(15, 30)), ("middle", "中班", time(9, 30), time(17, 30)),
+          ("late", "晚班", time(12, 0), time(20, 0))]
+FEES = [  # code, name, per, amount (source 篇5 §2, §8)
+    ("worker_pass_deposit", "出入证押金", "人", "100"), ("worker_pass_fee", "出入证工本费", "人", "5"),
+    ("network_reactivation", "网络复机手续费", "次", "20"), ("network_unlimited", "网络包月(不限时)", "月", "180"),
+    ("network_60h", "网络60小时套餐", "月", "30"), ("function_card", "功能卡", "张", "20"),
+    ("reclaimed_water", "中水", "吨", "3.5"), ("cleaning_standard", "家居清洁(标准)", "人·小时", "40"),
+    ("cleaning_deep", "家居深度清洁", "人·小时", "60"), ("renovation_extension", "装修延期管理费", "月", "200"),
+    ("management_fee", "物业管理费", "㎡·月", "3.8"),
+]
+DEPARTMENTS = [("工程部", "engineering", "刘强"), ("保安部", "security", "周勇"), ("财务部", "finance", "孙丽"),
+               ("行政人事部", "admin", "何芳"), ("保洁公司", "cleaning", "马班长"), ("电信部门", "telecom", "电信营业厅"),
+               ("网通公司", "isp", "网通客户经理")]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平", "刚"]
+
+
+def _get_or_add(model, lookup: dict, **values):
+    obj = db.session.scalar(select(model).filter_by(**lookup))
+    if obj is None:
+        obj = model(**lookup, **values)
+        db.session.add(obj)
+        db.session.flush()
+        _get_or_add.added += 1
+    return obj
+
+
+_get_or_add.added = 0
+
+
+def id_number(rng: random.Random) -> str:
+    from app.validators import _CHECK, _WEIGHTS
+    body = f"440305{rng.randint(1960, 2000)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+    return body + _CHECK[sum(int(d) * w for d, w in zip(body, _WEIGHTS)) % 11]
+
+
+def load_base() -> int:
+    from models.core import DeadlineRule, Role
+    _get_or_add.added = 0
+    for code, (label, wide) in ROLES.items():
+        _get_or_add(Role, {"code": code}, name=label.zh, company_wide=wide)
+    for model in db.Model.registry._class_registry.values():
+        for d in getattr(model, "deadlines", ()) or ():
+            _get_or_add(DeadlineRule, {"code": d.code}, name=f"{model.__label__.zh}：{d.label.zh}", minutes=d.minutes)
+    db.session.commit()
+    return _get_or_add.added
+
+
+def load_demo() -> int:
+    from app.auth import hash_password
+    from models.core import Membership, Property, Role, StaffUser
+    from models.master import Department, FeeItem, Resident, Shift, Unit
+    added = load_base()
+    _get_or_add.added = 0
+    roles = {r.code: r for r in db.session.scalars(select(Role))}
+    props = [_get_or_add(Property, {"code": p["code"]}, **{k: v for k, v in p.items() if k != "code"})
+             for p in PROPERTIES]
+    pw = hash_password(DEMO_PASSWORD)
+
+    def user(username, full_name, memberships):
+        u = _get_or_add(StaffUser, {"username": username}, full_name=full_name, password_hash=pw)
+        for prop, code in memberships:
+            _get_or_add(Membership, {"user_id": u.id, "property_id": prop.id, "role_id": roles[code].id})
+        return u
+
+    for username, name, code in DEMO_USERS:
+        user(username, name, [(props[0], code)])
+    user("regional", "黄海", [(props[0], "manager"), (props[1], "manager"),
+                              (props[0], "regional"), (props[1], "regional")])
+    # the second property's own desk, so the two sit side by side
+    for username, name, code in [("clerk_b", "林小雨", "clerk"), ("supervisor_b", "郭敏", "supervisor"),
+                                 ("manager_b", "罗刚", "manager"), ("engineering_b", "高杰", "engineering")]:
+        user(username, name, [(props[1], code)])
+
+    layouts = {"A": (4, 2, 25, 1), "B": (2, 2, 18, 2)}  # buildings, entrances, floors, rooms per floor
+    today = date.today()
+    for prop in props:
+        pid = prop.id
+        for code, name, start, end in SHIFTS:
+            _get_or_add(Shift, {"property_id": pid, "code": code}, name=name, starts_at=start, ends_at=end)
+        for code, name, per, amount in FEES:
+            _get_or_add(FeeItem, {"property_id": pid, "code": code}, name=name, unit_of_charge=per,
+                        amount=Decimal(amount), effective_from=date(2026, 1, 1))
+        for name, kind, contact in DEPARTMENTS:
+            _get_or_add(Department, {"property_id": pid, "name": name}, kind=kind, contact=contact)
+        if db.session.scalar(select(func.count()).select_from(Unit).where(Unit.property_id == pid)):
+            continue
+        rng = random.Random(prop.code)
+        buildings, entrances, floors, per_floor = layouts[prop.code]
+        for b in range(1, buildings + 1):
+            for e in range(1, entrances + 1):
+                for f in range(1, floors + 1):
+                    for r in range(1, per_floor + 1):
+                        room = f"{f}{r:02d}"
+                        status = rng.choices(["occupied", "vacant", "renovating"], [80, 12, 8])[0]
+                        unit = Unit(property_id=pid, code=f"{b}-{e}-{room}", building=str(b), entrance=str(e),
+                                    room=room, floor_area=Decimal(rng.choice(["89.50", "112.30", "136.80", "158.20"])),
+                                    status=status)
+                        db.session.add(unit)
+                        _get_or_add.added += 1
+                        if status == "vacant":
+                            continue
+                        db.session.flush()
+                        owner = Resident(property_id=pid, unit_id=unit.id, kind="owner",
+                                         name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                                         phone=f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}",
+                                         id_number=id_number(rng),
+                                         move_in_date=today - timedelta(days=rng.randint(30, 2000)))
+                        db.session.add(owner)
+                        _get_or_add.added += 1
+                        if rng.random() < 0.2:
+                            db.session.add(Resident(property_id=pid, unit_id=unit.id, kind="tenant",
+                                                    name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                                                    phone=f"15{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}",
+                                                    id_number=id_number(rng),
+                                                    owner_authorisation=rng.random() < 0.7,
+                                                    move_in_date=today - timedelta(days=rng.randint(10, 700))))
+                            _get_or_add.added += 1
+    db.session.commit()
+    for extra in DEMO_EXTRAS:
+        extra(props)
+    db.session.commit()
+    return added + _get_or_add.added
+
+
+# Registers add their own demo records here (desk, passes, duty), each idempotent.
+DEMO_EXTRAS: list = []

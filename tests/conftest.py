@@ -1,0 +1,119 @@
+"""Fixtures: one app per test session; every test starts from the same small two-property world.
+
+TEST_DATABASE_URL selects the database (SQLite file by default). When it names PostgreSQL and the server is
+unreachable the suite skips, unless REQUIRE_POSTGRES=1 (set by CI), which turns the skip into a failure.
+"""
+import os
+import re
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app.timeutil import travel
+
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pg_reachable(url: str) -> str | None:
+    try:
+        eng = create_engine(url)
+        with eng.connect() as c:
+            c.execute(text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as ex:  # any failure to connect means: no PostgreSQL here
+        return f"{type(ex).__name__}: {str(ex).splitlines()[0][:120]}"
+
+
+def need_postgres(url: str):
+    why = pg_reachable(url)
+    if why:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required (REQUIRE_POSTGRES=1) but unreachable at {url}: {why}")
+        pytest.skip(f"PostgreSQL not reachable at {url} ({why}); set TEST_DATABASE_URL or start it")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url and url.startswith("postgresql"):
+        need_postgres(url)
+        return url
+    return url or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    from app import create_app
+    from app.config import TestConfig
+    from app.extensions import db
+    application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url)
+    with application.app_context():
+        db.drop_all()
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def world(app):
+    """Empty every table and load the small world of tests/world.py."""
+    from app.extensions import db, limiter
+    from tests.world import build
+    travel(__import__("datetime").timedelta(0))
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in reversed(db.metadata.sorted_tables):
+                    conn.execute(table.delete())
+        limiter.reset()
+        w = build()
+        db.session.remove()
+    yield w
+    travel(__import__("datetime").timedelta(0))
+
+
+class Client:
+    """A browser-like client: logs in through the real form and sends the CSRF token like a page would."""
+
+    def __init__(self, app, username=None):
+        self.app = app
+        self.http = app.test_client()
+        self.username = username
+        if username:
+            r = self.login(username)
+            assert r.status_code == 302, f"login of {username} failed: {r.status_code}"
+
+    def token(self):
+        page = self.http.get("/login").get_data(as_text=True)
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    def login(self, username, password="demo1234"):
+        return self.http.post("/login", data={"username": username, "password": password, "csrf_token": self.token()})
+
+    def get(self, url, **kw):
+        return self.http.get(url, **kw)
+
+    def post(self, url, data=None, csrf=True, **kw):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.token())
+        return self.http.post(url, data=data, **kw)
+
+
+@pytest.fixture
+def client_as(app):
+    return lambda username=None: Client(app, username)
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
