@@ -4,15 +4,23 @@ from flask_admin.theme import Bootstrap4Theme
 
 from app.dashboard import Dashboard
 from app.i18n import T
-from admin_views import master
-from models import core, master as m
+from admin_views import desk, master
+from models import core, desk as d, master as m
 
 MASTER = T("基础资料", "Master data")
 SYSTEM = T("系统", "System")
+DESK = T("前台登记", "Desk")
 
 
 def views():
     return [
+        (desk.PhoneLogView, d.PhoneLog, DESK), (desk.RepairOrderView, d.RepairOrder, DESK),
+        (desk.ComplaintView, d.Complaint, DESK), (desk.IncidentView, d.Incident, DESK),
+        (desk.CallbackView, d.Callback, DESK), (desk.CleaningBookingView, d.CleaningBooking, DESK),
+        (desk.FunctionCardView, d.FunctionCard, DESK), (desk.ReclaimedWaterSaleView, d.ReclaimedWaterSale, DESK),
+        (desk.TelecomRegistrationView, d.TelecomRegistration, DESK), (desk.UtilityAccountView, d.UtilityAccount, DESK),
+        (desk.NetworkRequestView, d.NetworkRequest, DESK), (desk.MailItemView, d.MailItem, DESK),
+        (desk.MoveInView, d.MoveIn, DESK), (desk.InspectionIssueView, d.InspectionIssue, DESK),
         (master.UnitView, m.Unit, MASTER), (master.ResidentView, m.Resident, MASTER),
         (master.DepartmentView, m.Department, MASTER), (master.FeeItemView, m.FeeItem, MASTER),
         (master.PaymentView, m.Payment, MASTER), (master.ShiftView, m.Shift, MASTER),

@@ -27,6 +27,7 @@ def create_app(config_object=Config, **overrides):
         audit.install()
         numbering.install()
         create_app._hooks = True
+    audit.init_app(app)
 
     from app.auth import bp as auth_bp
     app.register_blueprint(auth_bp)

@@ -20,7 +20,6 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.model.helpers import get_mdict_item_or_list
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -44,7 +43,7 @@ SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "version", "created_by", "cr
 OPERATION_OF_VIEW = {
     "index_view": "list", "details_view": "details", "create_view": "create", "edit_view": "edit",
     "delete_view": "delete", "export": "export", "ajax_update": "edit", "history_view": "details",
-    "print_view": "details",
+    "print_view": "details", "daily_view": "list",
 }
 SELF_CHECKED_VIEWS = {"action_view", "transition_view", "ajax_lookup"}
 
@@ -75,19 +74,6 @@ class ScopedLoader(QueryAjaxModelLoader):
         return obj if obj is not None and scoping.in_scope(obj) else None
 
 
-class OverdueFilter(BaseSQLAFilter):
-    def __init__(self, model):
-        super().__init__(model.id, T("超时", "Overdue"), options=(("1", T("是", "Yes")), ("0", T("否", "No"))))
-        self.model = model
-
-    def apply(self, query, value, alias=None):
-        clause = overdue_clause(self.model)
-        return query.filter(clause if value == "1" else ~clause)
-
-    def operation(self):
-        return T("为", "is")
-
-
 class RegisterView(ModelView):
     form_base_class = SecureForm
     list_template = "admin/register_list.html"
@@ -111,8 +97,6 @@ class RegisterView(ModelView):
         self.register = model.__tablename__
         self._prepare_labels(model)
         self._prepare_form(model)
-        if hasattr(model, "deadlines") and model.deadlines:
-            self.column_filters = list(self.column_filters or []) + [OverdueFilter(model)]
         if getattr(model, "deadlines", ()) and self.column_list and "overdue" not in self.column_list:
             self.column_list = list(self.column_list) + ["overdue"]
         searchable = list(self.search_prefix) + list(self.search_contains)
@@ -210,7 +194,20 @@ class RegisterView(ModelView):
         operation = OPERATION_OF_VIEW.get(name)
         if operation is None or not self.allowed(operation):
             abort(403)
+        if name in ("edit_view", "ajax_update", "delete_view"):
+            return self._refuse_locked(name)
         return None
+
+    def _refuse_locked(self, name):
+        rid = request.args.get("id") if name == "edit_view" else request.form.get(
+            "list_form_pk" if name == "ajax_update" else "id")
+        obj = self.get_one(rid) if rid else None
+        if obj is None or not self._locked(obj):
+            return None
+        if name == "edit_view":
+            flash(str(MSG_LOCKED), "error")
+            return redirect(url_for(".details_view", id=obj.id))
+        abort(403)
 
     # ---------------------------------------------------------------- scope
     def get_query(self):
@@ -227,7 +224,7 @@ class RegisterView(ModelView):
         obj = self.session.get(self.model, pk)
         if obj is not None and not scoping.in_scope(obj):
             audit.record_denied(self.register, pk, "other property")
-            return None
+            abort(404)
         return obj
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
@@ -239,6 +236,8 @@ class RegisterView(ModelView):
             query, _, joins, _ = self._apply_search(query, None, joins, count_joins, search)
         if filters and self._filters:
             query, _, joins, _ = self._apply_filters(query, None, joins, count_joins, filters)
+        if request.args.get("overdue") == "1":
+            query = query.filter(overdue_clause(self.model))
         cap = current_app.config["LIST_COUNT_CAP"]
         capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
         count = self.session.execute(select(func.count()).select_from(capped)).scalar_one()
@@ -316,6 +315,8 @@ class RegisterView(ModelView):
                 if hasattr(model, "initial_state") and getattr(model, "state", None) in (None, ""):
                     model.state = model.initial_state
                 self.session.add(model)
+                if hasattr(model, "on_create"):
+                    model.on_create(self.session)
             errors = self._check_foreign_keys(model) or (model.clean() if hasattr(model, "clean") else None)
             if errors:
                 for key, message in errors.items():
@@ -364,9 +365,13 @@ class RegisterView(ModelView):
                 self._actions_data[name] = (handler, t.label, T(f"确定对所选记录执行“{t.label.zh}”？",
                                                                   f"{t.label.en} the selected records?"))
 
+    action_operations: dict[str, str] = {}  # a custom list action -> the operation it needs
+
     def is_action_allowed(self, name):
         if name == "delete":
             return self.allowed("delete")
+        if name in self.action_operations:
+            return self.allowed(self.action_operations[name])
         return self.allowed(f"transition:{name}")
 
     @expose("/action/", methods=("POST",))
@@ -413,8 +418,9 @@ class RegisterView(ModelView):
         self.session.commit()
         return done, skipped
 
-    @expose("/transition/<name>/", methods=("POST",))
-    def transition_view(self, name):
+    @expose("/transition/<step>/", methods=("POST",))
+    def transition_view(self, step):
+        name = step
         t = self.model.transitions.get(name) if hasattr(self.model, "transitions") else None
         if t is None or not self.allowed(f"transition:{name}"):
             abort(403)
@@ -499,6 +505,27 @@ class RegisterView(ModelView):
         late = overdue_for(model)
         return dict(history=history, signoffs=signoffs, steps=steps, step_forms=forms, late=late,
                     pii=permissions.may_see_pii(self.roles), secure_form=SecureForm())
+
+    # ---------------------------------------------------------------- daily sheet (printable)
+    daily_date_column: str | None = None
+    daily_columns: tuple[str, ...] = ()
+
+    @expose("/daily/")
+    def daily_view(self):
+        from datetime import date as _date, timedelta
+        from app.timeutil import start_of, today
+        if not self.daily_date_column:
+            abort(404)
+        try:
+            day = _date.fromisoformat(request.args.get("date", ""))
+        except ValueError:
+            day = today()
+        col = getattr(self.model, self.daily_date_column)
+        start = start_of(day)
+        rows = self.get_query().filter(col >= start, col < start + timedelta(days=1)).order_by(col).all()
+        columns = [(c, self.column_labels.get(c, c)) for c in (self.daily_columns or self.column_list)]
+        return self.render("admin/daily_sheet.html", rows=rows, day=day, columns=columns,
+                           value=lambda obj, c: self._export_row(obj, [(c, None)])[0])
 
     # ---------------------------------------------------------------- export (streamed)
     @expose("/export/<export_type>/")

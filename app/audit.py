@@ -114,20 +114,41 @@ def record_bulk(session, register: str, action: str, items: list[tuple[int, int 
 
 
 def record_denied(register: str, record_id, reason: str):
-    """A refused attempt (another property's record, a tampered id) is kept, in its own transaction."""
-    from app.extensions import db
-    from models.core import AuditLog
+    """A refused attempt (another property's record, a tampered id) is kept even though the request fails.
+
+    Written after the request's own transaction has ended (see `_write_denied`), so it neither waits on
+    nor joins the work that was refused.
+    """
+    from flask import g
     user_id, address = _who()
-    with db.engine.begin() as conn:
-        conn.execute(insert(AuditLog.__table__), [dict(
-            at=now(), user_id=user_id, property_id=None, register=register,
-            record_id=int(record_id) if str(record_id).isdigit() else None, action="denied",
-            changes={"reason": [None, reason], "path": [None, request.path if has_request_context() else None]},
-            address=address)])
+    g.setdefault("audit_denied", []).append(dict(
+        at=now(), user_id=user_id, property_id=None, register=register,
+        record_id=int(record_id) if str(record_id).isdigit() else None, action="denied",
+        changes={"reason": [None, reason], "path": [None, request.path if has_request_context() else None]},
+        address=address))
+
+
+def _write_denied(response):
+    from flask import g
+    rows = g.pop("audit_denied", None)
+    if rows:
+        from app.extensions import db
+        from models.core import AuditLog
+        db.session.rollback()
+        db.session.execute(insert(AuditLog.__table__), rows)
+        db.session.commit()
+    return response
 
 
 def install():
     event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "before_flush", _stamp_creator)
+
+
+def init_app(app):
+    app.after_request(_write_denied)
+    # an abort(404) skips after_request handlers; the teardown still runs
+    app.teardown_request(lambda exc: _write_denied(None))
 
 
 def _stamp_creator(session, ctx, instances):
@@ -138,5 +159,3 @@ def _stamp_creator(session, ctx, instances):
         if hasattr(obj, "created_by_id") and obj.created_by_id is None and hasattr(obj, "created_at"):
             obj.created_by_id = user_id
 
-
-event.listen(Session, "before_flush", _stamp_creator)

@@ -48,7 +48,7 @@ class Dashboard(AdminIndexView):
             if pending or late:
                 rows.append(dict(view=view, pending=pending, overdue=late,
                                  url=url_for(f"{view.endpoint}.index_view"),
-                                 overdue_url=url_for(f"{view.endpoint}.index_view", flt0_overdue_equals=1)
+                                 overdue_url=url_for(f"{view.endpoint}.index_view", overdue=1)
                                  if late else None))
         panels = [p(self) for p in PANELS]
         return self.render("admin/dashboard.html", rows=rows, panels=[p for p in panels if p])

@@ -29,7 +29,7 @@ class WorkflowError(Exception):
 class Transition:
     name: str
     source: tuple[str, ...]
-    target: str
+    target: str | None
     roles: tuple[str, ...]
     label: T
     method: Callable
@@ -121,6 +121,8 @@ def fire(record, name: str, user, roles, session, comment: str = "", data: dict 
     for key, value in data.items():  # values entered on the step's form count for `requires`
         if key in t.fields:
             setattr(record, key, value)
+    if data:
+        session.flush()  # a relationship set above fills its foreign key only on flush
     why = refusal(record, t, user, roles, session)
     if why:
         raise WorkflowError(why)
@@ -130,7 +132,7 @@ def fire(record, name: str, user, roles, session, comment: str = "", data: dict 
     from_state = record.state
     with audit.acting(f"transition:{name}"):
         t.method(record, Context(user=user, role=role, session=session, comment=comment, data=data))
-        target = t.target
+        target = t.target or from_state  # None: a recorded step that keeps the state
         if t.together_with:
             done = {s.transition for s in _signoffs(session, record, list(t.together_with), record.state_changed_at)}
             if not set(t.together_with) <= done:

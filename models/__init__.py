@@ -1,2 +1,5 @@
 from models.core import AuditLog, DeadlineRule, Membership, NumberSequence, Property, Role, SignOff, StaffUser  # noqa: F401
 from models.master import Department, FeeItem, Payment, Resident, Shift, Unit  # noqa: F401
+from models.desk import (Callback, CleaningBooking, Complaint, FunctionCard, Incident, InspectionIssue,  # noqa: F401
+                         MailItem, MoveIn, NetworkRequest, PhoneLog, ReclaimedWaterSale, RepairOrder,
+                         TelecomRegistration, UtilityAccount)

@@ -1,0 +1,141 @@
+"""Desk register screens: columns, filters and search; all behaviour comes from RegisterView and the models."""
+from flask import Response, request
+from flask_admin.actions import action
+from flask_login import current_user
+
+from app import scoping, workflow
+from app.admin import RegisterView, _csv_stream, _report
+from app.i18n import T
+from app.timeutil import now
+
+UNIT_LOOKUP = ("unit", "resident")
+
+
+class DeskView(RegisterView):
+    lookups = UNIT_LOOKUP
+    column_default_sort = ("id", True)
+    search_prefix = ("number",)
+
+
+class PhoneLogView(DeskView):
+    column_list = ("number", "called_at", "caller", "phone", "unit", "content", "department", "forwarded_at")
+    column_filters = ("called_at", "department.name")
+    search_prefix = ("number", "phone")
+    search_contains = ("caller",)
+
+
+class RepairOrderView(DeskView):
+    column_list = ("number", "state", "urgent", "unit", "contact", "phone", "content", "received_at",
+                   "department", "dispatched_at", "completed_at")
+    column_filters = ("state", "urgent", "source", "received_at", "completed_at", "department.name")
+    search_prefix = ("number", "phone")
+    form_excluded_columns = ("dispatched_at", "on_site_at", "completed_at", "visited_at", "delay_told_at",
+                             "department", "result", "engineer")
+    daily_date_column = "received_at"
+    daily_columns = ("number", "state", "unit", "contact", "phone", "content", "received_at", "department",
+                     "completed_at")
+
+
+class ComplaintView(DeskView):
+    column_list = ("number", "state", "kind", "unit", "complainant", "phone", "content", "received_at", "department")
+    column_filters = ("state", "kind", "received_at", "department.name")
+    search_prefix = ("number", "phone")
+    search_contains = ("complainant",)
+    form_excluded_columns = ("forwarded_at", "replied_at", "department", "reply")
+
+
+class IncidentView(DeskView):
+    column_list = ("number", "state", "occurred_at", "location", "content", "reported_to", "reported_at", "notified_at")
+    column_filters = ("state", "occurred_at")
+    lookups = ()
+
+
+class CallbackView(DeskView):
+    column_list = ("number", "called_at", "unit", "repair_order", "cleaning_booking", "complaint", "result",
+                   "satisfaction")
+    column_filters = ("satisfaction", "called_at")
+    lookups = ("unit", "repair_order", "cleaning_booking", "complaint")
+
+
+class CleaningBookingView(DeskView):
+    column_list = ("number", "unit", "contact", "phone", "cleaning_type", "cleaners", "hours", "requested_at",
+                   "scheduled_at", "owner_called_back_at", "completed_at", "amount")
+    column_filters = ("cleaning_type", "requested_at", "completed_at")
+    search_prefix = ("number", "phone")
+    form_excluded_columns = ("unit_price", "amount")
+
+
+class FunctionCardView(DeskView):
+    column_list = ("number", "unit", "resident", "card_no", "quantity", "unit_price", "amount", "sold_at")
+    column_filters = ("sold_at",)
+    search_prefix = ("number", "card_no")
+    form_excluded_columns = ("unit_price", "amount")
+
+
+class ReclaimedWaterSaleView(DeskView):
+    column_list = ("number", "unit", "resident", "quantity", "unit_price", "amount", "sold_at")
+    column_filters = ("sold_at",)
+    form_excluded_columns = ("unit_price", "amount")
+
+
+class TelecomRegistrationView(DeskView):
+    column_list = ("number", "received_at", "unit", "applicant", "phone", "request", "content", "faxed_at")
+    column_filters = ("request", "received_at")
+    search_prefix = ("number", "phone")
+    daily_date_column = "received_at"
+    daily_columns = ("number", "unit", "applicant", "phone", "request", "content")
+
+
+class UtilityAccountView(DeskView):
+    column_list = ("number", "service", "unit", "resident", "identity_checked", "applicant_signed", "opened_at")
+    column_filters = ("service", "opened_at")
+
+
+class NetworkRequestView(DeskView):
+    column_list = ("number", "kind", "unit", "resident", "tariff", "account", "amount", "received_at", "sent_to_isp_at")
+    column_filters = ("kind", "received_at", "sent_to_isp_at")
+    search_prefix = ("number", "account")
+    form_excluded_columns = ("amount", "sent_to_isp_at")
+    action_operations = {"send_to_isp": "edit"}
+
+    @action("send_to_isp", T("导出发网通并标记已发送", "Export for the ISP and mark sent"),
+            T("导出所选未发送的申请，并标记为已发送？", "Export the selected unsent requests and mark them sent?"))
+    def action_send_to_isp(self, ids):
+        """One batch for the ISP: the chosen unsent requests, marked sent in the same transaction."""
+        rows = [r for r in self._rows_for(ids) if r.sent_to_isp_at is None]
+        if not rows:
+            _report(0, [])
+            return None
+        sent = now()
+        for r in rows:
+            r.sent_to_isp_at = sent
+        columns = [(c, self.column_labels.get(c, c)) for c in
+                   ("number", "kind", "unit", "resident", "tariff", "account", "amount", "received_at")]
+        body = "".join(_csv_stream([str(l) for _, l in columns], [self._export_row(r, columns) for r in rows]))
+        self.session.commit()
+        return Response(body, mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f"attachment; filename=isp-batch-{sent:%Y%m%d%H%M}.csv"})
+
+
+class MailItemView(DeskView):
+    column_list = ("number", "state", "unit", "addressee", "kind", "tracking_no", "received_at", "notified_at",
+                   "picked_up_at", "signed_by")
+    column_filters = ("state", "kind", "received_at")
+    search_prefix = ("number", "tracking_no")
+    search_contains = ("addressee",)
+    form_excluded_columns = ("notified_at", "picked_up_at", "signed_by")
+
+
+class MoveInView(DeskView):
+    column_list = ("number", "unit", "resident", "handed_over_at", "documents_checked", "keys_handed")
+    column_filters = ("handed_over_at",)
+    daily_date_column = "handed_over_at"
+    daily_columns = ("number", "unit", "resident", "handed_over_at", "keys_handed", "water_reading", "power_reading")
+
+
+class InspectionIssueView(DeskView):
+    column_list = ("number", "state", "unit", "inspected_at", "location", "description", "department", "fed_back_at")
+    column_filters = ("state", "inspected_at", "department.name")
+    form_excluded_columns = ("fed_back_at", "fixed_at", "department")
+    daily_date_column = "inspected_at"
+    daily_columns = ("number", "unit", "location", "description", "department", "fed_back_at")

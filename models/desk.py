@@ -1,0 +1,493 @@
+"""Desk registers (source 篇1, 篇2, 篇5 §6-10): what the clerk records all day."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped
+
+from app.deadlines import Deadline
+from app.extensions import db
+from app.i18n import T
+from app.permissions import ALL, ENTER, KEEP, READ, VIEW, grant
+from app.timeutil import now
+from app.workflow import WorkflowError, transition
+from models.base import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link
+from models.master import FeeItem
+
+DESK = ("clerk", "cs_admin")
+SOURCE = {"phone": T("电话", "Phone"), "letter": T("来函", "Letter"), "walk_in": T("来访", "Walk-in"),
+          "inspection": T("验楼", "Building inspection")}
+
+
+class Record(Numbered, PropertyScoped, Tracked, Register):
+    """What every desk record has: a number, a property, who made it, a unit and a contact."""
+
+
+def _unit(nullable=False):
+    return field(T("房号", "Unit"), ForeignKey("unit.id"), nullable=nullable, index=True)
+
+
+def _price(session, record, code, quantity) -> Decimal:
+    item = FeeItem.in_force(session, record.property_id, code)
+    if item is None:
+        raise WorkflowError(T(f"价格表中没有当前有效的“{code}”价格", f"No price in force for “{code}”"))
+    record.unit_price = item.amount
+    return item.amount * Decimal(str(quantity or 0))
+
+
+def _resident_of_unit(record):
+    if record.resident is not None and record.unit_id and record.resident.unit_id != record.unit_id:
+        return {"resident": T("该业户不是此房号的住户", "This resident does not live in this unit")}
+    return None
+
+
+class PhoneLog(Record, db.Model):
+    __tablename__ = "phone_log"
+    __label__ = T("电话记录", "Phone log")
+    number_prefix = "DH"
+    called_at: Mapped[datetime] = field(T("来电时间", "Called at"), DateTime, default=now, nullable=False, index=True)
+    caller: Mapped[str] = field(T("来电人", "Caller"), String(40), nullable=False)
+    phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), index=True, validators=["phone"])
+    unit_id: Mapped[int | None] = _unit(nullable=True)
+    unit = link("Unit", T("房号", "Unit"))
+    content: Mapped[str] = field(T("内容", "Content"), Text, nullable=False)
+    department_id: Mapped[int | None] = field(T("转达部门", "Forwarded to"), ForeignKey("department.id"))
+    department = link("Department", T("转达部门", "Forwarded to"))
+    forwarded_at: Mapped[datetime | None] = field(T("转达时间", "Forwarded at"), DateTime)
+
+    def clean(self):
+        if self.forwarded_at and self.called_at and self.forwarded_at < self.called_at:
+            return {"forwarded_at": T("转达时间不能早于来电时间", "Forwarded before the call")}
+
+
+class RepairOrder(Record, Workflow, db.Model):
+    __tablename__ = "repair_order"
+    __label__ = T("报修单", "Repair orders")
+    number_prefix = "BX"
+    states = {"registered": T("已登记", "Registered"), "dispatched": T("已派工", "Dispatched"),
+              "on_site": T("已到场", "On site"), "completed": T("已完工", "Completed"),
+              "visited": T("已回访", "Called back"), "closed": T("已关闭", "Closed"),
+              "cancelled": T("已取消", "Cancelled")}
+    initial_state = "registered"
+    locked_states = ("closed", "cancelled")
+    unit_id: Mapped[int] = _unit()
+    unit = link("Unit", T("房号", "Unit"))
+    contact: Mapped[str] = field(T("联系人", "Contact"), String(40), nullable=False)
+    phone: Mapped[str] = field(T("联系电话", "Phone"), String(20), nullable=False, index=True, validators=["phone"])
+    content: Mapped[str] = field(T("报修内容", "What is broken"), Text, nullable=False)
+    appointment_at: Mapped[datetime | None] = field(T("预约时间", "Appointment"), DateTime)
+    urgent: Mapped[bool] = field(T("紧急(15分钟到场)", "Urgent (on site in 15 min)"), Boolean, default=False, nullable=False)
+    source: Mapped[str] = field(T("来源", "Source"), String(12), default="phone", nullable=False, choices=SOURCE)
+    received_at: Mapped[datetime] = field(T("接报时间", "Received at"), DateTime, default=now, nullable=False, index=True)
+    department_id: Mapped[int | None] = field(T("接单部门", "Department"), ForeignKey("department.id"))
+    department = link("Department", T("接单部门", "Department"))
+    engineer: Mapped[str | None] = field(T("维修人员", "Engineer"), String(40))
+    dispatched_at: Mapped[datetime | None] = field(T("派工时间", "Dispatched at"), DateTime)
+    on_site_at: Mapped[datetime | None] = field(T("到场时间", "On site at"), DateTime)
+    completed_at: Mapped[datetime | None] = field(T("完工时间", "Completed at"), DateTime)
+    visited_at: Mapped[datetime | None] = field(T("回访时间", "Called back at"), DateTime)
+    delay_told_at: Mapped[datetime | None] = field(T("已告知业主及管家(无法及时到场)", "Owner and butler told of delay"), DateTime)
+    result: Mapped[str | None] = field(T("维修结果", "Result"), Text)
+
+    deadlines = (
+        Deadline("repair.dispatch", T("3分钟内派工", "Dispatch within 3 min"), "received_at", "dispatched_at",
+                 minutes=3, open_states=("registered",)),
+        Deadline("repair.urgent_on_site", T("紧急15分钟到场", "Urgent: on site in 15 min"), "received_at",
+                 "on_site_at", minutes=15, when=lambda m: m.urgent.is_(True), applies=lambda r: r.urgent,
+                 open_states=("registered", "dispatched")),
+        Deadline("repair.callback", T("完工当日回访", "Callback the day of completion"), "completed_at",
+                 "visited_at", same_day=True, open_states=("completed",)),
+    )
+
+    def clean(self):
+        for later in ("dispatched_at", "on_site_at", "completed_at"):
+            if getattr(self, later) and self.received_at and getattr(self, later) < self.received_at:
+                return {later: T("不能早于接报时间", "Cannot be before the receipt")}
+
+    @transition(source="registered", target="dispatched", roles=DESK, label=T("派工", "Dispatch"),
+                fields=("department",), requires=("department_id",), bulk=True)
+    def dispatch(self, ctx):
+        self.dispatched_at = now()
+
+    @transition(source=("registered", "dispatched"), target=None, roles=DESK,
+                label=T("已告知业主和管家延误", "Owner and butler told of delay"))
+    def tell_delay(self, ctx):
+        self.delay_told_at = now()
+
+    @transition(source="dispatched", target="on_site", roles=DESK + ("engineering",), label=T("到场", "On site"),
+                fields=("engineer",))
+    def arrive(self, ctx):
+        self.on_site_at = now()
+
+    @transition(source="on_site", target="completed", roles=DESK + ("engineering",), label=T("完工", "Complete"),
+                fields=("result",))
+    def complete(self, ctx):
+        self.completed_at = now()
+
+    @transition(source="completed", target="visited", roles=DESK, label=T("回访", "Call back"), comment_required=True)
+    def call_back(self, ctx):
+        self.visited_at = now()
+        ctx.session.add(Callback(property_id=self.property_id, unit_id=self.unit_id, repair_order=self,
+                                 called_at=self.visited_at, result=ctx.comment, satisfaction="satisfied"))
+
+    @transition(source="visited", target="closed", roles=("cs_admin", "supervisor"), label=T("关闭", "Close"), bulk=True)
+    def close(self, ctx):
+        pass
+
+    @transition(source=("registered", "dispatched"), target="cancelled", roles=DESK + ("supervisor",),
+                label=T("取消", "Cancel"), comment_required=True)
+    def cancel(self, ctx):
+        pass
+
+
+class Complaint(Record, Workflow, db.Model):
+    __tablename__ = "complaint"
+    __label__ = T("投诉与建议", "Complaints and suggestions")
+    number_prefix = "TS"
+    states = {"recorded": T("已登记", "Recorded"), "forwarded": T("已转达", "Forwarded"),
+              "replied": T("已回复业主", "Replied"), "closed": T("已关闭", "Closed")}
+    initial_state = "recorded"
+    locked_states = ("closed",)
+    kind: Mapped[str] = field(T("类别", "Kind"), String(12), default="complaint", nullable=False,
+                              choices={"complaint": T("投诉", "Complaint"), "suggestion": T("建议", "Suggestion")})
+    unit_id: Mapped[int | None] = _unit(nullable=True)
+    unit = link("Unit", T("房号", "Unit"))
+    complainant: Mapped[str] = field(T("投诉/建议人", "From"), String(40), nullable=False)
+    phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), index=True, validators=["phone"])
+    content: Mapped[str] = field(T("内容", "Content"), Text, nullable=False)
+    received_at: Mapped[datetime] = field(T("接报时间", "Received at"), DateTime, default=now, nullable=False, index=True)
+    department_id: Mapped[int | None] = field(T("转达部门", "Forwarded to"), ForeignKey("department.id"))
+    department = link("Department", T("转达部门", "Forwarded to"))
+    forwarded_at: Mapped[datetime | None] = field(T("转达时间", "Forwarded at"), DateTime)
+    follow_up: Mapped[str | None] = field(T("跟进情况", "Follow-up"), Text)
+    reply: Mapped[str | None] = field(T("给业主的回复", "Reply given to the owner"), Text)
+    replied_at: Mapped[datetime | None] = field(T("回复时间", "Replied at"), DateTime)
+
+    @transition(source="recorded", target="forwarded", roles=DESK, label=T("转达部门", "Forward"),
+                fields=("department",), requires=("department_id",))
+    def forward(self, ctx):
+        self.forwarded_at = now()
+
+    @transition(source=("recorded", "forwarded"), target="replied", roles=DESK + ("supervisor",),
+                label=T("回复业主", "Reply to owner"), fields=("reply",), requires=("reply",))
+    def give_reply(self, ctx):
+        self.replied_at = now()
+
+    @transition(source="replied", target="closed", roles=("cs_admin", "supervisor"), label=T("关闭", "Close"),
+                requires=("reply",))
+    def close(self, ctx):
+        pass
+
+
+class Incident(Record, Workflow, db.Model):
+    __tablename__ = "incident"
+    __label__ = T("重大事件", "Major incidents")
+    number_prefix = "SJ"
+    states = {"open": T("处理中", "Open"), "closed": T("已关闭", "Closed")}
+    initial_state = "open"
+    locked_states = ("closed",)
+    occurred_at: Mapped[datetime] = field(T("发生时间", "Occurred at"), DateTime, default=now, nullable=False, index=True)
+    location: Mapped[str] = field(T("地点", "Location"), String(80), nullable=False)
+    content: Mapped[str] = field(T("事件经过", "What happened"), Text, nullable=False)
+    reported_to_id: Mapped[int | None] = field(T("已报告(主管/经理)", "Reported to"), ForeignKey("staff_user.id"))
+    reported_to = link("StaffUser", T("已报告(主管/经理)", "Reported to"), foreign_keys=[reported_to_id])
+    reported_at: Mapped[datetime | None] = field(T("报告时间", "Reported at"), DateTime)
+    departments_notified: Mapped[str | None] = field(T("已通知部门(部门/人/时间)", "Departments notified (who, when)"), Text)
+    notified_at: Mapped[datetime | None] = field(T("通知时间", "Notified at"), DateTime)
+    handling: Mapped[str | None] = field(T("处理结果", "Handling"), Text)
+
+    deadlines = (Deadline("incident.report", T("立即报告主管/经理", "Report at once"), "occurred_at", "reported_at",
+                          minutes=10, open_states=("open",)),)
+
+    def clean(self):
+        if self.reported_at and self.occurred_at and self.reported_at < self.occurred_at:
+            return {"reported_at": T("报告时间不能早于发生时间", "Reported before it happened")}
+
+    @transition(source="open", target="closed", roles=("cs_admin", "supervisor", "manager"), label=T("关闭", "Close"),
+                requires=("reported_at", "departments_notified", "handling"))
+    def close(self, ctx):
+        pass
+
+
+SATISFACTION = {"satisfied": T("满意", "Satisfied"), "neutral": T("一般", "Neutral"),
+                "dissatisfied": T("不满意", "Dissatisfied"), "unreached": T("未联系上", "Not reached")}
+
+
+class Callback(Record, db.Model):
+    __tablename__ = "callback"
+    __label__ = T("业户访问记录(回访)", "Callbacks")
+    number_prefix = "HF"
+    unit_id: Mapped[int] = _unit()
+    unit = link("Unit", T("房号", "Unit"))
+    repair_order_id: Mapped[int | None] = field(T("报修单", "Repair order"), ForeignKey("repair_order.id"), index=True)
+    repair_order = link("RepairOrder", T("报修单", "Repair order"))
+    cleaning_booking_id: Mapped[int | None] = field(T("清洁委托", "Cleaning booking"), ForeignKey("cleaning_booking.id"), index=True)
+    cleaning_booking = link("CleaningBooking", T("清洁委托", "Cleaning booking"))
+    complaint_id: Mapped[int | None] = field(T("投诉", "Complaint"), ForeignKey("complaint.id"), index=True)
+    complaint = link("Complaint", T("投诉", "Complaint"))
+    called_at: Mapped[datetime] = field(T("回访时间", "Called at"), DateTime, default=now, nullable=False)
+    result: Mapped[str] = field(T("回访结果", "Result"), Text, nullable=False)
+    satisfaction: Mapped[str] = field(T("满意度", "Satisfaction"), String(14), default="satisfied", nullable=False,
+                                      choices=SATISFACTION)
+
+    def clean(self):
+        followed = [x for x in (self.repair_order, self.cleaning_booking, self.complaint) if x is not None]
+        if len(followed) != 1:
+            return {"repair_order": T("请关联所回访的一张报修单、清洁委托或投诉", "Link exactly one order, booking or complaint")}
+        if followed[0].unit_id and followed[0].unit_id != self.unit_id:
+            return {"unit": T("房号与所回访记录不一致", "Unit differs from the record followed up")}
+
+
+CLEANING = {"cleaning_standard": T("标准清洁", "Standard"), "cleaning_deep": T("深度清洁", "Deep clean")}
+
+
+class CleaningBooking(Record, db.Model):
+    __tablename__ = "cleaning_booking"
+    __label__ = T("家居清洁委托", "Cleaning bookings")
+    number_prefix = "QJ"
+    unit_id: Mapped[int] = _unit()
+    unit = link("Unit", T("房号", "Unit"))
+    contact: Mapped[str] = field(T("联系人", "Contact"), String(40), nullable=False)
+    phone: Mapped[str] = field(T("联系电话", "Phone"), String(20), nullable=False, index=True, validators=["phone"])
+    cleaning_type: Mapped[str] = field(T("清洁类型", "Type"), String(30), nullable=False, choices=CLEANING)
+    cleaners: Mapped[int] = field(T("清洁工人数", "Cleaners"), Integer, nullable=False, default=1, validators=["positive"])
+    hours: Mapped[Decimal] = field(T("时长(小时)", "Hours"), Numeric(5, 1), nullable=False, default=2, validators=["positive"])
+    requested_at: Mapped[datetime] = field(T("委托时间", "Requested at"), DateTime, default=now, nullable=False, index=True)
+    scheduled_at: Mapped[datetime | None] = field(T("上门时间", "Scheduled for"), DateTime)
+    confirmed_with_lead_at: Mapped[datetime | None] = field(T("已与保洁班长确认", "Confirmed with cleaning lead"), DateTime)
+    owner_called_back_at: Mapped[datetime | None] = field(T("回电业主时间", "Owner called back at"), DateTime)
+    completed_at: Mapped[datetime | None] = field(T("完工时间", "Completed at"), DateTime)
+    visited_at: Mapped[datetime | None] = field(T("回访时间", "Called back after"), DateTime)
+    unit_price: Mapped[Decimal | None] = field(T("单价(元)", "Unit price"), Numeric(10, 2))
+    amount: Mapped[Decimal | None] = field(T("金额(元)", "Amount"), Numeric(10, 2))
+
+    deadlines = (
+        Deadline("cleaning.owner_callback", T("2小时内回电业主", "Call the owner back within 2 h"), "requested_at",
+                 "owner_called_back_at", minutes=120),
+        Deadline("cleaning.callback", T("完成当日回访", "Callback the day of completion"), "completed_at", "visited_at",
+                 same_day=True),
+    )
+
+    def on_create(self, session):
+        self.amount = _price(session, self, self.cleaning_type, Decimal(self.cleaners or 0) * Decimal(str(self.hours or 0)))
+
+    def clean(self):
+        if self.completed_at and self.requested_at and self.completed_at < self.requested_at:
+            return {"completed_at": T("完工时间不能早于委托时间", "Completed before it was requested")}
+
+
+class _Sale(Record):
+    unit_id: Mapped[int] = _unit()
+    quantity: Mapped[Decimal] = field(T("数量", "Quantity"), Numeric(8, 2), nullable=False, default=1, validators=["positive"])
+    unit_price: Mapped[Decimal | None] = field(T("单价(元)", "Unit price"), Numeric(10, 2))
+    amount: Mapped[Decimal | None] = field(T("金额(元)", "Amount"), Numeric(10, 2))
+    sold_at: Mapped[datetime] = field(T("办理时间", "At"), DateTime, default=now, nullable=False, index=True)
+    fee_code = ""
+
+    def on_create(self, session):
+        self.amount = _price(session, self, self.fee_code, self.quantity)
+
+    def clean(self):
+        if self.resident is None:
+            return {"resident": T("请选择本房号的业户", "Choose a resident of this unit")}
+        return _resident_of_unit(self)
+
+
+class FunctionCard(_Sale, db.Model):
+    __tablename__ = "function_card"
+    __label__ = T("功能卡发放", "Function cards")
+    number_prefix = "GN"
+    fee_code = "function_card"
+    unit = link("Unit", T("房号", "Unit"))
+    resident_id: Mapped[int | None] = field(T("业户", "Resident"), ForeignKey("resident.id"))
+    resident = link("Resident", T("业户", "Resident"))
+    card_no: Mapped[str | None] = field(T("卡号", "Card number"), String(30), index=True)
+
+
+class ReclaimedWaterSale(_Sale, db.Model):
+    __tablename__ = "reclaimed_water_sale"
+    __label__ = T("中水售卖", "Reclaimed water")
+    number_prefix = "ZS"
+    fee_code = "reclaimed_water"
+    unit = link("Unit", T("房号", "Unit"))
+    resident_id: Mapped[int | None] = field(T("业户", "Resident"), ForeignKey("resident.id"))
+    resident = link("Resident", T("业户", "Resident"))
+
+
+class TelecomRegistration(Record, db.Model):
+    __tablename__ = "telecom_registration"
+    __label__ = T("电话登记单", "Telephone requests")
+    number_prefix = "DX"
+    unit_id: Mapped[int] = _unit()
+    unit = link("Unit", T("房号", "Unit"))
+    applicant: Mapped[str] = field(T("申请人", "Applicant"), String(40), nullable=False)
+    phone: Mapped[str | None] = field(T("联系电话", "Phone"), String(20), index=True, validators=["phone"])
+    request: Mapped[str] = field(T("受理事项", "Request"), String(12), nullable=False, default="new",
+                                 choices={"new": T("新装", "New line"), "move": T("移机", "Move"), "stop": T("拆机", "Stop"),
+                                          "fault": T("故障", "Fault"), "other": T("其他", "Other")})
+    content: Mapped[str | None] = field(T("说明", "Details"), Text)
+    received_at: Mapped[datetime] = field(T("受理时间", "Accepted at"), DateTime, default=now, nullable=False, index=True)
+    faxed_at: Mapped[datetime | None] = field(T("已传真电信", "Faxed to telecom"), DateTime)
+
+
+class UtilityAccount(Record, db.Model):
+    __tablename__ = "utility_account"
+    __label__ = T("有线电视/电话/液化气开户", "Cable TV, phone and LPG accounts")
+    number_prefix = "KH"
+    service: Mapped[str] = field(T("业务", "Service"), String(10), nullable=False,
+                                 choices={"cable_tv": T("有线电视", "Cable TV"), "phone": T("电话", "Phone"),
+                                          "lpg": T("液化气", "LPG")})
+    unit_id: Mapped[int] = _unit()
+    unit = link("Unit", T("房号", "Unit"))
+    resident_id: Mapped[int | None] = field(T("申请业户", "Applicant"), ForeignKey("resident.id"))
+    resident = link("Resident", T("申请业户", "Applicant"))
+    identity_checked: Mapped[bool] = field(T("已核对身份", "Identity checked"), Boolean, default=False, nullable=False)
+    applicant_signed: Mapped[bool] = field(T("申请人已在开通登记本签字", "Applicant signed"), Boolean, default=False, nullable=False)
+    opened_at: Mapped[datetime] = field(T("开通时间", "Opened at"), DateTime, default=now, nullable=False, index=True)
+
+    def clean(self):
+        if not self.identity_checked:
+            return {"identity_checked": T("须先核对业户身份", "Check the identity first")}
+        if not self.applicant_signed:
+            return {"applicant_signed": T("须由申请人签字确认", "The applicant must sign")}
+        if self.resident is None:
+            return {"resident": T("请选择申请业户", "Choose the applicant")}
+        return _resident_of_unit(self)
+
+
+NETWORK_KIND = {"open": T("开通", "Open"), "change_tariff": T("变更资费", "Change tariff"), "pause": T("暂停", "Pause"),
+                "terminate": T("终止", "Terminate"), "change_account": T("更改帐号", "Change account"),
+                "add_info": T("增加信息(预交3个月)", "Add info (prepay 3 months)"), "reactivate": T("复机", "Reactivate")}
+TARIFF = {"network_unlimited": T("包月不限时 180元/月", "Unlimited 180/month"),
+          "network_60h": T("60小时 30元/月", "60 h 30/month")}
+
+
+class NetworkRequest(Record, db.Model):
+    __tablename__ = "network_request"
+    __label__ = T("网络开通/变更", "Network requests")
+    number_prefix = "WL"
+    kind: Mapped[str] = field(T("业务", "Request"), String(16), nullable=False, choices=NETWORK_KIND)
+    unit_id: Mapped[int] = _unit()
+    unit = link("Unit", T("房号", "Unit"))
+    resident_id: Mapped[int | None] = field(T("申请业户", "Applicant"), ForeignKey("resident.id"))
+    resident = link("Resident", T("申请业户", "Applicant"))
+    tariff: Mapped[str | None] = field(T("资费", "Tariff"), String(20), choices=TARIFF)
+    account: Mapped[str | None] = field(T("上网帐号", "Account"), String(40), index=True)
+    id_copy_received: Mapped[bool] = field(T("已收身份证复印件", "ID copy received"), Boolean, default=False, nullable=False)
+    amount: Mapped[Decimal | None] = field(T("应交费用(元)", "Fee due"), Numeric(10, 2))
+    received_at: Mapped[datetime] = field(T("受理时间", "Received at"), DateTime, default=now, nullable=False, index=True)
+    sent_to_isp_at: Mapped[datetime | None] = field(T("发送网通时间", "Sent to ISP at"), DateTime, index=True)
+
+    deadlines = (Deadline("network.send_to_isp", T("2日内发网通", "Send to ISP within 2 days"), "received_at",
+                          "sent_to_isp_at", minutes=2 * 24 * 60),)
+
+    def on_create(self, session):
+        if self.kind == "reactivate":
+            self.amount = _price(session, self, "network_reactivation", 1)
+        elif self.kind == "add_info":
+            self.amount = _price(session, self, self.tariff or "", 3)
+
+    def clean(self):
+        if self.resident is None:
+            return {"resident": T("请选择申请业户", "Choose the applicant")}
+        if not self.resident.may_act_for_unit:
+            return {"resident": T("租户申请须凭业主委托书", "A tenant needs the owner's authorisation on file")}
+        if self.kind == "add_info" and not self.tariff:
+            return {"tariff": T("增加信息须选择资费以预交3个月", "Choose the tariff to prepay 3 months")}
+        return _resident_of_unit(self)
+
+
+class MailItem(Record, Workflow, db.Model):
+    __tablename__ = "mail_item"
+    __label__ = T("特殊邮件", "Special mail")
+    number_prefix = "YJ"
+    states = {"received": T("已收件", "Received"), "notified": T("已通知", "Resident notified"),
+              "picked_up": T("已领取", "Picked up")}
+    initial_state = "received"
+    locked_states = ("picked_up",)
+    unit_id: Mapped[int] = _unit()
+    unit = link("Unit", T("房号", "Unit"))
+    addressee: Mapped[str] = field(T("收件人", "Addressee"), String(40), nullable=False)
+    kind: Mapped[str] = field(T("类别", "Kind"), String(12), nullable=False, default="registered",
+                              choices={"registered": T("挂号信", "Registered letter"), "parcel": T("包裹", "Parcel"),
+                                       "express": T("快递", "Express"), "other": T("其他", "Other")})
+    tracking_no: Mapped[str | None] = field(T("单号", "Tracking number"), String(40), index=True)
+    received_at: Mapped[datetime] = field(T("收件时间", "Received at"), DateTime, default=now, nullable=False, index=True)
+    notified_at: Mapped[datetime | None] = field(T("通知时间", "Notified at"), DateTime)
+    picked_up_at: Mapped[datetime | None] = field(T("领取时间", "Picked up at"), DateTime)
+    signed_by: Mapped[str | None] = field(T("签收人", "Signed for by"), String(40))
+
+    @transition(source="received", target="notified", roles=DESK, label=T("已通知业户", "Resident notified"), bulk=True)
+    def notify(self, ctx):
+        self.notified_at = now()
+
+    @transition(source=("received", "notified"), target="picked_up", roles=DESK, label=T("领取签收", "Picked up"),
+                fields=("signed_by",), requires=("signed_by",))
+    def pick_up(self, ctx):
+        self.picked_up_at = now()
+
+
+class MoveIn(Record, db.Model):
+    __tablename__ = "move_in"
+    __label__ = T("入住手续", "Move-in")
+    number_prefix = "RZ"
+    unit_id: Mapped[int] = _unit()
+    unit = link("Unit", T("房号", "Unit"))
+    resident_id: Mapped[int | None] = field(T("业主", "Owner"), ForeignKey("resident.id"))
+    resident = link("Resident", T("业主", "Owner"))
+    handed_over_at: Mapped[datetime] = field(T("收楼时间", "Handed over at"), DateTime, default=now, nullable=False, index=True)
+    documents_checked: Mapped[bool] = field(T("资料已核对", "Documents checked"), Boolean, default=False, nullable=False)
+    keys_handed: Mapped[int] = field(T("钥匙(把)", "Keys"), Integer, default=0, nullable=False, validators=["non_negative"])
+    water_reading: Mapped[Decimal | None] = field(T("水表读数", "Water meter"), Numeric(10, 2), validators=["non_negative"])
+    power_reading: Mapped[Decimal | None] = field(T("电表读数", "Power meter"), Numeric(10, 2), validators=["non_negative"])
+    note: Mapped[str | None] = field(T("备注", "Note"), Text)
+
+    def clean(self):
+        if self.resident is None or self.resident.kind != "owner":
+            return {"resident": T("入住手续须由业主办理", "Move-in is done by the owner")}
+        if not self.documents_checked:
+            return {"documents_checked": T("须先核对入住资料", "Check the documents first")}
+        return _resident_of_unit(self)
+
+
+class InspectionIssue(Record, Workflow, db.Model):
+    __tablename__ = "inspection_issue"
+    __label__ = T("验楼工程问题", "Inspection defects")
+    number_prefix = "YL"
+    states = {"open": T("待处理", "Open"), "fixed": T("已整改", "Fixed")}
+    initial_state = "open"
+    unit_id: Mapped[int] = _unit()
+    unit = link("Unit", T("房号", "Unit"))
+    inspected_at: Mapped[datetime] = field(T("验楼时间", "Inspected at"), DateTime, default=now, nullable=False, index=True)
+    location: Mapped[str] = field(T("部位", "Where"), String(60), nullable=False)
+    description: Mapped[str] = field(T("问题描述", "Defect"), Text, nullable=False)
+    department_id: Mapped[int | None] = field(T("反馈部门", "Fed back to"), ForeignKey("department.id"))
+    department = link("Department", T("反馈部门", "Fed back to"))
+    fed_back_at: Mapped[datetime | None] = field(T("反馈时间", "Fed back at"), DateTime)
+    fixed_at: Mapped[datetime | None] = field(T("整改时间", "Fixed at"), DateTime)
+
+    deadlines = (Deadline("inspection.feed_back", T("当日反馈相关部门", "Feed back the same day"), "inspected_at",
+                          "fed_back_at", same_day=True),)
+
+    @transition(source="open", target=None, roles=DESK, label=T("反馈部门", "Feed back"), fields=("department",),
+                requires=("department_id",), bulk=True)
+    def feed_back(self, ctx):
+        self.fed_back_at = now()
+
+    @transition(source="open", target="fixed", roles=DESK + ("engineering",), label=T("已整改", "Fixed"))
+    def fix(self, ctx):
+        self.fixed_at = now()
+
+
+DESK_READ = dict(supervisor=READ, manager=READ, regional=READ)
+for _register in ("phone_log", "complaint", "incident", "callback", "cleaning_booking", "function_card",
+                  "reclaimed_water_sale", "telecom_registration", "utility_account", "network_request",
+                  "mail_item", "move_in", "inspection_issue"):
+    grant(_register, clerk=KEEP, cs_admin=ALL, **DESK_READ)
+grant("repair_order", clerk=KEEP, cs_admin=ALL, engineering=VIEW, **DESK_READ)
+grant("inspection_issue", clerk=KEEP, cs_admin=ALL, engineering=VIEW, **DESK_READ)
+grant("function_card", clerk=KEEP, cs_admin=ALL, finance=READ, **DESK_READ)
+grant("reclaimed_water_sale", clerk=KEEP, cs_admin=ALL, finance=READ, **DESK_READ)
+grant("cleaning_booking", clerk=KEEP, cs_admin=ALL, finance=READ, **DESK_READ)
