@@ -4,12 +4,13 @@ from flask_admin.theme import Bootstrap4Theme
 
 from app.dashboard import Dashboard
 from app.i18n import T
-from admin_views import desk, master
-from models import core, desk as d, master as m
+from admin_views import desk, master, permits
+from models import core, desk as d, master as m, permits as p
 
 MASTER = T("基础资料", "Master data")
 SYSTEM = T("系统", "System")
 DESK = T("前台登记", "Desk")
+PERMITS = T("放行与许可", "Passes and permits")
 
 
 def views():
@@ -21,6 +22,10 @@ def views():
         (desk.TelecomRegistrationView, d.TelecomRegistration, DESK), (desk.UtilityAccountView, d.UtilityAccount, DESK),
         (desk.NetworkRequestView, d.NetworkRequest, DESK), (desk.MailItemView, d.MailItem, DESK),
         (desk.MoveInView, d.MoveIn, DESK), (desk.InspectionIssueView, d.InspectionIssue, DESK),
+        (permits.GoodsPassView, p.GoodsPass, PERMITS), (permits.RenovationPermitView, p.RenovationPermit, PERMITS),
+        (permits.WorkerPassView, p.WorkerPass, PERMITS), (permits.RenovationExtensionView, p.RenovationExtension, PERMITS),
+        (permits.AdditionalWorksView, p.AdditionalWorks, PERMITS), (permits.HotWorkPermitView, p.HotWorkPermit, PERMITS),
+        (permits.StairElevatorUseView, p.StairElevatorUse, PERMITS),
         (master.UnitView, m.Unit, MASTER), (master.ResidentView, m.Resident, MASTER),
         (master.DepartmentView, m.Department, MASTER), (master.FeeItemView, m.FeeItem, MASTER),
         (master.PaymentView, m.Payment, MASTER), (master.ShiftView, m.Shift, MASTER),

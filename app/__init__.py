@@ -31,6 +31,8 @@ def create_app(config_object=Config, **overrides):
 
     from app.auth import bp as auth_bp
     app.register_blueprint(auth_bp)
+    from app.printing import bp as verify_bp
+    app.register_blueprint(verify_bp)
     from app.templating import install as install_templating
     install_templating(app)
     from admin_views import build_admin

@@ -317,6 +317,7 @@ class RegisterView(ModelView):
                 self.session.add(model)
                 if hasattr(model, "on_create"):
                     model.on_create(self.session)
+            self.session.flush()  # foreign keys of relationships set by the form are filled only now
             errors = self._check_foreign_keys(model) or (model.clean() if hasattr(model, "clean") else None)
             if errors:
                 for key, message in errors.items():
@@ -447,7 +448,7 @@ class RegisterView(ModelView):
         except StaleDataError:
             self.session.rollback()
             flash(str(MSG_STALE), "error")
-        return redirect(url_for(".details_view", id=obj.id))
+        return redirect(_local(request.form.get("next")) or url_for(".details_view", id=obj.id))
 
     def get_transition_form(self, t):
         from flask_admin.contrib.sqla.form import get_form
@@ -558,6 +559,10 @@ class RegisterView(ModelView):
                 value = obj.state_label
             out.append("" if value is None else (value if isinstance(value, (int, float, Decimal)) else str(value)))
         return out
+
+
+def _local(target):
+    return target if target and target.startswith("/") and not target.startswith("//") else None
 
 
 def _default_lookup_fields(target):

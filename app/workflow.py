@@ -135,6 +135,7 @@ def fire(record, name: str, user, roles, session, comment: str = "", data: dict 
         target = t.target or from_state  # None: a recorded step that keeps the state
         if t.together_with:
             done = {s.transition for s in _signoffs(session, record, list(t.together_with), record.state_changed_at)}
+            done.add(name)
             if not set(t.together_with) <= done:
                 target = from_state
         if target != from_state:

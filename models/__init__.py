@@ -3,3 +3,5 @@ from models.master import Department, FeeItem, Payment, Resident, Shift, Unit  #
 from models.desk import (Callback, CleaningBooking, Complaint, FunctionCard, Incident, InspectionIssue,  # noqa: F401
                          MailItem, MoveIn, NetworkRequest, PhoneLog, ReclaimedWaterSale, RepairOrder,
                          TelecomRegistration, UtilityAccount)
+from models.permits import (AdditionalWorks, GoodsPass, HotWorkPermit, RenovationExtension,  # noqa: F401
+                            RenovationPermit, StairElevatorUse, WorkerPass)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ea4bfde41445
+Revision ID: 077ecd7cb59c
 Revises: 
-Create Date: 2026-11-27 09:50:25.545312
+Create Date: 2026-11-27 09:54:36.436246
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'ea4bfde41445'
+revision = '077ecd7cb59c'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -551,6 +551,35 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_telecom_registration_received_at'), ['received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_telecom_registration_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('additional_works',
+    sa.Column('work_kind', sa.String(length=16), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('applicant_id', sa.Integer(), nullable=True),
+    sa.Column('lead_name', sa.String(length=40), nullable=True),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('state_changed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['applicant_id'], ['resident.id'], name=op.f('fk_additional_works_applicant_id_resident')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_additional_works_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_additional_works_property_id_property')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_additional_works_unit_id_unit')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_additional_works')),
+    sa.UniqueConstraint('property_id', 'number', name=op.f('uq_additional_works_property_id_number'))
+    )
+    with op.batch_alter_table('additional_works', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_additional_works_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_additional_works_number'), ['number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_additional_works_property_id'), ['property_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_additional_works_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_additional_works_unit_id'), ['unit_id'], unique=False)
+
     op.create_table('callback',
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('repair_order_id', sa.Integer(), nullable=True),
@@ -613,6 +642,73 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_function_card_property_id'), ['property_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_function_card_sold_at'), ['sold_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_function_card_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('goods_pass',
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('applicant_id', sa.Integer(), nullable=True),
+    sa.Column('lead_name', sa.String(length=40), nullable=True),
+    sa.Column('carrier_name', sa.String(length=40), nullable=False),
+    sa.Column('carrier_id_number', sa.String(length=18), nullable=False),
+    sa.Column('items', sa.Text(), nullable=False),
+    sa.Column('owner_signed', sa.Boolean(), nullable=False),
+    sa.Column('owner_consent', sa.Boolean(), nullable=False),
+    sa.Column('exited_at', sa.DateTime(), nullable=True),
+    sa.Column('valid_on', sa.Date(), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('state_changed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['applicant_id'], ['resident.id'], name=op.f('fk_goods_pass_applicant_id_resident')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_goods_pass_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_goods_pass_property_id_property')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_goods_pass_unit_id_unit')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_goods_pass')),
+    sa.UniqueConstraint('property_id', 'number', name=op.f('uq_goods_pass_property_id_number'))
+    )
+    with op.batch_alter_table('goods_pass', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_goods_pass_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_goods_pass_number'), ['number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_goods_pass_property_id'), ['property_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_goods_pass_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_goods_pass_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('hot_work_permit',
+    sa.Column('welder_name', sa.String(length=40), nullable=False),
+    sa.Column('welder_certificate_on_file', sa.Boolean(), nullable=False),
+    sa.Column('id_copy_on_file', sa.Boolean(), nullable=False),
+    sa.Column('location', sa.String(length=80), nullable=False),
+    sa.Column('window_start', sa.DateTime(), nullable=False),
+    sa.Column('window_end', sa.DateTime(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('applicant_id', sa.Integer(), nullable=True),
+    sa.Column('lead_name', sa.String(length=40), nullable=True),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('state_changed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['applicant_id'], ['resident.id'], name=op.f('fk_hot_work_permit_applicant_id_resident')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_hot_work_permit_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_hot_work_permit_property_id_property')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_hot_work_permit_unit_id_unit')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_hot_work_permit')),
+    sa.UniqueConstraint('property_id', 'number', name=op.f('uq_hot_work_permit_property_id_number'))
+    )
+    with op.batch_alter_table('hot_work_permit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hot_work_permit_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hot_work_permit_number'), ['number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hot_work_permit_property_id'), ['property_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hot_work_permit_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hot_work_permit_unit_id'), ['unit_id'], unique=False)
 
     op.create_table('move_in',
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -705,6 +801,69 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_reclaimed_water_sale_sold_at'), ['sold_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_reclaimed_water_sale_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('renovation_permit',
+    sa.Column('lead_name', sa.String(length=40), nullable=False),
+    sa.Column('lead_phone', sa.String(length=20), nullable=True),
+    sa.Column('lead_id_number', sa.String(length=18), nullable=True),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('start_on', sa.Date(), nullable=False),
+    sa.Column('end_on', sa.Date(), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('applicant_id', sa.Integer(), nullable=True),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('state_changed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['applicant_id'], ['resident.id'], name=op.f('fk_renovation_permit_applicant_id_resident')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_renovation_permit_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_renovation_permit_property_id_property')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_renovation_permit_unit_id_unit')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_renovation_permit')),
+    sa.UniqueConstraint('property_id', 'number', name=op.f('uq_renovation_permit_property_id_number'))
+    )
+    with op.batch_alter_table('renovation_permit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_renovation_permit_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_renovation_permit_number'), ['number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_renovation_permit_property_id'), ['property_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_renovation_permit_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_renovation_permit_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('stair_elevator_use',
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('materials', sa.Text(), nullable=False),
+    sa.Column('use_on', sa.Date(), nullable=False),
+    sa.Column('commitment_letter', sa.Boolean(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('applicant_id', sa.Integer(), nullable=True),
+    sa.Column('lead_name', sa.String(length=40), nullable=True),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('state_changed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['applicant_id'], ['resident.id'], name=op.f('fk_stair_elevator_use_applicant_id_resident')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_stair_elevator_use_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_stair_elevator_use_property_id_property')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_stair_elevator_use_unit_id_unit')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stair_elevator_use')),
+    sa.UniqueConstraint('property_id', 'number', name=op.f('uq_stair_elevator_use_property_id_number'))
+    )
+    with op.batch_alter_table('stair_elevator_use', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stair_elevator_use_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stair_elevator_use_number'), ['number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stair_elevator_use_property_id'), ['property_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stair_elevator_use_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stair_elevator_use_unit_id'), ['unit_id'], unique=False)
+
     op.create_table('utility_account',
     sa.Column('service', sa.String(length=10), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -733,11 +892,98 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_utility_account_property_id'), ['property_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_utility_account_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('renovation_extension',
+    sa.Column('permit_id', sa.Integer(), nullable=False),
+    sa.Column('new_end_on', sa.Date(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('fee_due', sa.Numeric(precision=10, scale=2), nullable=False),
+    sa.Column('fee_receipt_no', sa.String(length=30), nullable=True),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('state_changed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_renovation_extension_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['permit_id'], ['renovation_permit.id'], name=op.f('fk_renovation_extension_permit_id_renovation_permit')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_renovation_extension_property_id_property')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_renovation_extension')),
+    sa.UniqueConstraint('property_id', 'number', name=op.f('uq_renovation_extension_property_id_number'))
+    )
+    with op.batch_alter_table('renovation_extension', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_renovation_extension_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_renovation_extension_number'), ['number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_renovation_extension_permit_id'), ['permit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_renovation_extension_property_id'), ['property_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_renovation_extension_state'), ['state'], unique=False)
+
+    op.create_table('worker_pass',
+    sa.Column('permit_id', sa.Integer(), nullable=False),
+    sa.Column('worker_name', sa.String(length=40), nullable=False),
+    sa.Column('worker_id_number', sa.String(length=18), nullable=False),
+    sa.Column('photo_on_file', sa.Boolean(), nullable=False),
+    sa.Column('id_copy_on_file', sa.Boolean(), nullable=False),
+    sa.Column('valid_until', sa.Date(), nullable=True),
+    sa.Column('deposit', sa.Numeric(precision=10, scale=2), nullable=True),
+    sa.Column('fee', sa.Numeric(precision=10, scale=2), nullable=True),
+    sa.Column('receipt_no', sa.String(length=30), nullable=True),
+    sa.Column('signed_by_lead', sa.Boolean(), nullable=False),
+    sa.Column('supersedes_id', sa.Integer(), nullable=True),
+    sa.Column('superseded_by_id', sa.Integer(), nullable=True),
+    sa.Column('reissue_reason', sa.String(length=80), nullable=True),
+    sa.Column('reissue_valid_until', sa.Date(), nullable=True),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('state_changed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_worker_pass_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['permit_id'], ['renovation_permit.id'], name=op.f('fk_worker_pass_permit_id_renovation_permit')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_worker_pass_property_id_property')),
+    sa.ForeignKeyConstraint(['superseded_by_id'], ['worker_pass.id'], name=op.f('fk_worker_pass_superseded_by_id_worker_pass')),
+    sa.ForeignKeyConstraint(['supersedes_id'], ['worker_pass.id'], name=op.f('fk_worker_pass_supersedes_id_worker_pass')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_worker_pass')),
+    sa.UniqueConstraint('property_id', 'number', name=op.f('uq_worker_pass_property_id_number'))
+    )
+    with op.batch_alter_table('worker_pass', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_worker_pass_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_worker_pass_number'), ['number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_worker_pass_permit_id'), ['permit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_worker_pass_property_id'), ['property_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_worker_pass_receipt_no'), ['receipt_no'], unique=False)
+        batch_op.create_index(batch_op.f('ix_worker_pass_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_worker_pass_worker_name'), ['worker_name'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('worker_pass', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_worker_pass_worker_name'))
+        batch_op.drop_index(batch_op.f('ix_worker_pass_state'))
+        batch_op.drop_index(batch_op.f('ix_worker_pass_receipt_no'))
+        batch_op.drop_index(batch_op.f('ix_worker_pass_property_id'))
+        batch_op.drop_index(batch_op.f('ix_worker_pass_permit_id'))
+        batch_op.drop_index(batch_op.f('ix_worker_pass_number'))
+        batch_op.drop_index(batch_op.f('ix_worker_pass_created_at'))
+
+    op.drop_table('worker_pass')
+    with op.batch_alter_table('renovation_extension', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_renovation_extension_state'))
+        batch_op.drop_index(batch_op.f('ix_renovation_extension_property_id'))
+        batch_op.drop_index(batch_op.f('ix_renovation_extension_permit_id'))
+        batch_op.drop_index(batch_op.f('ix_renovation_extension_number'))
+        batch_op.drop_index(batch_op.f('ix_renovation_extension_created_at'))
+
+    op.drop_table('renovation_extension')
     with op.batch_alter_table('utility_account', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_utility_account_unit_id'))
         batch_op.drop_index(batch_op.f('ix_utility_account_property_id'))
@@ -746,6 +992,22 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_utility_account_created_at'))
 
     op.drop_table('utility_account')
+    with op.batch_alter_table('stair_elevator_use', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stair_elevator_use_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_stair_elevator_use_state'))
+        batch_op.drop_index(batch_op.f('ix_stair_elevator_use_property_id'))
+        batch_op.drop_index(batch_op.f('ix_stair_elevator_use_number'))
+        batch_op.drop_index(batch_op.f('ix_stair_elevator_use_created_at'))
+
+    op.drop_table('stair_elevator_use')
+    with op.batch_alter_table('renovation_permit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_renovation_permit_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_renovation_permit_state'))
+        batch_op.drop_index(batch_op.f('ix_renovation_permit_property_id'))
+        batch_op.drop_index(batch_op.f('ix_renovation_permit_number'))
+        batch_op.drop_index(batch_op.f('ix_renovation_permit_created_at'))
+
+    op.drop_table('renovation_permit')
     with op.batch_alter_table('reclaimed_water_sale', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reclaimed_water_sale_unit_id'))
         batch_op.drop_index(batch_op.f('ix_reclaimed_water_sale_sold_at'))
@@ -772,6 +1034,22 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_move_in_created_at'))
 
     op.drop_table('move_in')
+    with op.batch_alter_table('hot_work_permit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hot_work_permit_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_hot_work_permit_state'))
+        batch_op.drop_index(batch_op.f('ix_hot_work_permit_property_id'))
+        batch_op.drop_index(batch_op.f('ix_hot_work_permit_number'))
+        batch_op.drop_index(batch_op.f('ix_hot_work_permit_created_at'))
+
+    op.drop_table('hot_work_permit')
+    with op.batch_alter_table('goods_pass', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_goods_pass_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_goods_pass_state'))
+        batch_op.drop_index(batch_op.f('ix_goods_pass_property_id'))
+        batch_op.drop_index(batch_op.f('ix_goods_pass_number'))
+        batch_op.drop_index(batch_op.f('ix_goods_pass_created_at'))
+
+    op.drop_table('goods_pass')
     with op.batch_alter_table('function_card', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_function_card_unit_id'))
         batch_op.drop_index(batch_op.f('ix_function_card_sold_at'))
@@ -791,6 +1069,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_callback_cleaning_booking_id'))
 
     op.drop_table('callback')
+    with op.batch_alter_table('additional_works', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_additional_works_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_additional_works_state'))
+        batch_op.drop_index(batch_op.f('ix_additional_works_property_id'))
+        batch_op.drop_index(batch_op.f('ix_additional_works_number'))
+        batch_op.drop_index(batch_op.f('ix_additional_works_created_at'))
+
+    op.drop_table('additional_works')
     with op.batch_alter_table('telecom_registration', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_telecom_registration_unit_id'))
         batch_op.drop_index(batch_op.f('ix_telecom_registration_received_at'))

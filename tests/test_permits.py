@@ -1,0 +1,283 @@
+"""Passes and permits: each rule of issue #4 through the real forms, steps and bulk actions."""
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.timeutil import now, today, travel
+from models.core import AuditLog, SignOff
+from models.master import Payment
+from models.permits import GoodsPass, HotWorkPermit, RenovationExtension, RenovationPermit, StairElevatorUse, WorkerPass
+from tests.factories import make
+from tests.helpers import latest, reload
+from tests.test_desk import step
+
+ID = "11010519491231002X"  # a valid GB 11643 number
+
+
+def approved_permit(app, world, end=None):
+    with app.app_context():
+        p = make(RenovationPermit, world.a, unit_id=world.units[("A", "1-1-101")],
+                 applicant_id=world.residents[("A", "owner")], lead_name="装修张", content="全屋装修",
+                 start_on=today(), end_on=end or today() + timedelta(days=90), state="approved", commit=True)
+        return p.id
+
+
+def new_goods_pass(c, world, **extra):
+    return c.post("/admin/goods_pass/new/", {"unit": world.units[("A", "1-1-101")], "applicant": world.residents[("A", "owner")],
+                                             "carrier_name": "搬家李", "carrier_id_number": ID, "items": "沙发一套",
+                                             "owner_signed": "y", **extra})
+
+
+def test_goods_pass_sign_stamp_issue_exit_and_issued_is_read_only(app, world, client_as):
+    clerk = client_as("clerk")
+    assert new_goods_pass(clerk, world).status_code == 302
+    with app.app_context():
+        gp = latest(GoodsPass)
+    step(client_as("supervisor"), "goods_pass", "sign", gp.id)
+    step(client_as("manager"), "goods_pass", "stamp", gp.id)
+    with app.app_context():
+        assert reload(GoodsPass, gp.id).state == "issued"
+    # issued = read-only on the server: form edit, ajax edit, delete
+    r = clerk.post(f"/admin/goods_pass/edit/?id={gp.id}", {"items": "保险柜", "row_version": "3"}, follow_redirects=True)
+    assert "不能再修改" in r.get_data(as_text=True)
+    assert clerk.post("/admin/goods_pass/ajax/update/", {"list_form_pk": gp.id, "items": "x"}).status_code in (403, 404)
+    assert client_as("cs_admin").post("/admin/goods_pass/delete/", {"id": gp.id}).status_code == 403
+    guard = client_as("guard")
+    page = guard.get(f"/verify/goods_pass/{gp.number}").get_data(as_text=True)
+    assert 'data-verdict="valid"' in page and "确认放行" in page
+    assert guard.get("/admin/goods_pass/").status_code == 403  # the guard sees only the verification page
+    guard.post("/admin/goods_pass/transition/exit/", {"id": gp.id, "next": f"/verify/goods_pass/{gp.number}"})
+    with app.app_context():
+        g = reload(GoodsPass, gp.id)
+        assert g.state == "exited" and g.items == "沙发一套" and g.exited_at
+
+
+def test_tenant_goods_pass_needs_owner_consent(app, world, client_as):
+    c = client_as("clerk")
+    r = new_goods_pass(c, world, applicant=world.residents[("A", "tenant")])
+    assert "须经业主同意" in r.get_data(as_text=True)
+    assert new_goods_pass(c, world, applicant=world.residents[("A", "tenant")], owner_consent="y").status_code == 302
+
+
+def test_goods_pass_bad_id_and_missing_signature(app, world, client_as):
+    c = client_as("clerk")
+    assert "身份证号码无效" in new_goods_pass(c, world, carrier_id_number="110105194912310021").get_data(as_text=True)
+    assert "须由办证人签字" in new_goods_pass(c, world, owner_signed="").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(GoodsPass).count() == 0
+
+
+def test_nobody_signs_off_what_they_created(app, world, client_as):
+    duty = client_as("cs_admin")  # a duty supervisor may register a pass, but not sign it too
+    new_goods_pass(duty, world)
+    with app.app_context():
+        gp = latest(GoodsPass)
+    r = step(duty, "goods_pass", "sign", gp.id)
+    assert "不能审批或签字确认自己创建的记录" in r.get_data(as_text=True)
+    with app.app_context():
+        assert reload(GoodsPass, gp.id).state == "draft"
+
+
+def test_second_approval_of_the_same_step_is_refused(app, world, client_as):
+    c = client_as("clerk")
+    new_goods_pass(c, world)
+    with app.app_context():
+        gp = latest(GoodsPass)
+    step(client_as("supervisor"), "goods_pass", "sign", gp.id)
+    r = step(client_as("supervisor2"), "goods_pass", "sign", gp.id)
+    assert "不能执行" in r.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(SignOff).filter_by(record_id=gp.id, transition="sign").count() == 1
+
+
+def test_manager_bulk_approves_and_gets_a_per_row_report(app, world, client_as):
+    c = client_as("clerk")
+    for _ in range(3):
+        new_goods_pass(c, world)
+    mgr = client_as("manager")
+    with app.app_context():  # a pass the manager created: the bulk stamp must skip it
+        make(GoodsPass, world.a, unit_id=world.units[("A", "1-1-101")], created_by_id=world.users["manager"], commit=True)
+    with app.app_context():
+        ids = [g.id for g in db.session.scalars(select(GoodsPass).order_by(GoodsPass.id))]
+        other = make(GoodsPass, world.b, unit_id=world.units[("B", "1-1-101")], state="signed", commit=True).id
+    sup = client_as("supervisor")
+    sup.post("/admin/goods_pass/action/", {"action": "sign", "rowid": ids[:3]})
+    client_as("cs_admin").post("/admin/goods_pass/action/", {"action": "sign", "rowid": ids[3]})
+    r = mgr.post("/admin/goods_pass/action/", {"action": "stamp", "rowid": ids + [other, 99999]}, follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert "完成 3 条，跳过 1 条" in page and "不能审批或签字确认自己创建的记录" in page
+    assert "不属于当前项目" in page  # the tampered ids
+    with app.app_context():
+        states = [reload(GoodsPass, i).state for i in ids]
+        assert states == ["issued", "issued", "issued", "signed"]
+        assert reload(GoodsPass, other).state == "signed"
+        assert db.session.query(AuditLog).filter_by(action="transition:stamp").count() == 3
+        assert db.session.query(AuditLog).filter_by(action="denied").count() >= 1
+
+
+def test_worker_pass_only_for_an_approved_unexpired_permit_and_not_past_its_end(app, world, client_as):
+    c = client_as("clerk")
+    with app.app_context():
+        draft = make(RenovationPermit, world.a, unit_id=world.units[("A", "1-1-101")], lead_name="x", content="y",
+                     start_on=today(), end_on=today() + timedelta(days=30), commit=True).id
+    data = {"worker_name": "王师傅", "worker_id_number": ID, "photo_on_file": "y", "id_copy_on_file": "y"}
+    assert "须凭已批准且未过期" in c.post("/admin/worker_pass/new/", {**data, "permit": draft}).get_data(as_text=True)
+    pid = approved_permit(app, world)
+    end = today() + timedelta(days=90)
+    r = c.post("/admin/worker_pass/new/", {**data, "permit": pid, "valid_until": (end + timedelta(days=1)).isoformat()})
+    assert "有效期不能超过许可证期限" in r.get_data(as_text=True)
+    assert c.post("/admin/worker_pass/new/", {**data, "permit": pid}).status_code == 302
+    with app.app_context():
+        wp = latest(WorkerPass)
+        assert wp.valid_until == end and wp.deposit == Decimal("100.00") and wp.fee == Decimal("5.00")
+
+
+def issued_worker_pass(app, world, client_as, end=None):
+    c = client_as("clerk")
+    pid = approved_permit(app, world, end)
+    c.post("/admin/worker_pass/new/", {"permit": pid, "worker_name": "王师傅", "worker_id_number": ID,
+                                       "photo_on_file": "y", "id_copy_on_file": "y", "signed_by_lead": "y"})
+    with app.app_context():
+        wid = latest(WorkerPass).id
+    step(c, "worker_pass", "issue", wid, receipt_no="CW-0001")
+    return c, pid, wid
+
+
+def test_issue_records_deposit_and_fee_payments_and_return_refunds(app, world, client_as):
+    c, pid, wid = issued_worker_pass(app, world, client_as)
+    with app.app_context():
+        assert reload(WorkerPass, wid).state == "issued"
+        pays = db.session.scalars(select(Payment).where(Payment.linked_id == wid).order_by(Payment.id)).all()
+        assert [(p.kind, p.amount, p.receipt_no) for p in pays] == [("deposit", Decimal("100.00"), "CW-0001"),
+                                                                    ("fee", Decimal("5.00"), "CW-0001")]
+    step(c, "worker_pass", "return_pass", wid)
+    with app.app_context():
+        refund = db.session.scalar(select(Payment).where(Payment.linked_id == wid, Payment.kind == "refund"))
+        assert refund.amount == Decimal("100.00")
+
+
+def test_an_issued_pass_is_never_edited_a_change_is_a_reissue(app, world, client_as):
+    c, pid, wid = issued_worker_pass(app, world, client_as)
+    r = c.post(f"/admin/worker_pass/edit/?id={wid}", {"worker_name": "李师傅"}, follow_redirects=True)
+    assert "不能再修改" in r.get_data(as_text=True)
+    step(c, "worker_pass", "reissue", wid, reissue_reason="遗失补办")
+    with app.app_context():
+        old = reload(WorkerPass, wid)
+        new = old.superseded_by
+        assert old.state == "superseded" and old.worker_name == "王师傅"
+        assert new.state == "issued" and new.number != old.number and new.supersedes_id == old.id
+        new_number, old_number = new.number, old.number
+    guard = client_as("guard")
+    page = guard.get(f"/verify/worker_pass/{old_number}").get_data(as_text=True)
+    assert 'data-verdict="superseded"' in page and new_number in page
+    details = c.get(f"/admin/worker_pass/details/?id={wid}").get_data(as_text=True)
+    assert new_number in details
+
+
+def test_extension_review_approve_fee_then_end_moves_and_passes_reissued_in_one_step(app, world, client_as):
+    c, pid, wid = issued_worker_pass(app, world, client_as)
+    with app.app_context():
+        old_end = reload(RenovationPermit, pid).end_on
+    new_end = old_end + timedelta(days=30)
+    c.post("/admin/renovation_extension/new/", {"permit": pid, "new_end_on": new_end.isoformat(), "reason": "工期延误",
+                                                "fee_due": "200"})
+    with app.app_context():
+        ext = latest(RenovationExtension)
+    assert "不能执行" in step(client_as("manager"), "renovation_extension", "approve", ext.id).get_data(as_text=True)
+    step(client_as("engineering"), "renovation_extension", "review", ext.id)
+    step(client_as("manager"), "renovation_extension", "approve", ext.id)
+    assert "应交费用尚未交纳" in step(c, "renovation_extension", "extend", ext.id).get_data(as_text=True)
+    step(client_as("finance"), "renovation_extension", "extend", ext.id, fee_receipt_no="CW-0099")
+    with app.app_context():
+        assert reload(RenovationPermit, pid).end_on == new_end
+        old = reload(WorkerPass, wid)
+        assert old.state == "superseded" and old.superseded_by.valid_until == new_end
+        assert db.session.scalar(select(Payment).where(Payment.receipt_no == "CW-0099")).amount == Decimal("200.00")
+        assert reload(RenovationExtension, ext.id).state == "done"
+
+
+def hot_work(app, world, client_as):
+    c = client_as("clerk")
+    start = now() + timedelta(hours=1)
+    r = c.post("/admin/hot_work_permit/new/", {"unit": world.units[("A", "1-1-101")], "applicant": world.residents[("A", "owner")],
+                                               "welder_name": "焊工赵", "welder_certificate_on_file": "y", "id_copy_on_file": "y",
+                                               "location": "阳台", "window_start": start.strftime("%Y-%m-%d %H:%M:%S"),
+                                               "window_end": (start + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S")})
+    assert r.status_code == 302, r.get_data(as_text=True)[-2000:]
+    with app.app_context():
+        return c, latest(HotWorkPermit).id
+
+
+def test_hot_work_needs_engineering_and_safety_in_either_order_then_manager(app, world, client_as):
+    c, hid = hot_work(app, world, client_as)
+    step(client_as("safety"), "hot_work_permit", "review_safety", hid)
+    with app.app_context():
+        assert reload(HotWorkPermit, hid).state == "submitted"  # one review is not enough
+    assert "已经签过" in step(client_as("safety"), "hot_work_permit", "review_safety", hid).get_data(as_text=True)
+    step(client_as("engineering"), "hot_work_permit", "review_engineering", hid)
+    with app.app_context():
+        assert reload(HotWorkPermit, hid).state == "reviewed"
+    step(client_as("manager"), "hot_work_permit", "approve", hid)
+    step(c, "hot_work_permit", "issue", hid)
+    with app.app_context():
+        h = reload(HotWorkPermit, hid)
+        assert h.state == "issued" and h.number.startswith("A-DHZ-")
+    page = c.get(f"/admin/hot_work_permit/print/?id={hid}").get_data(as_text=True)
+    assert "<svg" in page and h.number in page
+
+
+def test_hot_work_two_reviews_need_two_people(app, world, client_as):
+    from models.core import Membership, Role
+    c, hid = hot_work(app, world, client_as)
+    with app.app_context():  # one person holding both review roles
+        safety_role = db.session.scalar(select(Role).where(Role.code == "safety"))
+        db.session.add(Membership(user_id=world.users["engineering"], property_id=world.a, role_id=safety_role.id))
+        db.session.commit()
+    eng = client_as("engineering")
+    step(eng, "hot_work_permit", "review_engineering", hid)
+    r = step(eng, "hot_work_permit", "review_safety", hid)
+    assert "两个审核步骤须由不同的人完成" in r.get_data(as_text=True)
+
+
+def test_fire_elevator_needs_engineering_review_then_duty_admin(app, world, client_as):
+    c = client_as("clerk")
+    base = {"unit": world.units[("A", "1-1-101")], "applicant": world.residents[("A", "owner")], "materials": "红砖",
+            "kind": "fire_elevator"}
+    assert "须签署承诺书" in c.post("/admin/stair_elevator_use/new/", base).get_data(as_text=True)
+    c.post("/admin/stair_elevator_use/new/", {**base, "commitment_letter": "y"})
+    with app.app_context():
+        sid = latest(StairElevatorUse).id
+    assert "消防梯须经工程审核" in step(c, "stair_elevator_use", "hand_over", sid).get_data(as_text=True)
+    step(client_as("engineering"), "stair_elevator_use", "review", sid)
+    step(client_as("cs_admin"), "stair_elevator_use", "approve", sid)
+    step(c, "stair_elevator_use", "hand_over", sid)
+    with app.app_context():
+        assert reload(StairElevatorUse, sid).state == "handed_over"
+
+
+def test_only_owner_or_the_permits_renovation_lead_may_apply(app, world, client_as):
+    c = client_as("clerk")
+    base = {"unit": world.units[("A", "1-1-101")], "work_kind": "drilling", "description": "空调孔"}
+    assert "请选择申请业主或填写装修负责人" in c.post("/admin/additional_works/new/", base).get_data(as_text=True)
+    r = c.post("/admin/additional_works/new/", {**base, "applicant": world.residents[("A", "tenant")]})
+    assert "只能由业主或业主委托的装修负责人办理" in r.get_data(as_text=True)
+    assert "不是本房号有效装修许可证上的装修负责人" in c.post("/admin/additional_works/new/", {**base, "lead_name": "路人"}).get_data(as_text=True)
+    approved_permit(app, world)
+    assert c.post("/admin/additional_works/new/", {**base, "lead_name": "装修张"}).status_code == 302
+
+
+def test_verification_page_says_expired_and_unknown(app, world, client_as):
+    c = client_as("clerk")
+    new_goods_pass(c, world)
+    with app.app_context():
+        gp = latest(GoodsPass)
+    step(client_as("supervisor"), "goods_pass", "sign", gp.id)
+    step(client_as("manager"), "goods_pass", "stamp", gp.id)
+    travel(timedelta(days=1))
+    assert 'data-verdict="expired"' in client_as("guard").get(f"/verify/goods_pass/{gp.number}").get_data(as_text=True)
+    assert client_as("guard").get("/verify/goods_pass/A-FX-00000000-9999").status_code == 404
+    assert client_as("clerk_b").get(f"/verify/goods_pass/{gp.number}").status_code == 404  # other property
+    page = c.get(f"/admin/goods_pass/print/?id={gp.id}").get_data(as_text=True)
+    assert "<svg" in page and "存根" in page
