@@ -61,6 +61,7 @@ class FeeItemView(RegisterView):
 
 class UnitView(RegisterView):
     column_list = ("code", "building", "entrance", "room", "floor_area", "status")
+    column_editable_list = ("status",)
     column_filters = ("building", "status")
     search_prefix = ("code",)
     search_units = False

@@ -10,16 +10,14 @@ from app.extensions import db
 
 
 def pending_for_me(view):
-    """Records whose state lets one of my roles take a step; sign-off steps skip what I created."""
+    """Records waiting for a sign-off step one of my roles may take (not on what I created myself)."""
     model, roles = view.model, scoping.current_roles()
     clauses = []
     for t in getattr(model, "transitions", {}).values():
-        if not set(roles) & set(t.roles) or t.name in getattr(model, "not_pending", ()):
+        if not t.sign_off or not set(roles) & set(t.roles):
             continue
-        c = model.state.in_(t.source)
-        if t.sign_off:
-            c = and_(c, or_(model.created_by_id.is_(None), model.created_by_id != current_user.id))
-        clauses.append(c)
+        clauses.append(and_(model.state.in_(t.source),
+                            or_(model.created_by_id.is_(None), model.created_by_id != current_user.id)))
     if not clauses:
         return 0
     return db.session.scalar(scoping.scope(select(func.count()).select_from(model).where(or_(*clauses)), model))

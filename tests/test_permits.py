@@ -281,3 +281,62 @@ def test_verification_page_says_expired_and_unknown(app, world, client_as):
     assert client_as("clerk_b").get(f"/verify/goods_pass/{gp.number}").status_code == 404  # other property
     page = c.get(f"/admin/goods_pass/print/?id={gp.id}").get_data(as_text=True)
     assert "<svg" in page and "存根" in page
+
+
+def test_two_managers_approving_at_the_same_moment_one_wins_on_postgresql(database_url):
+    """Row versions make the second, concurrent approval fail instead of signing twice."""
+    import threading
+    from sqlalchemy.orm import Session
+    from sqlalchemy.orm.exc import StaleDataError
+    from app import workflow
+    from app.extensions import db as fdb
+    from tests.pg import scratch_postgres
+    from models.core import StaffUser
+    with scratch_postgres(database_url) as url:
+        engine = __import__("sqlalchemy").create_engine(url)
+        fdb.metadata.create_all(engine)
+        with Session(engine) as s:
+            from tests.world import build
+            from models.core import Property
+            s.add(Property(code="A", name="A"))
+            s.flush()
+            users = [StaffUser(username=n, full_name=n, password_hash="x") for n in ("clerk", "m1", "m2")]
+            s.add_all(users)
+            s.flush()
+            from models.master import Unit
+            u = Unit(property_id=1, code="1-1-101", building="1", entrance="1", room="101")
+            s.add(u)
+            s.flush()
+            gp = GoodsPass(property_id=1, unit_id=u.id, carrier_name="x", carrier_id_number=ID, items="x",
+                           state="signed", created_by_id=users[0].id, number="A-FX-1")
+            s.add(gp)
+            s.commit()
+            gid, m1, m2 = gp.id, users[1], users[2]
+            m1_id, m2_id = m1.id, m2.id
+        first, second = Session(engine), Session(engine)
+        outcome = {}
+        workflow.fire(first.get(GoodsPass, gid), "stamp", first.get(StaffUser, m1_id), {"manager"}, first)
+
+        def other_manager():
+            try:
+                workflow.fire(second.get(GoodsPass, gid), "stamp", second.get(StaffUser, m2_id), {"manager"}, second)
+                second.commit()
+                outcome["second"] = "won"
+            except (StaleDataError, workflow.WorkflowError) as ex:
+                second.rollback()
+                outcome["second"] = type(ex).__name__
+
+        # the second reads the same 'signed' pass, then blocks on the row lock the first holds
+        second.get(GoodsPass, gid).state
+        t = threading.Thread(target=other_manager)
+        t.start()
+        t.join(timeout=1)
+        first.commit()
+        t.join(timeout=10)
+        with Session(engine) as s:
+            signed = s.query(SignOff).filter_by(record_id=gid, transition="stamp").count()
+            state = s.get(GoodsPass, gid).state
+        first.close(), second.close()
+        engine.dispose()
+    assert outcome["second"] == "StaleDataError"
+    assert signed == 1 and state == "issued"
