@@ -43,7 +43,7 @@ SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "version", "created_by", "cr
 OPERATION_OF_VIEW = {
     "index_view": "list", "details_view": "details", "create_view": "create", "edit_view": "edit",
     "delete_view": "delete", "export": "export", "ajax_update": "edit", "history_view": "details",
-    "print_view": "details", "daily_view": "list",
+    "print_view": "details", "daily_view": "list", "grid_view": "details", "read_view": "mark_read",
 }
 SELF_CHECKED_VIEWS = {"action_view", "transition_view", "ajax_lookup"}
 

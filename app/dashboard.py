@@ -40,7 +40,7 @@ class Dashboard(AdminIndexView):
     def index(self):
         rows = []
         for view in self.admin._views:
-            if not hasattr(view, "register") or not view.allowed("list"):
+            if not hasattr(view, "allowed") or not hasattr(view, "model") or not view.allowed("list"):
                 continue
             pending, late = pending_for_me(view), overdue_count(view)
             if pending or late:

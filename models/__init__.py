@@ -5,3 +5,5 @@ from models.desk import (Callback, CleaningBooking, Complaint, FunctionCard, Inc
                          TelecomRegistration, UtilityAccount)
 from models.permits import (AdditionalWorks, GoodsPass, HotWorkPermit, RenovationExtension,  # noqa: F401
                             RenovationPermit, StairElevatorUse, WorkerPass)
+from models.duty import (AttendanceException, ChecklistItem, DutyLog, DutyLogReading, Handover,  # noqa: F401
+                         LeaveRequest, QualityCheck, Roster, RosterAssignment)

@@ -15,8 +15,9 @@ ROLES = list(permissions.ROLES) + [None]
 
 
 def registers(app):
+    from app.admin import RegisterView
     admin = app.extensions["frontdesk_admin"]
-    return {v.register: v for v in admin._views if hasattr(v, "register")}
+    return {v.register: v for v in admin._views if isinstance(v, RegisterView)}
 
 
 def _registers():
@@ -139,3 +140,20 @@ def test_a_user_of_a_cannot_reach_a_record_of_b(app, world, client_as, register)
             denied = db.session.scalars(select(AuditLog).where(AuditLog.action == "denied",
                                                                AuditLog.register == register)).all()
             assert denied, "the attempt is in the audit log"
+
+
+PAGES = {"daily_summary": "/admin/daily_summary/"}
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "anonymous")
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_pages_follow_the_same_grants(app, world, client_as, page, role):
+    c = client_as(_user_for(role))
+    r = c.get(PAGES[page])
+    held = {"manager", "regional"} if role == "regional" else {role}
+    if role is None:
+        assert r.status_code == 302 and "/login" in r.headers["Location"]
+    elif permissions.allowed(held, page, "list"):
+        assert r.status_code == 200
+    else:
+        assert r.status_code == 403

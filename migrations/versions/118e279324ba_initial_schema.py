@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 077ecd7cb59c
+Revision ID: 118e279324ba
 Revises: 
-Create Date: 2026-11-27 09:54:36.436246
+Create Date: 2026-11-27 09:59:46.879145
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '077ecd7cb59c'
+revision = '118e279324ba'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -123,6 +123,23 @@ def upgrade():
     with op.batch_alter_table('sign_off', schema=None) as batch_op:
         batch_op.create_index('ix_sign_off_register_record', ['register', 'record_id'], unique=False)
 
+    op.create_table('checklist_item',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_checklist_item_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_checklist_item_property_id_property')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_checklist_item'))
+    )
+    with op.batch_alter_table('checklist_item', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_checklist_item_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_checklist_item_property_id'), ['property_id'], unique=False)
+
     op.create_table('department',
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('kind', sa.String(length=12), nullable=False),
@@ -141,6 +158,47 @@ def upgrade():
     with op.batch_alter_table('department', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_department_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_department_property_id'), ['property_id'], unique=False)
+
+    op.create_table('duty_log',
+    sa.Column('logged_at', sa.DateTime(), nullable=False),
+    sa.Column('source', sa.String(length=12), nullable=False),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('priority', sa.String(length=8), nullable=False),
+    sa.Column('handling', sa.Text(), nullable=True),
+    sa.Column('escalation', sa.String(length=12), nullable=False),
+    sa.Column('follow_up', sa.String(length=10), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_duty_log_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_duty_log_property_id_property')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_duty_log')),
+    sa.UniqueConstraint('property_id', 'number', name=op.f('uq_duty_log_property_id_number'))
+    )
+    with op.batch_alter_table('duty_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_duty_log_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_duty_log_follow_up'), ['follow_up'], unique=False)
+        batch_op.create_index(batch_op.f('ix_duty_log_logged_at'), ['logged_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_duty_log_number'), ['number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_duty_log_property_id'), ['property_id'], unique=False)
+
+    op.create_table('duty_log_reading',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('read_by_id', sa.Integer(), nullable=False),
+    sa.Column('read_at', sa.DateTime(), nullable=False),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_duty_log_reading_property_id_property')),
+    sa.ForeignKeyConstraint(['read_by_id'], ['staff_user.id'], name=op.f('fk_duty_log_reading_read_by_id_staff_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_duty_log_reading')),
+    sa.UniqueConstraint('property_id', 'day', name=op.f('uq_duty_log_reading_property_id_day'))
+    )
+    with op.batch_alter_table('duty_log_reading', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_duty_log_reading_property_id'), ['property_id'], unique=False)
 
     op.create_table('fee_item',
     sa.Column('code', sa.String(length=30), nullable=False),
@@ -195,6 +253,36 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_incident_property_id'), ['property_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_incident_state'), ['state'], unique=False)
 
+    op.create_table('leave_request',
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('swap_with_id', sa.Integer(), nullable=True),
+    sa.Column('substitute_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('state_changed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_leave_request_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_leave_request_property_id_property')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_leave_request_staff_id_staff_user')),
+    sa.ForeignKeyConstraint(['substitute_id'], ['staff_user.id'], name=op.f('fk_leave_request_substitute_id_staff_user')),
+    sa.ForeignKeyConstraint(['swap_with_id'], ['staff_user.id'], name=op.f('fk_leave_request_swap_with_id_staff_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_leave_request')),
+    sa.UniqueConstraint('property_id', 'number', name=op.f('uq_leave_request_property_id_number'))
+    )
+    with op.batch_alter_table('leave_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_leave_request_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_leave_request_number'), ['number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_leave_request_property_id'), ['property_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_leave_request_state'), ['state'], unique=False)
+
     op.create_table('membership',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -208,6 +296,63 @@ def upgrade():
     )
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_membership_user_id'), ['user_id'], unique=False)
+
+    op.create_table('quality_check',
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('inspector_id', sa.Integer(), nullable=True),
+    sa.Column('checked_at', sa.DateTime(), nullable=False),
+    sa.Column('staff_checked_id', sa.Integer(), nullable=True),
+    sa.Column('ok_a', sa.Boolean(), nullable=False),
+    sa.Column('ok_b', sa.Boolean(), nullable=False),
+    sa.Column('ok_c', sa.Boolean(), nullable=False),
+    sa.Column('ok_d', sa.Boolean(), nullable=False),
+    sa.Column('ok_e', sa.Boolean(), nullable=False),
+    sa.Column('ok_f', sa.Boolean(), nullable=False),
+    sa.Column('ok_g', sa.Boolean(), nullable=False),
+    sa.Column('ok_h', sa.Boolean(), nullable=False),
+    sa.Column('ok_i', sa.Boolean(), nullable=False),
+    sa.Column('ok_j', sa.Boolean(), nullable=False),
+    sa.Column('nonconformities', sa.Text(), nullable=True),
+    sa.Column('corrective_action', sa.Text(), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_quality_check_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['inspector_id'], ['staff_user.id'], name=op.f('fk_quality_check_inspector_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_quality_check_property_id_property')),
+    sa.ForeignKeyConstraint(['staff_checked_id'], ['staff_user.id'], name=op.f('fk_quality_check_staff_checked_id_staff_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_quality_check'))
+    )
+    with op.batch_alter_table('quality_check', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_quality_check_checked_at'), ['checked_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_quality_check_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_quality_check_property_id'), ['property_id'], unique=False)
+
+    op.create_table('roster',
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('due_at', sa.DateTime(), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('state_changed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_roster_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_roster_property_id_property')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_roster')),
+    sa.UniqueConstraint('property_id', 'month', name=op.f('uq_roster_property_id_month'))
+    )
+    with op.batch_alter_table('roster', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_roster_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_roster_property_id'), ['property_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_roster_state'), ['state'], unique=False)
 
     op.create_table('shift',
     sa.Column('code', sa.String(length=12), nullable=False),
@@ -251,6 +396,31 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_unit_code'), ['code'], unique=False)
         batch_op.create_index(batch_op.f('ix_unit_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_unit_property_id'), ['property_id'], unique=False)
+
+    op.create_table('attendance_exception',
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('shift_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('minutes_late', sa.Integer(), nullable=True),
+    sa.Column('automatic', sa.Boolean(), nullable=False),
+    sa.Column('handling', sa.Text(), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_attendance_exception_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_attendance_exception_property_id_property')),
+    sa.ForeignKeyConstraint(['shift_id'], ['shift.id'], name=op.f('fk_attendance_exception_shift_id_shift')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_attendance_exception_staff_id_staff_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_attendance_exception'))
+    )
+    with op.batch_alter_table('attendance_exception', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attendance_exception_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attendance_exception_day'), ['day'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attendance_exception_property_id'), ['property_id'], unique=False)
 
     op.create_table('cleaning_booking',
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -324,6 +494,42 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_complaint_received_at'), ['received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_complaint_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_complaint_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('handover',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('to_shift_id', sa.Integer(), nullable=False),
+    sa.Column('outgoing_id', sa.Integer(), nullable=True),
+    sa.Column('incoming_id', sa.Integer(), nullable=True),
+    sa.Column('open_items', sa.Text(), nullable=True),
+    sa.Column('items_counted', sa.Text(), nullable=True),
+    sa.Column('items_complete', sa.Boolean(), nullable=False),
+    sa.Column('desk_checked', sa.Boolean(), nullable=False),
+    sa.Column('remarks', sa.Text(), nullable=True),
+    sa.Column('outgoing_signed_at', sa.DateTime(), nullable=True),
+    sa.Column('incoming_signed_at', sa.DateTime(), nullable=True),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('state_changed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_handover_created_by_id_staff_user')),
+    sa.ForeignKeyConstraint(['incoming_id'], ['staff_user.id'], name=op.f('fk_handover_incoming_id_staff_user')),
+    sa.ForeignKeyConstraint(['outgoing_id'], ['staff_user.id'], name=op.f('fk_handover_outgoing_id_staff_user')),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_handover_property_id_property')),
+    sa.ForeignKeyConstraint(['to_shift_id'], ['shift.id'], name=op.f('fk_handover_to_shift_id_shift')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_handover')),
+    sa.UniqueConstraint('property_id', 'number', name=op.f('uq_handover_property_id_number'))
+    )
+    with op.batch_alter_table('handover', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_handover_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_handover_day'), ['day'], unique=False)
+        batch_op.create_index(batch_op.f('ix_handover_number'), ['number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_handover_property_id'), ['property_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_handover_state'), ['state'], unique=False)
 
     op.create_table('inspection_issue',
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -521,6 +727,25 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_resident_phone'), ['phone'], unique=False)
         batch_op.create_index(batch_op.f('ix_resident_property_id'), ['property_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_resident_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('roster_assignment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('roster_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('shift_id', sa.Integer(), nullable=False),
+    sa.Column('property_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['property_id'], ['property.id'], name=op.f('fk_roster_assignment_property_id_property')),
+    sa.ForeignKeyConstraint(['roster_id'], ['roster.id'], name=op.f('fk_roster_assignment_roster_id_roster'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['shift_id'], ['shift.id'], name=op.f('fk_roster_assignment_shift_id_shift')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_roster_assignment_staff_id_staff_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_roster_assignment')),
+    sa.UniqueConstraint('roster_id', 'staff_id', 'day', name=op.f('uq_roster_assignment_roster_id_staff_id_day'))
+    )
+    with op.batch_alter_table('roster_assignment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_roster_assignment_day'), ['day'], unique=False)
+        batch_op.create_index(batch_op.f('ix_roster_assignment_property_id'), ['property_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_roster_assignment_roster_id'), ['roster_id'], unique=False)
 
     op.create_table('telecom_registration',
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -1086,6 +1311,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_telecom_registration_created_at'))
 
     op.drop_table('telecom_registration')
+    with op.batch_alter_table('roster_assignment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_roster_assignment_roster_id'))
+        batch_op.drop_index(batch_op.f('ix_roster_assignment_property_id'))
+        batch_op.drop_index(batch_op.f('ix_roster_assignment_day'))
+
+    op.drop_table('roster_assignment')
     with op.batch_alter_table('resident', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_resident_unit_id'))
         batch_op.drop_index(batch_op.f('ix_resident_property_id'))
@@ -1140,6 +1371,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_inspection_issue_created_at'))
 
     op.drop_table('inspection_issue')
+    with op.batch_alter_table('handover', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_handover_state'))
+        batch_op.drop_index(batch_op.f('ix_handover_property_id'))
+        batch_op.drop_index(batch_op.f('ix_handover_number'))
+        batch_op.drop_index(batch_op.f('ix_handover_day'))
+        batch_op.drop_index(batch_op.f('ix_handover_created_at'))
+
+    op.drop_table('handover')
     with op.batch_alter_table('complaint', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_complaint_unit_id'))
         batch_op.drop_index(batch_op.f('ix_complaint_state'))
@@ -1159,6 +1398,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_cleaning_booking_created_at'))
 
     op.drop_table('cleaning_booking')
+    with op.batch_alter_table('attendance_exception', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attendance_exception_property_id'))
+        batch_op.drop_index(batch_op.f('ix_attendance_exception_day'))
+        batch_op.drop_index(batch_op.f('ix_attendance_exception_created_at'))
+
+    op.drop_table('attendance_exception')
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_unit_property_id'))
         batch_op.drop_index(batch_op.f('ix_unit_created_at'))
@@ -1170,10 +1415,29 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_shift_created_at'))
 
     op.drop_table('shift')
+    with op.batch_alter_table('roster', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_roster_state'))
+        batch_op.drop_index(batch_op.f('ix_roster_property_id'))
+        batch_op.drop_index(batch_op.f('ix_roster_created_at'))
+
+    op.drop_table('roster')
+    with op.batch_alter_table('quality_check', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_quality_check_property_id'))
+        batch_op.drop_index(batch_op.f('ix_quality_check_created_at'))
+        batch_op.drop_index(batch_op.f('ix_quality_check_checked_at'))
+
+    op.drop_table('quality_check')
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_membership_user_id'))
 
     op.drop_table('membership')
+    with op.batch_alter_table('leave_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_leave_request_state'))
+        batch_op.drop_index(batch_op.f('ix_leave_request_property_id'))
+        batch_op.drop_index(batch_op.f('ix_leave_request_number'))
+        batch_op.drop_index(batch_op.f('ix_leave_request_created_at'))
+
+    op.drop_table('leave_request')
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incident_state'))
         batch_op.drop_index(batch_op.f('ix_incident_property_id'))
@@ -1188,11 +1452,28 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_fee_item_code'))
 
     op.drop_table('fee_item')
+    with op.batch_alter_table('duty_log_reading', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_duty_log_reading_property_id'))
+
+    op.drop_table('duty_log_reading')
+    with op.batch_alter_table('duty_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_duty_log_property_id'))
+        batch_op.drop_index(batch_op.f('ix_duty_log_number'))
+        batch_op.drop_index(batch_op.f('ix_duty_log_logged_at'))
+        batch_op.drop_index(batch_op.f('ix_duty_log_follow_up'))
+        batch_op.drop_index(batch_op.f('ix_duty_log_created_at'))
+
+    op.drop_table('duty_log')
     with op.batch_alter_table('department', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_department_property_id'))
         batch_op.drop_index(batch_op.f('ix_department_created_at'))
 
     op.drop_table('department')
+    with op.batch_alter_table('checklist_item', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_checklist_item_property_id'))
+        batch_op.drop_index(batch_op.f('ix_checklist_item_created_at'))
+
+    op.drop_table('checklist_item')
     with op.batch_alter_table('sign_off', schema=None) as batch_op:
         batch_op.drop_index('ix_sign_off_register_record')
 

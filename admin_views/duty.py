@@ -1,0 +1,246 @@
+"""Duty screens: roster month grid, duty log reading, daily summary; the rest is declaration."""
+import calendar
+from datetime import date, timedelta
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import BaseView, expose
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from app import audit, permissions, scoping
+from app.admin import RegisterView, MSG_LOCKED
+from app.extensions import db
+from app.i18n import T
+from app.timeutil import now, start_of, today
+
+
+class RosterView(RegisterView):
+    details_template = "admin/roster_details.html"
+    column_list = ("month", "state", "due_at", "submitted_at", "note")
+    column_filters = ("state", "month")
+    form_excluded_columns = ("due_at", "submitted_at", "assignments")
+    search_units = False
+    column_formatters = {"month": lambda v, c, m, n: f"{m.month:%Y-%m}"}
+
+    def staff_of_desk(self, property_id):
+        from models.core import Membership, Role, StaffUser
+        q = (select(StaffUser).join(Membership, Membership.user_id == StaffUser.id).join(Role)
+             .where(Membership.property_id == property_id, Role.code.in_(("clerk", "cs_admin")), StaffUser.active)
+             .distinct().order_by(StaffUser.id))
+        return db.session.scalars(q).all()
+
+    @expose("/grid/", methods=("GET", "POST"))
+    def grid_view(self):
+        """The month as a grid (staff x day -> shift), saved in one transaction."""
+        from models.duty import RosterAssignment
+        from models.master import Shift
+        roster = self.get_one(request.args.get("id"))
+        if roster is None:
+            abort(404)
+        editable = self.allowed("edit") and not roster.is_locked
+        days = [roster.month + timedelta(days=i) for i in range(calendar.monthrange(roster.month.year, roster.month.month)[1])]
+        staff = self.staff_of_desk(roster.property_id)
+        shifts = db.session.scalars(select(Shift).where(Shift.property_id == roster.property_id).order_by(Shift.starts_at)).all()
+        cells = {(a.staff_id, a.day): a for a in roster.assignments}
+        errors = []
+        if request.method == "POST":
+            if not editable:
+                abort(403)
+            shift_ids, staff_ids = {s.id for s in shifts}, {s.id for s in staff}
+            wanted = {}
+            for key, value in request.form.items():
+                if not key.startswith("c_"):
+                    continue
+                try:
+                    _, sid, iso = key.split("_", 2)
+                    sid, day = int(sid), date.fromisoformat(iso)
+                except ValueError:
+                    errors.append(str(T(f"无法识别的格子 {key}", f"Unknown cell {key}")))
+                    continue
+                if sid not in staff_ids or day not in days:
+                    errors.append(str(T(f"格子不属于本月/本项目：{key}", f"Cell outside this roster: {key}")))
+                elif value and (not value.isdigit() or int(value) not in shift_ids):
+                    errors.append(str(T(f"未知班次：{value}", f"Unknown shift: {value}")))
+                else:
+                    wanted[(sid, day)] = int(value) if value else None
+            if not errors:
+                for key, shift_id in wanted.items():
+                    cell = cells.get(key)
+                    if shift_id is None and cell is not None:
+                        db.session.delete(cell)
+                    elif shift_id is not None and cell is None:
+                        db.session.add(RosterAssignment(roster_id=roster.id, property_id=roster.property_id,
+                                                        staff_id=key[0], day=key[1], shift_id=shift_id))
+                    elif cell is not None and cell.shift_id != shift_id:
+                        cell.shift_id = shift_id
+                db.session.commit()
+                flash(str(T("排班已保存", "Roster saved")), "success")
+                return redirect(url_for(".grid_view", id=roster.id))
+            for e in errors[:20]:
+                flash(e, "error")
+        return self.render("admin/roster_grid.html", roster=roster, days=days, staff=staff, shifts=shifts,
+                           cells=cells, editable=editable)
+
+
+class LeaveRequestView(RegisterView):
+    column_list = ("number", "state", "staff", "kind", "day", "swap_with", "substitute", "reason")
+    column_filters = ("state", "kind", "day")
+    form_excluded_columns = ("substitute",)
+    search_units = False
+
+    def on_model_change(self, form, model, is_created):
+        if is_created and "cs_admin" not in self.roles and model.staff_id != current_user.id:
+            model.staff = db.session.get(type(current_user), current_user.id)  # a clerk applies for themself
+
+
+class AttendanceExceptionView(RegisterView):
+    column_list = ("day", "staff", "shift", "kind", "minutes_late", "automatic", "handling")
+    column_filters = ("day", "kind", "automatic")
+    search_units = False
+
+
+class DutyLogView(RegisterView):
+    list_template = "admin/duty_log_list.html"
+    column_list = ("number", "logged_at", "source", "priority", "content", "handling", "escalation", "follow_up", "created_by")
+    column_filters = ("logged_at", "priority", "escalation", "follow_up")
+    search_prefix = ("number",)
+    search_contains = ("content",)
+    search_units = False
+    column_default_sort = ("logged_at", True)
+
+    @expose("/read/", methods=("POST",))
+    def read_view(self):
+        """The supervisor marks a day's log as read (source 4.2.5)."""
+        from models.duty import DutyLogReading
+        if scoping.current_property_id() is None:
+            abort(403)
+        try:
+            day = date.fromisoformat(request.form.get("day", ""))
+        except ValueError:
+            abort(400)
+        pid = scoping.current_property_id()
+        if not db.session.scalar(select(DutyLogReading.id).where(DutyLogReading.property_id == pid, DutyLogReading.day == day)):
+            db.session.add(DutyLogReading(property_id=pid, day=day, read_by_id=current_user.id))
+            db.session.commit()
+        flash(str(T(f"{day} 的值班记录已查阅", f"Duty log of {day} marked read")), "success")
+        return redirect(url_for(".index_view"))
+
+
+class DutyLogReadingView(RegisterView):
+    column_list = ("day", "read_by", "read_at")
+    search_units = False
+
+
+class ChecklistItemView(RegisterView):
+    column_list = ("name", "quantity")
+    search_units = False
+
+
+class HandoverView(RegisterView):
+    column_list = ("number", "state", "day", "to_shift", "outgoing", "incoming", "outgoing_signed_at", "incoming_signed_at")
+    column_filters = ("state", "day")
+    form_excluded_columns = ("outgoing", "incoming", "open_items", "outgoing_signed_at", "incoming_signed_at")
+    search_units = False
+    column_details_list = ("number", "state", "day", "to_shift", "open_items", "items_counted", "items_complete",
+                           "desk_checked", "remarks", "outgoing", "outgoing_signed_at", "incoming", "incoming_signed_at")
+
+
+class QualityCheckView(RegisterView):
+    column_list = ("checked_at", "kind", "inspector", "staff_checked", "nonconformities", "corrective_action")
+    column_filters = ("kind", "checked_at")
+    form_excluded_columns = ("inspector",)
+    search_units = False
+
+    def on_model_change(self, form, model, is_created):
+        if is_created:
+            model.inspector_id = current_user.id
+
+
+class DailySummaryView(BaseView):
+    """For a date: records made per register and what is still open, printable (for the supervisor)."""
+
+    register = "daily_summary"
+
+    def is_accessible(self):
+        return current_user.is_authenticated and permissions.allowed(scoping.current_roles(), self.register, "list")
+
+    def _handle_view(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path))
+        if not self.is_accessible():
+            abort(403)
+
+    @expose("/")
+    def index(self):
+        from app.handover import open_records
+        try:
+            day = date.fromisoformat(request.args.get("date", ""))
+        except ValueError:
+            day = today()
+        start, end = start_of(day), start_of(day + timedelta(days=1))
+        rows = []
+        for view in self.admin._views:
+            model = getattr(view, "model", None)
+            if model is None or not hasattr(model, "created_at") or not hasattr(model, "property_id") \
+                    or not view.allowed("list"):
+                continue
+            q = scoping.scope(select(func.count()).select_from(model).where(model.created_at >= start,
+                                                                           model.created_at < end), model)
+            made = db.session.scalar(q)
+            if made:
+                rows.append((view.name, made, view.endpoint))
+        pid = scoping.current_property_id()
+        still_open = open_records(db.session, pid) if pid else []
+        return self.render("admin/daily_summary.html", day=day, rows=rows, still_open=still_open)
+
+
+def _panel(title, lines):
+    from markupsafe import Markup, escape
+    return dict(title=title, body=Markup("<br>".join(str(escape(str(l))) if not isinstance(l, Markup) else l for l in lines)))
+
+
+def duty_panels(dashboard):
+    """Handover state, next month's roster deadline, spot checks this week, unread duty-log days."""
+    from markupsafe import Markup
+    from models.duty import DutyLog, DutyLogReading, Handover, QualityCheck, Roster, roster_due
+    pid, roles = scoping.current_property_id(), scoping.current_roles()
+    if pid is None or not roles & {"clerk", "cs_admin", "supervisor", "manager"}:
+        return None
+    lines = []
+    waiting = db.session.scalars(select(Handover).where(Handover.property_id == pid,
+                                                       Handover.state.in_(("open", "outgoing_signed")))).all()
+    for h in waiting:
+        lines.append(Markup(f'<span class="badge badge-warning" id="fd-awaiting-handover">{T("待交接", "Awaiting handover")}</span> '
+                            f'{h.number} {h.to_shift} · {h.states[h.state]}'))
+    if not waiting:
+        lines.append(T("前台无待交接班", "No handover pending"))
+    first = today().replace(day=1)
+    next_month = (first + timedelta(days=32)).replace(day=1)
+    roster = db.session.scalar(select(Roster).where(Roster.property_id == pid, Roster.month == next_month))
+    due = roster_due(next_month)
+    if roster is None or roster.submitted_at is None:
+        late = now() > due
+        lines.append(Markup(f'<span class="{"text-danger font-weight-bold" if late else ""}" id="fd-roster-due">'
+                            f'{T("下月排班表", "Next month roster")} {next_month:%Y-%m}: '
+                            f'{T("未提交", "not submitted")}, {T("期限", "due")} {due:%m-%d}</span>'))
+    else:
+        lines.append(f'{T("下月排班表", "Next month roster")} {next_month:%Y-%m}: {roster.state_label}')
+    week_start = start_of(today() - timedelta(days=today().weekday()))
+    spot = db.session.scalar(select(func.count()).select_from(QualityCheck).where(
+        QualityCheck.property_id == pid, QualityCheck.kind == "supervisor_spot", QualityCheck.checked_at >= week_start))
+    lines.append(Markup(f'<span id="fd-spot-checks" class="{"text-danger" if spot < 3 else "text-success"}">'
+                        f'{T("本周主管抽查", "Supervisor spot checks this week")}: {spot}/3</span>'))
+    since = today() - timedelta(days=7)
+    days = set(db.session.scalars(select(func.date(DutyLog.logged_at)).where(
+        DutyLog.property_id == pid, DutyLog.logged_at >= start_of(since), DutyLog.logged_at < start_of(today())).distinct()))
+    days = {d if isinstance(d, date) else date.fromisoformat(str(d)) for d in days}
+    read = set(db.session.scalars(select(DutyLogReading.day).where(DutyLogReading.property_id == pid,
+                                                                   DutyLogReading.day >= since)))
+    unread = sorted(days - read)
+    lines.append(Markup(f'<span id="fd-unread-log">{T("值班记录未查阅天数", "Duty-log days unread")}: {len(unread)}</span>'
+                        + (" (" + ", ".join(d.isoformat() for d in unread) + ")" if unread else "")))
+    return _panel(T("值班", "Duty"), lines)
+
+
+from app.dashboard import PANELS  # noqa: E402
+PANELS.append(duty_panels)

@@ -1,0 +1,310 @@
+"""Duty management (source 篇3, 篇4): roster, leave and swaps, duty log, handover, quality checks."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, and_, select
+from sqlalchemy.orm import Mapped, relationship
+
+from app.deadlines import Deadline
+from app.extensions import db
+from app.i18n import T
+from app.permissions import ALL, ENTER, KEEP, READ, VIEW, grant
+from app.timeutil import now, today
+from app.workflow import WorkflowError, transition
+from models.base import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link
+
+DESK = ("clerk", "cs_admin")
+
+
+def roster_due(month: date) -> datetime:
+    """Drafted before the 25th of the month before (source 4.1.1)."""
+    prev = (month.replace(day=1) - timedelta(days=1)).replace(day=25)
+    return datetime.combine(prev, time.min)
+
+
+class Roster(PropertyScoped, Tracked, Register, Workflow, db.Model):
+    __tablename__ = "roster"
+    __label__ = T("排班表", "Rosters")
+    states = {"draft": T("草稿", "Draft"), "submitted": T("已提交", "Submitted"),
+              "reviewed": T("主管已审核", "Reviewed"), "filed": T("已报经理", "Filed")}
+    initial_state = "draft"
+    locked_states = ("filed",)
+    month: Mapped[date] = field(T("月份(每月1日)", "Month (1st)"), Date, nullable=False)
+    due_at: Mapped[datetime | None] = field(T("提交期限", "Due"), DateTime)
+    submitted_at: Mapped[datetime | None] = field(T("提交时间", "Submitted at"), DateTime)
+    note: Mapped[str | None] = field(T("备注", "Note"), Text)
+    assignments = relationship("RosterAssignment", back_populates="roster", cascade="all, delete-orphan")
+    __table_args__ = (UniqueConstraint("property_id", "month"),)
+
+    deadlines = (Deadline("roster.submit", T("上月25日前提交", "Submit by the 25th of the month before"), "due_at",
+                          "submitted_at", minutes=0),)
+
+    def __str__(self):
+        return f"{self.month:%Y-%m}"
+
+    def clean(self):
+        if self.month:
+            self.month = self.month.replace(day=1)
+            self.due_at = roster_due(self.month)
+
+    @property
+    def submitted_late(self) -> bool:
+        return bool(self.submitted_at and self.due_at and self.submitted_at > self.due_at)
+
+    @transition(source="draft", target="submitted", roles=("cs_admin",), label=T("提交审核", "Submit"))
+    def submit(self, ctx):
+        self.submitted_at = now()
+
+    @transition(source="submitted", target="reviewed", roles=("supervisor",), label=T("主管审核", "Review"), sign_off=True)
+    def review(self, ctx):
+        pass
+
+    @transition(source="submitted", target="draft", roles=("supervisor",), label=T("退回修改", "Return"),
+                comment_required=True)
+    def send_back(self, ctx):
+        self.submitted_at = None
+
+    @transition(source="reviewed", target="filed", roles=("manager",), label=T("经理收档", "File"), sign_off=True,
+                distinct_from=("review",))
+    def file(self, ctx):
+        pass
+
+
+class RosterAssignment(PropertyScoped, Register, db.Model):
+    __tablename__ = "roster_assignment"
+    __label__ = T("排班明细", "Roster assignments")
+    id: Mapped[int] = field(T("编号", "Id"), Integer, primary_key=True)
+    roster_id: Mapped[int] = field(T("排班表", "Roster"), ForeignKey("roster.id", ondelete="CASCADE"), nullable=False, index=True)
+    roster = relationship("Roster", back_populates="assignments")
+    staff_id: Mapped[int] = field(T("值班人员", "Staff"), ForeignKey("staff_user.id"), nullable=False)
+    staff = link("StaffUser", T("值班人员", "Staff"))
+    day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False, index=True)
+    shift_id: Mapped[int] = field(T("班次", "Shift"), ForeignKey("shift.id"), nullable=False)
+    shift = link("Shift", T("班次", "Shift"))
+    __table_args__ = (UniqueConstraint("roster_id", "staff_id", "day"),)
+
+    @classmethod
+    def on_duty(cls, session, property_id, day, shift_id):
+        return set(session.scalars(select(cls.staff_id).where(cls.property_id == property_id, cls.day == day,
+                                                              cls.shift_id == shift_id)))
+
+
+LEAVE_KIND = {"leave": T("请假", "Leave"), "day_off": T("调休", "Day off"), "swap": T("换班", "Shift swap")}
+
+
+class LeaveRequest(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
+    __tablename__ = "leave_request"
+    __label__ = T("调休/请假/换班", "Leave and swaps")
+    number_prefix = "TX"
+    states = {"submitted": T("已提交", "Submitted"), "approved": T("已批准", "Approved"), "rejected": T("已驳回", "Rejected")}
+    initial_state = "submitted"
+    locked_states = ("approved", "rejected")
+    staff_id: Mapped[int] = field(T("申请人", "Staff"), ForeignKey("staff_user.id"), nullable=False)
+    staff = link("StaffUser", T("申请人", "Staff"), foreign_keys=[staff_id])
+    kind: Mapped[str] = field(T("类别", "Kind"), String(10), nullable=False, default="leave", choices=LEAVE_KIND)
+    day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False)
+    swap_with_id: Mapped[int | None] = field(T("换班对象", "Swap with"), ForeignKey("staff_user.id"))
+    swap_with = link("StaffUser", T("换班对象", "Swap with"), foreign_keys=[swap_with_id])
+    substitute_id: Mapped[int | None] = field(T("替班人(主管指定)", "Substitute (named by supervisor)"), ForeignKey("staff_user.id"))
+    substitute = link("StaffUser", T("替班人(主管指定)", "Substitute (named by supervisor)"), foreign_keys=[substitute_id])
+    reason: Mapped[str] = field(T("事由", "Reason"), Text, nullable=False)
+
+    def clean(self):
+        if self.day and self.day <= today():
+            return {"day": T("须至少提前一天申请", "Apply at least one day ahead")}
+        if self.kind == "swap":
+            if self.swap_with is None:
+                return {"swap_with": T("换班须选择换班对象", "Choose whom to swap with")}
+            if self.swap_with_id == self.staff_id or self.swap_with is self.staff:
+                return {"swap_with": T("不能与自己换班", "You cannot swap with yourself")}
+
+    @transition(source="submitted", target="approved", roles=("supervisor",), label=T("批准并安排替班", "Approve"),
+                sign_off=True, fields=("substitute",))
+    def approve(self, ctx):
+        """The roster follows the approval (source 4.2.6): the substitute takes the shift, or the two swap."""
+        if self.kind == "swap" and self.substitute is None:
+            self.substitute = self.swap_with
+        if self.substitute is None:
+            raise WorkflowError(T("请指定替班人", "Name the substitute"))
+        if self.substitute_id == self.staff_id or self.substitute is self.staff:
+            raise WorkflowError(T("替班人不能是申请人本人", "The substitute cannot be the applicant"))
+        A = RosterAssignment
+        mine = ctx.session.scalars(select(A).where(A.property_id == self.property_id, A.day == self.day,
+                                                   A.staff_id == self.staff_id)).all()
+        theirs = ctx.session.scalars(select(A).where(A.property_id == self.property_id, A.day == self.day,
+                                                     A.staff_id == self.substitute.id)).all()
+        if self.kind == "swap" and mine and theirs:
+            mine[0].shift_id, theirs[0].shift_id = theirs[0].shift_id, mine[0].shift_id
+            return
+        if theirs:
+            raise WorkflowError(T("替班人当天已有排班，请改为换班", "The substitute is already rostered that day; make it a swap"))
+        for a in mine:
+            a.staff_id = self.substitute.id
+
+    @transition(source="submitted", target="rejected", roles=("supervisor",), label=T("驳回", "Reject"), sign_off=True,
+                comment_required=True)
+    def reject(self, ctx):
+        pass
+
+
+class AttendanceException(PropertyScoped, Tracked, Register, db.Model):
+    __tablename__ = "attendance_exception"
+    __label__ = T("逾时接班/不接班", "Late or missed takeovers")
+    staff_id: Mapped[int] = field(T("值班人员", "Staff"), ForeignKey("staff_user.id"), nullable=False)
+    staff = link("StaffUser", T("值班人员", "Staff"), foreign_keys=[staff_id])
+    day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False, index=True)
+    shift_id: Mapped[int | None] = field(T("班次", "Shift"), ForeignKey("shift.id"))
+    shift = link("Shift", T("班次", "Shift"))
+    kind: Mapped[str] = field(T("类别", "Kind"), String(12), nullable=False, default="late",
+                              choices={"late": T("逾时接班", "Late takeover"), "missed": T("不接班", "Missed takeover")})
+    minutes_late: Mapped[int | None] = field(T("迟到分钟", "Minutes late"), Integer, validators=["non_negative"])
+    automatic: Mapped[bool] = field(T("系统自动记录", "Recorded automatically"), Boolean, default=False, nullable=False)
+    handling: Mapped[str | None] = field(T("处理", "Handling"), Text)
+
+
+PRIORITY = {"urgent": T("紧急", "Urgent"), "high": T("高", "High"), "normal": T("普通", "Normal"), "low": T("低", "Low")}
+ESCALATION = {"self": T("本人处理", "Handled myself"), "cs_admin": T("上报客服管理员", "To CS admin"),
+              "supervisor": T("上报客服主管", "To supervisor"), "manager": T("上报经理", "To manager")}
+FOLLOW_UP = {"open": T("待跟进", "Open"), "following": T("跟进中", "Following up"), "done": T("已完成", "Done")}
+
+
+class DutyLog(Numbered, PropertyScoped, Tracked, Register, db.Model):
+    """Internal and confidential (source 4.2.4): no guard access, no export by clerks."""
+
+    __tablename__ = "duty_log"
+    __label__ = T("值班记录", "Duty log")
+    number_prefix = "ZB"
+    logged_at: Mapped[datetime] = field(T("时间", "At"), DateTime, default=now, nullable=False, index=True)
+    source: Mapped[str] = field(T("信息来源", "Source"), String(12), nullable=False, default="phone",
+                                choices={"phone": T("电话", "Phone"), "walk_in": T("来访", "Walk-in"),
+                                         "patrol": T("巡查", "Patrol"), "internal": T("内部", "Internal"),
+                                         "other": T("其他", "Other")})
+    content: Mapped[str] = field(T("内容", "Content"), Text, nullable=False)
+    priority: Mapped[str] = field(T("轻重缓急", "Priority"), String(8), nullable=False, default="normal", choices=PRIORITY)
+    handling: Mapped[str | None] = field(T("处理情况", "Handling"), Text)
+    escalation: Mapped[str] = field(T("上报", "Escalation"), String(12), nullable=False, default="self", choices=ESCALATION)
+    follow_up: Mapped[str] = field(T("跟进状态", "Follow-up"), String(10), nullable=False, default="open", choices=FOLLOW_UP,
+                                   index=True)
+
+
+class DutyLogReading(PropertyScoped, Register, db.Model):
+    """The supervisor reads each day's log (source 4.2.5); a day without a row shows as unread."""
+
+    __tablename__ = "duty_log_reading"
+    __label__ = T("值班记录查阅", "Duty log readings")
+    id: Mapped[int] = field(T("编号", "Id"), Integer, primary_key=True)
+    day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False)
+    read_by_id: Mapped[int] = field(T("查阅人", "Read by"), ForeignKey("staff_user.id"), nullable=False)
+    read_by = link("StaffUser", T("查阅人", "Read by"))
+    read_at: Mapped[datetime] = field(T("查阅时间", "Read at"), DateTime, default=now, nullable=False)
+    __table_args__ = (UniqueConstraint("property_id", "day"),)
+
+
+class ChecklistItem(PropertyScoped, Tracked, Register, db.Model):
+    __tablename__ = "checklist_item"
+    __label__ = T("交接物品清单", "Handover items")
+    name: Mapped[str] = field(T("物品", "Item"), String(40), nullable=False)
+    quantity: Mapped[int] = field(T("数量", "Quantity"), Integer, nullable=False, default=1, validators=["positive"])
+
+    def __str__(self):
+        return f"{self.name} ×{self.quantity}"
+
+
+class Handover(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
+    __tablename__ = "handover"
+    __label__ = T("交接班", "Handovers")
+    number_prefix = "JJ"
+    states = {"open": T("待交班人签字", "Awaiting outgoing"), "outgoing_signed": T("待接班人签字", "Awaiting handover"),
+              "locked": T("已交接(锁定)", "Handed over (locked)")}
+    initial_state = "open"
+    locked_states = ("outgoing_signed", "locked")
+    day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False, default=today, index=True)
+    to_shift_id: Mapped[int] = field(T("接班班次", "Incoming shift"), ForeignKey("shift.id"), nullable=False)
+    to_shift = link("Shift", T("接班班次", "Incoming shift"))
+    outgoing_id: Mapped[int | None] = field(T("交班人", "Outgoing"), ForeignKey("staff_user.id"))
+    outgoing = link("StaffUser", T("交班人", "Outgoing"), foreign_keys=[outgoing_id])
+    incoming_id: Mapped[int | None] = field(T("接班人", "Incoming"), ForeignKey("staff_user.id"))
+    incoming = link("StaffUser", T("接班人", "Incoming"), foreign_keys=[incoming_id])
+    open_items: Mapped[str | None] = field(T("待跟进事项(自动带出)", "Open items (carried over)"), Text)
+    items_counted: Mapped[str | None] = field(T("物品清点", "Items counted"), Text)
+    items_complete: Mapped[bool] = field(T("物品齐全", "All items present"), Boolean, default=False, nullable=False)
+    desk_checked: Mapped[bool] = field(T("前台环境已检查", "Desk checked"), Boolean, default=False, nullable=False)
+    remarks: Mapped[str | None] = field(T("交接说明", "Remarks"), Text)
+    outgoing_signed_at: Mapped[datetime | None] = field(T("交班签字时间", "Outgoing signed at"), DateTime)
+    incoming_signed_at: Mapped[datetime | None] = field(T("接班签字时间", "Incoming signed at"), DateTime)
+
+    def takeover_due(self) -> datetime:
+        """The incoming arrives 15 minutes before the shift (source 4.3.1)."""
+        return datetime.combine(self.day, self.to_shift.starts_at) - timedelta(minutes=15)
+
+    def on_create(self, session):
+        from app.handover import open_items_text, checklist_text
+        self.open_items = open_items_text(session, self.property_id)
+        self.items_counted = checklist_text(session, self.property_id)
+
+    @transition(source="open", target="outgoing_signed", roles=DESK, label=T("交班人签字", "Outgoing signs"),
+                requires=("items_complete", "desk_checked"))
+    def sign_out(self, ctx):
+        self.outgoing_id = ctx.user.id
+        self.outgoing_signed_at = now()
+
+    @transition(source="outgoing_signed", target="locked", roles=DESK, label=T("接班人签字", "Incoming signs"),
+                distinct_from=("sign_out",))
+    def sign_in(self, ctx):
+        from app.handover import may_take_over
+        if not may_take_over(ctx.session, self, ctx.user.id):
+            raise WorkflowError(T("接班人须为下一班排班人员或经批准的替班人",
+                                  "The incoming must be rostered for the next shift or its approved substitute"))
+        self.incoming_id = ctx.user.id
+        self.incoming_signed_at = now()
+        late = (self.incoming_signed_at - self.takeover_due()).total_seconds() / 60
+        if late > 0:
+            ctx.session.add(AttendanceException(property_id=self.property_id, staff_id=ctx.user.id, day=self.day,
+                                                shift_id=self.to_shift_id, kind="late", minutes_late=int(late),
+                                                automatic=True, handling=f"交接班 {self.number}"))
+
+
+CHECKS = [
+    ("a", T("a) 仪容仪表行为规范", "a) Appearance and conduct")), ("b", T("b) 值班记录", "b) Duty log")),
+    ("c", T("c) 前台环境", "c) Desk environment")), ("d", T("d) 服务意识及服务技能", "d) Service attitude and skills")),
+    ("e", T("e) 交接班情况", "e) Handover")), ("f", T("f) 客户信息处理情况", "f) Customer information")),
+    ("g", T("g) 客户投诉、意见处理情况", "g) Complaints and opinions")), ("h", T("h) 待跟进事项处理情况", "h) Open items")),
+    ("i", T("i) 有偿服务、便民服务情况", "i) Paid and free services")), ("j", T("j) 其它临时性事项处理情况", "j) Other ad-hoc matters")),
+]
+CHECK_KIND = {"supervisor_spot": T("主管抽查", "Supervisor spot check"), "manager_random": T("经理抽查", "Manager random check"),
+              "admin_daily": T("管理员交接班检查", "CS admin daily check")}
+
+
+class QualityCheck(PropertyScoped, Tracked, Register, db.Model):
+    __tablename__ = "quality_check"
+    __label__ = T("质量检查记录", "Quality checks")
+    kind: Mapped[str] = field(T("检查类别", "Kind"), String(16), nullable=False, default="supervisor_spot", choices=CHECK_KIND)
+    inspector_id: Mapped[int | None] = field(T("检查人", "Inspector"), ForeignKey("staff_user.id"))
+    inspector = link("StaffUser", T("检查人", "Inspector"), foreign_keys=[inspector_id])
+    checked_at: Mapped[datetime] = field(T("检查时间", "Checked at"), DateTime, default=now, nullable=False, index=True)
+    staff_checked_id: Mapped[int | None] = field(T("被检查值班人员", "Staff checked"), ForeignKey("staff_user.id"))
+    staff_checked = link("StaffUser", T("被检查值班人员", "Staff checked"), foreign_keys=[staff_checked_id])
+    for _code, _label in CHECKS:
+        locals()[f"ok_{_code}"] = field(_label, Boolean, default=True, nullable=False)
+    del _code, _label
+    nonconformities: Mapped[str | None] = field(T("不合格项", "Nonconformities"), Text)
+    corrective_action: Mapped[str | None] = field(T("纠正措施", "Corrective action"), Text)
+
+    def clean(self):
+        failed = [code for code, _ in CHECKS if not getattr(self, f"ok_{code}")]
+        if failed and not (self.nonconformities and self.corrective_action):
+            return {"nonconformities": T(f"检查项 {','.join(failed)} 不合格：须填写不合格项和纠正措施",
+                                         f"Items {','.join(failed)} failed: record the nonconformity and corrective action")}
+
+
+grant("roster", cs_admin=KEEP, supervisor=READ, manager=READ, clerk=VIEW, regional=READ)
+grant("roster_assignment", cs_admin=VIEW, supervisor=VIEW, manager=VIEW, clerk=VIEW)
+grant("leave_request", clerk=ENTER, cs_admin=ENTER, supervisor=READ, manager=READ)
+grant("attendance_exception", cs_admin=KEEP, supervisor=ALL, manager=READ)
+grant("duty_log", clerk=ENTER, cs_admin=KEEP, supervisor=READ + ("mark_read",), manager=READ, regional=READ)
+grant("duty_log_reading", supervisor=VIEW, manager=VIEW, cs_admin=VIEW)
+grant("checklist_item", cs_admin=ALL, it=ALL, clerk=VIEW, supervisor=VIEW)
+grant("handover", clerk=ENTER, cs_admin=KEEP, supervisor=READ, manager=READ)
+grant("quality_check", supervisor=KEEP, manager=KEEP, cs_admin=KEEP, regional=READ)
+grant("daily_summary", supervisor=VIEW, manager=VIEW, cs_admin=VIEW, regional=VIEW)
