@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run install migrate demo test test-pg bench clean
+.PHONY: run install migrate demo test bench clean translations
 
 $(BIN)/flask: requirements.txt
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
@@ -34,3 +34,6 @@ bench: migrate
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+translations: install
+	$(BIN)/python -c "from babel.messages.pofile import read_po; from babel.messages.mofile import write_mo; d='app/translations/zh_Hans_CN/LC_MESSAGES/'; write_mo(open(d+'admin.mo','wb'), read_po(open(d+'admin.po','rb')))"

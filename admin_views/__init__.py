@@ -41,7 +41,9 @@ def views():
 
 
 def build_admin(app):
+    from pathlib import Path
     admin = Admin(app, name=str(T("物业客服前台", "FrontDesk")), url="/admin",
+                  translations_path=str(Path(__file__).resolve().parent.parent / "app" / "translations"),
                   index_view=Dashboard(name=T("工作台", "Dashboard"), url="/admin"),
                   theme=Bootstrap4Theme(base_template="admin/fd_master.html", fluid=True))
     for view_class, model, category in views():

@@ -18,7 +18,7 @@ from decimal import Decimal
 from flask import abort, flash, g, redirect, request, Response, stream_with_context, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla import ModelView, typefmt
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.model.helpers import get_mdict_item_or_list
 from flask_login import current_user
@@ -74,8 +74,14 @@ class ScopedLoader(QueryAjaxModelLoader):
         return obj if obj is not None and scoping.in_scope(obj) else None
 
 
+def _yes_no(view, value, name=None):
+    return str(T("是", "Yes")) if value else str(T("否", "No"))
+
+
 class RegisterView(ModelView):
     form_base_class = SecureForm
+    column_type_formatters_detail = {**typefmt.DEFAULT_FORMATTERS, bool: _yes_no}
+    column_type_formatters_export = {**typefmt.EXPORT_FORMATTERS, bool: _yes_no}
     list_template = "admin/register_list.html"
     details_template = "admin/register_details.html"
     edit_template = "admin/register_edit.html"
@@ -460,6 +466,14 @@ class RegisterView(ModelView):
         return getattr(self, key)
 
     # ---------------------------------------------------------------- display
+    def get_details_columns(self):
+        """Number and state first, the record's own fields, then who/when/where."""
+        cols = super().get_details_columns()
+        first = [c for c in cols if c[0] in ("number", "state")]
+        tail_names = ("property", "created_by", "created_at", "updated_at", "state_changed_at")
+        last = sorted((c for c in cols if c[0] in tail_names), key=lambda c: tail_names.index(c[0]))
+        return first + [c for c in cols if c not in first and c not in last] + last
+
     @pass_context
     def get_list_value(self, context, model, name):
         if name == "overdue":

@@ -143,5 +143,9 @@ def load_demo() -> int:
     return added + _get_or_add.added
 
 
-# Registers add their own demo records here (desk, passes, duty), each idempotent.
-DEMO_EXTRAS: list = []
+def _extras(props):
+    from seeds.extras import desk_and_permits
+    desk_and_permits(props)
+
+
+DEMO_EXTRAS: list = [_extras]

@@ -261,3 +261,9 @@ def test_every_register_screen_renders_in_chinese_and_english(app, world, client
     it.get("/language/en")
     assert "Fees and prices" in it.get("/admin/fee_item/").get_data(as_text=True)
     assert "收费" not in it.get("/admin/fee_item/").get_data(as_text=True).split("<table")[1].split("</thead>")[0]
+
+
+def test_flask_admin_messages_are_chinese(app, world, client_as):
+    r = client_as("clerk").post("/admin/repair_order/new/", {"contact": "x"})
+    page = r.get_data(as_text=True)
+    assert "创建失败" in page and "Failed to create record" not in page
