@@ -29,7 +29,7 @@ run: demo
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: migrate
+bench: install
 	$(BIN)/python -m bench.run
 
 clean:

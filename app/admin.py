@@ -25,7 +25,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2 import pass_context
 from markupsafe import Markup, escape
-from sqlalchemy import func, inspect as sa_inspect, or_, select
+from sqlalchemy import and_, func, inspect as sa_inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
@@ -256,18 +256,17 @@ class RegisterView(ModelView):
         return min(count, cap), (query.all() if execute else query)
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        for term in search.split():
-            like = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        """Exact or prefix match on indexed columns (an index range, never LIKE), contains only on short text."""
+        for term in search.split()[:5]:
             clauses = []
             for name in self.search_prefix:
-                col = getattr(self.model, name)
-                clauses += [col == term, col.like(like + "%", escape="\\")]
+                clauses.append(_prefix(getattr(self.model, name), term))
             for name in self.search_contains:
+                like = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 clauses.append(getattr(self.model, name).ilike(f"%{like}%", escape="\\"))
             if self.search_units and hasattr(self.model, "unit_id"):
                 from models.master import Unit
-                units = scoping.scope(select(Unit.id).where(or_(Unit.code == term,
-                                                                 Unit.code.like(like + "%", escape="\\"))), Unit)
+                units = scoping.scope(select(Unit.id).where(_prefix(Unit.code, term)), Unit)
                 clauses.append(self.model.unit_id.in_(units))
             if clauses:
                 query = query.filter(or_(*clauses))
@@ -412,6 +411,10 @@ class RegisterView(ModelView):
         return rows
 
     def fire_many(self, name, ids, comment=""):
+        t = self.model.transitions[name]
+        if t.state_only and not t.together_with:
+            return workflow.fire_set(self.session, self.model, name, self._rows_for(ids), current_user,
+                                     scoping.roles_at, comment)
         done, skipped = 0, []
         for obj in self._rows_for(ids):
             nested = self.session.begin_nested()
@@ -573,6 +576,11 @@ class RegisterView(ModelView):
                 value = obj.state_label
             out.append("" if value is None else (value if isinstance(value, (int, float, Decimal)) else str(value)))
         return out
+
+
+def _prefix(column, term):
+    """`column` starts with `term`, as a range both SQLite and PostgreSQL answer from a plain b-tree index."""
+    return and_(column >= term, column < term + "\U0010ffff")
 
 
 def _local(target):

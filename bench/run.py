@@ -1,0 +1,285 @@
+"""make bench: fill a database with synthetic repair orders and measure the pages a clerk uses, in process.
+
+BENCH_ROWS (default 1,000,000) repair orders for property A, 10,000 for property B (the small-register
+reference), 5,000 units with residents, 1,000 goods passes awaiting the manager's stamp. SQLite at
+bench/bench.db by default; DATABASE_URL selects PostgreSQL (its database name must contain "bench": the
+benchmark drops and refills it). A filled database is reused when its row count matches.
+
+Prints a table (p50/p95 of each page, the SQL time inside the same requests, the ratio) and, as the last
+line, one JSON object with the figures.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import event, func, insert, select, text  # noqa: E402
+
+ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+SMALL = 10_000
+UNITS = 5_000
+PASSES = 1_000
+REPEAT = int(os.environ.get("BENCH_REPEAT", "20"))
+URL = os.environ.get("DATABASE_URL") or f"sqlite:///{ROOT / 'bench' / 'bench.db'}"
+STATES = [("closed", 930), ("visited", 10), ("completed", 15), ("on_site", 5), ("dispatched", 10),
+          ("registered", 10), ("cancelled", 20)]
+
+
+def rss_peak_kib() -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def reset_peak():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def build_app():
+    from app import create_app
+    from app.config import Config
+    return create_app(Config, SQLALCHEMY_DATABASE_URI=URL, RATELIMIT_ENABLED=False,
+                      PASSWORD_HASH_METHOD="pbkdf2:sha256:1")
+
+
+def fill(app):
+    from app.auth import hash_password
+    from app.extensions import db
+    from models.core import Membership, Property, Role, StaffUser
+    from models.desk import RepairOrder
+    from models.master import Department, Resident, Unit
+    from models.permits import GoodsPass
+    from seeds.demo import load_base
+    with app.app_context():
+        engine = db.engine
+        try:
+            have = db.session.scalar(select(func.count()).select_from(RepairOrder).where(RepairOrder.property_id == 1))
+        except Exception:
+            db.session.rollback()
+            have = None
+        if have == ROWS:
+            print(f"reusing the filled database ({ROWS:,} rows)", file=sys.stderr)
+            return
+        t0 = time.perf_counter()
+        db.drop_all()
+        db.create_all()
+        load_base()
+        roles = {r.code: r for r in db.session.scalars(select(Role))}
+        props = [Property(code="A", name="大型项目"), Property(code="B", name="小型项目")]
+        db.session.add_all(props)
+        db.session.flush()
+        pw = hash_password("bench1234")
+        for name, code, prop in (("clerk", "clerk", props[0]), ("manager", "manager", props[0]),
+                                 ("clerk_b", "clerk", props[1])):
+            u = StaffUser(username=name, full_name=name, password_hash=pw)
+            db.session.add(u)
+            db.session.flush()
+            db.session.add(Membership(user_id=u.id, property_id=prop.id, role_id=roles[code].id))
+        for prop in props:
+            db.session.add(Department(property_id=prop.id, name="工程部", kind="engineering"))
+        db.session.commit()
+        rng = random.Random(7)
+        conn = db.session.connection()
+        units = []
+        for pid in (1, 2):
+            for i in range(UNITS if pid == 1 else 200):
+                b, e, room = i // 500 + 1, (i // 250) % 2 + 1, f"{(i % 250) // 10 + 1}{i % 10 + 1:02d}"
+                units.append(dict(property_id=pid, code=f"{b}-{e}-{room}", building=str(b), entrance=str(e), room=room,
+                                  status="occupied", created_at=datetime(2024, 1, 1), version=1))
+        conn.execute(insert(Unit.__table__), units)
+        unit_ids = {pid: conn.execute(select(Unit.id).where(Unit.property_id == pid)).scalars().all() for pid in (1, 2)}
+        residents = [dict(property_id=pid, unit_id=uid, kind="owner", name=f"业主{uid}",
+                          phone=f"13{rng.randint(100000000, 999999999)}", created_at=datetime(2024, 1, 1), version=1,
+                          owner_authorisation=False)
+                     for pid in (1, 2) for uid in unit_ids[pid]]
+        conn.execute(insert(Resident.__table__), residents)
+        db.session.commit()
+        weights = [w for _, w in STATES]
+        names = [s for s, _ in STATES]
+        now = datetime.now().replace(microsecond=0)
+
+        def orders(pid, count):
+            start = now - timedelta(days=3 * 365)
+            step = (now - start) / count
+            seq = {}
+            for i in range(count):
+                received = start + step * i
+                day = received.date()
+                seq[day] = seq.get(day, 0) + 1
+                recent = i > count - 200
+                state = rng.choice(["registered", "dispatched", "completed"]) if recent else rng.choices(names, weights)[0]
+                yield dict(property_id=pid, number=f"{'AB'[pid - 1]}-BX-{day:%Y%m%d}-{seq[day]:04d}",
+                           unit_id=rng.choice(unit_ids[pid]), contact="业主", phone=f"1{rng.randint(3, 9)}{rng.randint(0, 999999999):09d}",
+                           content=rng.choice(["厨房漏水", "灯不亮", "门锁坏了", "下水道堵塞", "空调不制冷"]),
+                           urgent=rng.random() < 0.05, source="phone", received_at=received, state=state,
+                           state_changed_at=received, created_at=received, created_by_id=1, version=1,
+                           department_id=pid if state != "registered" else None,
+                           dispatched_at=received + timedelta(minutes=2) if state not in ("registered", "cancelled") else None,
+                           completed_at=received + timedelta(hours=3) if state in ("completed", "visited", "closed") else None,
+                           visited_at=received + timedelta(hours=5) if state in ("visited", "closed") else None)
+
+        conn = db.session.connection()
+        for pid, count in ((1, ROWS), (2, SMALL)):
+            batch = []
+            for row in orders(pid, count):
+                batch.append(row)
+                if len(batch) == 20_000:
+                    conn.execute(insert(RepairOrder.__table__), batch)
+                    batch = []
+            if batch:
+                conn.execute(insert(RepairOrder.__table__), batch)
+            db.session.commit()
+            conn = db.session.connection()
+            print(f"filled {count:,} repair orders for property {pid} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+        conn.execute(insert(GoodsPass.__table__), [dict(
+            property_id=1, number=f"A-FX-BENCH-{i:04d}", unit_id=rng.choice(unit_ids[1]), carrier_name="搬家",
+            carrier_id_number="11010519491231002X", items="家具", owner_signed=True, owner_consent=False,
+            state="signed", state_changed_at=now, created_at=now, created_by_id=1, version=1, valid_on=now.date())
+            for i in range(PASSES)])
+        db.session.commit()
+        with engine.connect() as c:
+            c.execute(text("ANALYZE"))
+            c.commit()
+        print(f"fill done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+class SqlTimer:
+    def __init__(self, engine):
+        self.total = 0.0
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn, cursor, statement, params, context, many):
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, params, context, many):
+        self.total += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+
+
+def login(app, username, password="bench1234"):
+    c = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").get_data(as_text=True)).group(1)
+    r = c.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    assert r.status_code == 302, f"login {username}: {r.status_code}"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").get_data(as_text=True)).group(1)
+    return c, token
+
+
+def measure(client, url, timer, repeat=REPEAT):
+    for _ in range(2):
+        r = client.get(url)
+        assert r.status_code == 200, f"{url}: {r.status_code}"
+    wall, sql = [], []
+    for _ in range(repeat):
+        timer.total = 0.0
+        t = time.perf_counter()
+        r = client.get(url)
+        r.get_data()
+        wall.append((time.perf_counter() - t) * 1000)
+        sql.append(timer.total * 1000)
+    q = statistics.quantiles(wall, n=20)
+    return dict(p50=statistics.median(wall), p95=q[-1], sql=statistics.median(sql))
+
+
+def main():
+    if URL.startswith("postgresql") and "bench" not in URL.rsplit("/", 1)[-1]:
+        sys.exit("refusing to refill a database whose name lacks 'bench': set DATABASE_URL=.../frontdesk_bench")
+    (ROOT / "bench").mkdir(exist_ok=True)
+    app = build_app()
+    fill(app)
+    from app.extensions import db
+    from models.desk import RepairOrder
+    from models.permits import GoodsPass
+    with app.app_context():
+        timer = SqlTimer(db.engine)
+        mid = db.session.scalar(select(RepairOrder).where(RepairOrder.property_id == 1)
+                                .order_by(RepairOrder.id).offset(ROWS // 2).limit(1))
+        open_order = db.session.scalar(select(RepairOrder.id).where(RepairOrder.property_id == 1,
+                                                                    RepairOrder.state == "registered").limit(1))
+        number, phone = mid.number, mid.phone
+        unit_code = db.session.scalar(text("select code from unit where id = :i"), {"i": mid.unit_id})
+        view = next(v for v in app.extensions["frontdesk_admin"]._views if getattr(v, "register", "") == "repair_order")
+    with app.test_request_context():
+        state_arg = next(view.get_filter_arg(i, f) for i, f in enumerate(view._filters)
+                         if f.column.key == "state" and f.operation() == view._filters[0].operation())
+    clerk, _ = login(app, "clerk")
+    clerk_b, _ = login(app, "clerk_b")
+    base = "/admin/repair_order/"
+    pages = {
+        "page1": base, "status_filter": f"{base}?{state_arg}=dispatched", "overdue_filter": f"{base}?overdue=1",
+        "search_number": f"{base}?search={number}", "search_phone": f"{base}?search={phone}",
+        "search_unit": f"{base}?search={unit_code}", "deep_page": f"{base}?page=500",
+        "details": f"{base}details/?id={mid.id}", "edit_form": f"{base}edit/?id={open_order}",
+    }
+    results = {}
+    with app.app_context():
+        for name, url in pages.items():
+            results[name] = measure(clerk, url, timer)
+        results["page1_10k"] = measure(clerk_b, base, timer)
+    # bulk approval of 1,000 goods passes by the manager (reset first, so reruns measure the same work)
+    with app.app_context():
+        db.session.execute(text("update goods_pass set state='signed', version=1 where number like 'A-FX-BENCH-%'"))
+        db.session.execute(text("delete from sign_off where register='goods_pass'"))
+        db.session.execute(text("delete from audit_log where register='goods_pass'"))
+        db.session.commit()
+        ids = db.session.scalars(select(GoodsPass.id).where(GoodsPass.number.like("A-FX-BENCH-%"))).all()
+    manager, token = login(app, "manager")
+    t = time.perf_counter()
+    r = manager.post("/admin/goods_pass/action/", data={"action": "stamp", "rowid": ids, "csrf_token": token})
+    bulk_s = time.perf_counter() - t
+    with app.app_context():
+        issued = db.session.scalar(select(func.count()).select_from(GoodsPass).where(GoodsPass.state == "issued"))
+        audited = db.session.scalar(text("select count(*) from audit_log where action='transition:stamp'"))
+    assert r.status_code == 302 and issued == PASSES and audited == PASSES, (r.status_code, issued, audited)
+    exports = {}
+    for kind in ("csv", "xlsx"):
+        reset_peak()
+        before = rss_peak_kib()
+        t = time.perf_counter()
+        r = clerk.get(f"{base}export/{kind}/", buffered=False)
+        size = sum(len(chunk) for chunk in r.response)
+        exports[kind] = dict(seconds=time.perf_counter() - t, rss_growth_mib=(rss_peak_kib() - before) / 1024,
+                             mib=size / 2**20)
+        r.close()
+    dialect = URL.split(":", 1)[0].split("+")[0]
+    print(f"\nFrontDesk bench · {dialect} · {ROWS:,} repair orders (+{SMALL:,} in a second property) · {REPEAT} requests each")
+    print(f"{'page':<16}{'p50 ms':>9}{'p95 ms':>9}{'SQL ms':>9}{'page/SQL':>10}")
+    for name, m in results.items():
+        print(f"{name:<16}{m['p50']:>9.1f}{m['p95']:>9.1f}{m['sql']:>9.1f}{m['p50'] / max(m['sql'], 0.01):>10.1f}")
+    print(f"bulk approval of {PASSES:,} goods passes: {bulk_s:.2f} s ({audited} audit rows)")
+    for kind, e in exports.items():
+        print(f"export {kind}: {e['seconds']:.1f} s, {e['mib']:.0f} MiB, peak RSS growth {e['rss_growth_mib']:.1f} MiB")
+    summary = dict(
+        database=dialect, rows=ROWS, page1_p50_ms=round(results["page1"]["p50"], 2),
+        page1_p50_ms_10k=round(results["page1_10k"]["p50"], 2),
+        status_filter_p50_ms=round(results["status_filter"]["p50"], 2),
+        overdue_filter_p50_ms=round(results["overdue_filter"]["p50"], 2),
+        search_phone_p50_ms=round(results["search_phone"]["p50"], 2),
+        search_unit_p50_ms=round(results["search_unit"]["p50"], 2),
+        search_number_p50_ms=round(results["search_number"]["p50"], 2),
+        deep_page_p50_ms=round(results["deep_page"]["p50"], 2), details_p50_ms=round(results["details"]["p50"], 2),
+        edit_form_p50_ms=round(results["edit_form"]["p50"], 2),
+        export_csv_s=round(exports["csv"]["seconds"], 1), export_csv_rss_growth_mib=round(exports["csv"]["rss_growth_mib"], 1),
+        export_xlsx_s=round(exports["xlsx"]["seconds"], 1), export_xlsx_rss_growth_mib=round(exports["xlsx"]["rss_growth_mib"], 1),
+        bulk_approve_1000_s=round(bulk_s, 3),
+    )
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
