@@ -91,7 +91,7 @@ class RegisterView(ModelView):
     page_size_options = (25, 50, 100)
     export_types = ("csv", "xlsx")
     column_display_pk = False
-    named_filter_urls = True
+    named_filter_urls = False  # Chinese labels slug to '' and would collide; positions are stable
     lookups: tuple[str, ...] = ()        # relationships chosen by search-as-you-type (large tables)
     lookup_fields: dict[str, tuple[str, ...]] = {}
     search_prefix: tuple[str, ...] = ()  # indexed columns matched exactly or by prefix
@@ -271,6 +271,13 @@ class RegisterView(ModelView):
             if clauses:
                 query = query.filter(or_(*clauses))
         return query, count_query, joins, count_joins
+
+    def filter_arg(self, column: str, operation: type) -> str:
+        """The list URL argument of a filter, e.g. flt0_12 (tests, benchmarks, links from the dashboard)."""
+        for i, f in enumerate(self._filters or ()):
+            if getattr(f.column, "key", None) == column and type(f) is operation:
+                return f"flt0_{self.get_filter_arg(i, f)}"
+        raise KeyError((column, operation))
 
     def _check_foreign_keys(self, model):
         for rel in sa_inspect(type(model)).relationships:
@@ -569,13 +576,46 @@ class RegisterView(ModelView):
                         headers={"Content-Disposition": f"attachment; filename={name}"})
 
     def _export_row(self, obj, columns):
-        out = []
-        for c, _ in columns:
-            value = self._masked(obj, c, self.get_export_value(obj, c))
-            if c == "state" and hasattr(obj, "state_label"):
-                value = obj.state_label
-            out.append("" if value is None else (value if isinstance(value, (int, float, Decimal)) else str(value)))
-        return out
+        return [cell(obj) for cell in self._export_plan(tuple(c for c, _ in columns))]
+
+    def _export_plan(self, names):
+        """One small function per column, decided once per request: exports call it a million times."""
+        cache = g.setdefault("export_plans", {})
+        key = (self.register, names)
+        if key not in cache:
+            cache[key] = [self._cell(name) for name in names]
+        return cache[key]
+
+    def _cell(self, name):
+        col = self.model.__table__.c.get(name)
+        info = col.info if col is not None else {}
+        if name == "state" and hasattr(self.model, "state_label"):
+            return lambda obj: obj.state_label
+        if info.get("pii") and not permissions.may_see_pii(self.roles):
+            return lambda obj: mask_id(getattr(obj, name))
+        if "choices" in info:
+            labels = {k: str(v) for k, v in info["choices"].items()}
+            return lambda obj: labels.get(getattr(obj, name), getattr(obj, name) or "")
+        if name in (self.column_formatters_export or {}) or name in (self.column_formatters or {}):
+            return lambda obj: _text(self.get_export_value(obj, name))
+        yes, no = str(T("是", "Yes")), str(T("否", "No"))
+
+        def cell(obj):
+            value = getattr(obj, name, None)
+            if value is None:
+                return ""
+            if isinstance(value, bool):
+                return yes if value else no
+            if isinstance(value, (int, float, Decimal)):
+                return value
+            return str(value)
+        return cell
+
+
+def _text(value):
+    if value is None:
+        return ""
+    return value if isinstance(value, (int, float, Decimal)) else str(value)
 
 
 def _prefix(column, term):

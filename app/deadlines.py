@@ -71,7 +71,11 @@ def overdue_clause(model, at=None):
     if not ds:
         return false()
     at = at or now()
-    return or_(*[_clause(model, d, at) for d in ds])
+    clause = or_(*[_clause(model, d, at) for d in ds])
+    if all(d.open_states for d in ds):
+        # one IN over the open states lets the (property, state, id) index narrow the scan first
+        clause = and_(model.state.in_(sorted({s for d in ds for s in d.open_states})), clause)
+    return clause
 
 
 def overdue_for(record, at=None) -> list[Deadline]:

@@ -214,9 +214,9 @@ def main():
         number, phone = mid.number, mid.phone
         unit_code = db.session.scalar(text("select code from unit where id = :i"), {"i": mid.unit_id})
         view = next(v for v in app.extensions["frontdesk_admin"]._views if getattr(v, "register", "") == "repair_order")
+    from flask_admin.contrib.sqla.filters import FilterEqual
     with app.test_request_context():
-        state_arg = next(view.get_filter_arg(i, f) for i, f in enumerate(view._filters)
-                         if f.column.key == "state" and f.operation() == view._filters[0].operation())
+        state_arg = view.filter_arg("state", FilterEqual)
     clerk, _ = login(app, "clerk")
     clerk_b, _ = login(app, "clerk_b")
     base = "/admin/repair_order/"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from app.i18n import T
@@ -84,7 +84,11 @@ class Numbered:
 
     @declared_attr.directive
     def __table_args__(cls):
-        return (UniqueConstraint("property_id", "number"),)
+        args = [UniqueConstraint("property_id", "number")]
+        if issubclass(cls, Workflow):
+            # the list's state filter within a property, newest first, from one index at any size
+            args.append(Index(f"ix_{cls.__tablename__}_property_state_id", "property_id", "state", "id"))
+        return tuple(args)
 
 
 class Workflow:

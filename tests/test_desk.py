@@ -158,10 +158,16 @@ def test_complaint_cannot_close_without_the_reply(app, world, client_as):
         assert reload(Complaint, rid).state == "closed"
 
 
-def test_suggestions_are_kept(app, world, client_as):
+def test_suggestions_are_kept_and_filtered_apart(app, world, client_as):
+    from flask_admin.contrib.sqla.filters import FilterEqual
     c = client_as("clerk")
     assert c.post("/admin/complaint/new/", {"kind": "suggestion", "complainant": "李", "content": "增加快递柜"}).status_code == 302
-    assert "增加快递柜" in c.get("/admin/complaint/?flt0_kind_equals=suggestion").get_data(as_text=True)
+    assert c.post("/admin/complaint/new/", {"kind": "complaint", "complainant": "王", "content": "电梯太慢"}).status_code == 302
+    from tests.test_permission_matrix import registers
+    with app.test_request_context():
+        arg = registers(app)["complaint"].filter_arg("kind", FilterEqual)
+    page = c.get(f"/admin/complaint/?{arg}=suggestion").get_data(as_text=True)
+    assert "增加快递柜" in page and "电梯太慢" not in page
 
 
 def test_incident_records_who_was_told_and_cannot_close_without_it(app, world, client_as):

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 118e279324ba
+Revision ID: 13a83a03bd9f
 Revises: 
-Create Date: 2026-11-27 09:59:46.879145
+Create Date: 2026-11-27 10:13:26.183592
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '118e279324ba'
+revision = '13a83a03bd9f'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -251,6 +251,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_incident_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_incident_occurred_at'), ['occurred_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_incident_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_incident_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_incident_state'), ['state'], unique=False)
 
     op.create_table('leave_request',
@@ -281,6 +282,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_leave_request_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_leave_request_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_leave_request_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_leave_request_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_leave_request_state'), ['state'], unique=False)
 
     op.create_table('membership',
@@ -491,6 +493,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_complaint_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_complaint_phone'), ['phone'], unique=False)
         batch_op.create_index(batch_op.f('ix_complaint_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_complaint_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_complaint_received_at'), ['received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_complaint_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_complaint_unit_id'), ['unit_id'], unique=False)
@@ -529,6 +532,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_handover_day'), ['day'], unique=False)
         batch_op.create_index(batch_op.f('ix_handover_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_handover_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_handover_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_handover_state'), ['state'], unique=False)
 
     op.create_table('inspection_issue',
@@ -560,6 +564,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_inspection_issue_inspected_at'), ['inspected_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspection_issue_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspection_issue_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_inspection_issue_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspection_issue_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_inspection_issue_unit_id'), ['unit_id'], unique=False)
 
@@ -591,6 +596,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_mail_item_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_mail_item_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_mail_item_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_mail_item_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_mail_item_received_at'), ['received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_mail_item_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_mail_item_tracking_no'), ['tracking_no'], unique=False)
@@ -697,6 +703,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_repair_order_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_phone'), ['phone'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_repair_order_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_received_at'), ['received_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_unit_id'), ['unit_id'], unique=False)
@@ -802,6 +809,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_additional_works_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_additional_works_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_additional_works_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_additional_works_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_additional_works_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_additional_works_unit_id'), ['unit_id'], unique=False)
 
@@ -899,6 +907,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_goods_pass_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_goods_pass_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_goods_pass_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_goods_pass_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_goods_pass_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_goods_pass_unit_id'), ['unit_id'], unique=False)
 
@@ -932,6 +941,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_hot_work_permit_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_hot_work_permit_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_hot_work_permit_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_hot_work_permit_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_hot_work_permit_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_hot_work_permit_unit_id'), ['unit_id'], unique=False)
 
@@ -1055,6 +1065,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_renovation_permit_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_renovation_permit_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_renovation_permit_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_renovation_permit_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_renovation_permit_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_renovation_permit_unit_id'), ['unit_id'], unique=False)
 
@@ -1086,6 +1097,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_stair_elevator_use_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_stair_elevator_use_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_stair_elevator_use_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_stair_elevator_use_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_stair_elevator_use_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_stair_elevator_use_unit_id'), ['unit_id'], unique=False)
 
@@ -1143,6 +1155,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_renovation_extension_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_renovation_extension_permit_id'), ['permit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_renovation_extension_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_renovation_extension_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_renovation_extension_state'), ['state'], unique=False)
 
     op.create_table('worker_pass',
@@ -1182,6 +1195,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_worker_pass_number'), ['number'], unique=False)
         batch_op.create_index(batch_op.f('ix_worker_pass_permit_id'), ['permit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_worker_pass_property_id'), ['property_id'], unique=False)
+        batch_op.create_index('ix_worker_pass_property_state_id', ['property_id', 'state', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_worker_pass_receipt_no'), ['receipt_no'], unique=False)
         batch_op.create_index(batch_op.f('ix_worker_pass_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_worker_pass_worker_name'), ['worker_name'], unique=False)
@@ -1195,6 +1209,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_worker_pass_worker_name'))
         batch_op.drop_index(batch_op.f('ix_worker_pass_state'))
         batch_op.drop_index(batch_op.f('ix_worker_pass_receipt_no'))
+        batch_op.drop_index('ix_worker_pass_property_state_id')
         batch_op.drop_index(batch_op.f('ix_worker_pass_property_id'))
         batch_op.drop_index(batch_op.f('ix_worker_pass_permit_id'))
         batch_op.drop_index(batch_op.f('ix_worker_pass_number'))
@@ -1203,6 +1218,7 @@ def downgrade():
     op.drop_table('worker_pass')
     with op.batch_alter_table('renovation_extension', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_renovation_extension_state'))
+        batch_op.drop_index('ix_renovation_extension_property_state_id')
         batch_op.drop_index(batch_op.f('ix_renovation_extension_property_id'))
         batch_op.drop_index(batch_op.f('ix_renovation_extension_permit_id'))
         batch_op.drop_index(batch_op.f('ix_renovation_extension_number'))
@@ -1220,6 +1236,7 @@ def downgrade():
     with op.batch_alter_table('stair_elevator_use', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stair_elevator_use_unit_id'))
         batch_op.drop_index(batch_op.f('ix_stair_elevator_use_state'))
+        batch_op.drop_index('ix_stair_elevator_use_property_state_id')
         batch_op.drop_index(batch_op.f('ix_stair_elevator_use_property_id'))
         batch_op.drop_index(batch_op.f('ix_stair_elevator_use_number'))
         batch_op.drop_index(batch_op.f('ix_stair_elevator_use_created_at'))
@@ -1228,6 +1245,7 @@ def downgrade():
     with op.batch_alter_table('renovation_permit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_renovation_permit_unit_id'))
         batch_op.drop_index(batch_op.f('ix_renovation_permit_state'))
+        batch_op.drop_index('ix_renovation_permit_property_state_id')
         batch_op.drop_index(batch_op.f('ix_renovation_permit_property_id'))
         batch_op.drop_index(batch_op.f('ix_renovation_permit_number'))
         batch_op.drop_index(batch_op.f('ix_renovation_permit_created_at'))
@@ -1262,6 +1280,7 @@ def downgrade():
     with op.batch_alter_table('hot_work_permit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_hot_work_permit_unit_id'))
         batch_op.drop_index(batch_op.f('ix_hot_work_permit_state'))
+        batch_op.drop_index('ix_hot_work_permit_property_state_id')
         batch_op.drop_index(batch_op.f('ix_hot_work_permit_property_id'))
         batch_op.drop_index(batch_op.f('ix_hot_work_permit_number'))
         batch_op.drop_index(batch_op.f('ix_hot_work_permit_created_at'))
@@ -1270,6 +1289,7 @@ def downgrade():
     with op.batch_alter_table('goods_pass', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_goods_pass_unit_id'))
         batch_op.drop_index(batch_op.f('ix_goods_pass_state'))
+        batch_op.drop_index('ix_goods_pass_property_state_id')
         batch_op.drop_index(batch_op.f('ix_goods_pass_property_id'))
         batch_op.drop_index(batch_op.f('ix_goods_pass_number'))
         batch_op.drop_index(batch_op.f('ix_goods_pass_created_at'))
@@ -1297,6 +1317,7 @@ def downgrade():
     with op.batch_alter_table('additional_works', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_additional_works_unit_id'))
         batch_op.drop_index(batch_op.f('ix_additional_works_state'))
+        batch_op.drop_index('ix_additional_works_property_state_id')
         batch_op.drop_index(batch_op.f('ix_additional_works_property_id'))
         batch_op.drop_index(batch_op.f('ix_additional_works_number'))
         batch_op.drop_index(batch_op.f('ix_additional_works_created_at'))
@@ -1329,6 +1350,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_repair_order_unit_id'))
         batch_op.drop_index(batch_op.f('ix_repair_order_state'))
         batch_op.drop_index(batch_op.f('ix_repair_order_received_at'))
+        batch_op.drop_index('ix_repair_order_property_state_id')
         batch_op.drop_index(batch_op.f('ix_repair_order_property_id'))
         batch_op.drop_index(batch_op.f('ix_repair_order_phone'))
         batch_op.drop_index(batch_op.f('ix_repair_order_number'))
@@ -1357,6 +1379,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_mail_item_tracking_no'))
         batch_op.drop_index(batch_op.f('ix_mail_item_state'))
         batch_op.drop_index(batch_op.f('ix_mail_item_received_at'))
+        batch_op.drop_index('ix_mail_item_property_state_id')
         batch_op.drop_index(batch_op.f('ix_mail_item_property_id'))
         batch_op.drop_index(batch_op.f('ix_mail_item_number'))
         batch_op.drop_index(batch_op.f('ix_mail_item_created_at'))
@@ -1365,6 +1388,7 @@ def downgrade():
     with op.batch_alter_table('inspection_issue', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inspection_issue_unit_id'))
         batch_op.drop_index(batch_op.f('ix_inspection_issue_state'))
+        batch_op.drop_index('ix_inspection_issue_property_state_id')
         batch_op.drop_index(batch_op.f('ix_inspection_issue_property_id'))
         batch_op.drop_index(batch_op.f('ix_inspection_issue_number'))
         batch_op.drop_index(batch_op.f('ix_inspection_issue_inspected_at'))
@@ -1373,6 +1397,7 @@ def downgrade():
     op.drop_table('inspection_issue')
     with op.batch_alter_table('handover', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_handover_state'))
+        batch_op.drop_index('ix_handover_property_state_id')
         batch_op.drop_index(batch_op.f('ix_handover_property_id'))
         batch_op.drop_index(batch_op.f('ix_handover_number'))
         batch_op.drop_index(batch_op.f('ix_handover_day'))
@@ -1383,6 +1408,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_complaint_unit_id'))
         batch_op.drop_index(batch_op.f('ix_complaint_state'))
         batch_op.drop_index(batch_op.f('ix_complaint_received_at'))
+        batch_op.drop_index('ix_complaint_property_state_id')
         batch_op.drop_index(batch_op.f('ix_complaint_property_id'))
         batch_op.drop_index(batch_op.f('ix_complaint_phone'))
         batch_op.drop_index(batch_op.f('ix_complaint_number'))
@@ -1433,6 +1459,7 @@ def downgrade():
     op.drop_table('membership')
     with op.batch_alter_table('leave_request', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_leave_request_state'))
+        batch_op.drop_index('ix_leave_request_property_state_id')
         batch_op.drop_index(batch_op.f('ix_leave_request_property_id'))
         batch_op.drop_index(batch_op.f('ix_leave_request_number'))
         batch_op.drop_index(batch_op.f('ix_leave_request_created_at'))
@@ -1440,6 +1467,7 @@ def downgrade():
     op.drop_table('leave_request')
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incident_state'))
+        batch_op.drop_index('ix_incident_property_state_id')
         batch_op.drop_index(batch_op.f('ix_incident_property_id'))
         batch_op.drop_index(batch_op.f('ix_incident_occurred_at'))
         batch_op.drop_index(batch_op.f('ix_incident_number'))
