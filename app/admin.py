@@ -590,7 +590,8 @@ class RegisterView(ModelView):
         col = self.model.__table__.c.get(name)
         info = col.info if col is not None else {}
         if name == "state" and hasattr(self.model, "state_label"):
-            return lambda obj: obj.state_label
+            states = {k: str(v) for k, v in self.model.states.items()}
+            return lambda obj: states.get(obj.state, obj.state)
         if info.get("pii") and not permissions.may_see_pii(self.roles):
             return lambda obj: mask_id(getattr(obj, name))
         if "choices" in info:

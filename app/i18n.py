@@ -3,7 +3,7 @@
 Every label, state and message is written once as T("中文", "English"); which side is shown is
 decided when it is rendered, from the request's locale. Chinese is the default and the fallback.
 """
-from flask import has_request_context
+from flask import g, has_request_context
 from flask_babel import get_locale
 from markupsafe import escape
 
@@ -11,8 +11,10 @@ from markupsafe import escape
 def is_english() -> bool:
     if not has_request_context():
         return False
-    loc = get_locale()
-    return loc is not None and loc.language == "en"
+    if "is_english" not in g:  # asked once per label: a million-row export would ask a million times
+        loc = get_locale()
+        g.is_english = loc is not None and loc.language == "en"
+    return g.is_english
 
 
 class T:

@@ -1,0 +1,90 @@
+"""The fast paths of issue #7, tested for correctness (their speed is measured by `make bench`, not here)."""
+import io
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from app.extensions import db
+from models.core import AuditLog, SignOff
+from models.desk import RepairOrder
+from models.permits import GoodsPass
+from tests.factories import make
+
+
+def test_csv_export_streams_every_row_of_the_filtered_list(app, world, client_as):
+    with app.app_context():
+        for i in range(1203):
+            make(RepairOrder, world.a, phone=f"1390000{i:04d}")
+        make(RepairOrder, world.b)
+        db.session.commit()
+    c = client_as("clerk")
+    r = c.get("/admin/repair_order/export/csv/", buffered=False)
+    assert r.is_streamed
+    body = b"".join(r.response).decode("utf-8-sig")
+    r.close()
+    lines = body.strip().splitlines()
+    assert len(lines) == 1 + 1203 and "B-BX" not in body  # header + every row of A, none of B
+    assert lines[0].startswith("编号,状态")
+    filtered = c.get("/admin/repair_order/export/csv/?search=13900001").get_data(as_text=True)
+    assert len(filtered.strip().splitlines()) == 1 + 100  # 1390000100..1390000199
+
+
+def test_xlsx_export_opens_and_holds_the_rows(app, world, client_as):
+    with app.app_context():
+        for _ in range(30):
+            make(RepairOrder, world.a)
+        db.session.commit()
+    r = client_as("clerk").get("/admin/repair_order/export/xlsx/")
+    sheet = load_workbook(io.BytesIO(r.data), read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "编号" and len(rows) == 31 and rows[1][1] == "已登记"
+
+
+def test_export_is_in_the_audit_log(app, world, client_as):
+    client_as("supervisor").get("/admin/repair_order/export/csv/").get_data()
+    with app.app_context():
+        row = db.session.scalar(select(AuditLog).where(AuditLog.action == "export"))
+        assert row.register == "repair_order" and row.user_id == world.users["supervisor"]
+
+
+def test_bulk_approval_as_one_update_writes_sign_offs_and_audit_rows(app, world, client_as):
+    with app.app_context():
+        ids = [make(GoodsPass, world.a, unit_id=world.units[("A", "1-1-101")], state="signed",
+                    created_by_id=world.users["clerk"]).id for _ in range(50)]
+        db.session.commit()
+    assert GoodsPass.transitions["stamp"].state_only and not RepairOrder.transitions["dispatch"].state_only
+    r = client_as("manager").post("/admin/goods_pass/action/", {"action": "stamp", "rowid": ids}, follow_redirects=True)
+    assert "完成 50 条，跳过 0 条" in r.get_data(as_text=True)
+    with app.app_context():
+        assert {g.state for g in db.session.scalars(select(GoodsPass))} == {"issued"}
+        signs = db.session.scalars(select(SignOff).where(SignOff.transition == "stamp")).all()
+        assert len(signs) == 50 and {s.role for s in signs} == {"manager"} and {s.user_id for s in signs} == {world.users["manager"]}
+        audits = db.session.scalars(select(AuditLog).where(AuditLog.action == "transition:stamp")).all()
+        assert len(audits) == 50 and audits[0].changes == {"state": ["signed", "issued"]}
+        assert {g.version for g in db.session.scalars(select(GoodsPass))} == {2}  # a stale form is refused afterwards
+
+
+def test_bulk_approval_skips_a_pass_already_stamped(app, world, client_as):
+    with app.app_context():
+        done = make(GoodsPass, world.a, unit_id=world.units[("A", "1-1-101")], state="issued").id
+        todo = make(GoodsPass, world.a, unit_id=world.units[("A", "1-1-101")], state="signed").id
+        db.session.commit()
+    r = client_as("manager").post("/admin/goods_pass/action/", {"action": "stamp", "rowid": [done, todo]},
+                                  follow_redirects=True)
+    assert "完成 1 条，跳过 1 条" in r.get_data(as_text=True)
+
+
+def test_foreign_keys_in_forms_are_lookups_not_a_select_of_every_unit(app, world, client_as):
+    page = client_as("clerk").get("/admin/repair_order/new/").get_data(as_text=True)
+    assert 'data-role="select2-ajax"' in page and "3-2-1501" not in page
+
+
+def test_overdue_list_filter_and_count_agree(app, world, client_as):
+    from datetime import timedelta
+    from app.timeutil import now
+    with app.app_context():
+        for minutes in (1, 5, 10):
+            make(RepairOrder, world.a, received_at=now() - timedelta(minutes=minutes))
+        db.session.commit()
+    page = client_as("clerk").get("/admin/repair_order/?overdue=1").get_data(as_text=True)
+    assert "共 2 条" in page
