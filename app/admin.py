@@ -589,6 +589,8 @@ class RegisterView(ModelView):
     def _cell(self, name):
         col = self.model.__table__.c.get(name)
         info = col.info if col is not None else {}
+        if name == "overdue":
+            return lambda obj: " ".join(str(d.label) for d in overdue_for(obj))
         if name == "state" and hasattr(self.model, "state_label"):
             states = {k: str(v) for k, v in self.model.states.items()}
             return lambda obj: states.get(obj.state, obj.state)
