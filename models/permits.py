@@ -288,7 +288,26 @@ class GoodsPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model)
         pass
 
 
-class RenovationExtension(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
+class ReviewedByEngineering:
+    """The engineering lead reviews, then the manager approves (source 篇5 §3c, §4c); either may reject."""
+
+    @transition(source="submitted", target="reviewed", roles=("engineering",), label=T("工程部审核", "Engineering review"),
+                sign_off=True)
+    def review(self, ctx):
+        pass
+
+    @transition(source="reviewed", target="approved", roles=("manager",), label=T("批准", "Approve"), sign_off=True,
+                distinct_from=("review",), bulk=True)
+    def approve(self, ctx):
+        pass
+
+    @transition(source=("submitted", "reviewed"), target="rejected", roles=("engineering", "manager"),
+                label=T("驳回", "Reject"), comment_required=True, sign_off=True)
+    def reject(self, ctx):
+        pass
+
+
+class RenovationExtension(ReviewedByEngineering, Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
     __tablename__ = "renovation_extension"
     __label__ = T("装修延期申请", "Renovation extensions")
     number_prefix = "YQ"
@@ -311,21 +330,6 @@ class RenovationExtension(Numbered, PropertyScoped, Tracked, Register, Workflow,
         if self.new_end_on and p.end_on and self.new_end_on <= p.end_on:
             return {"new_end_on": T(f"延期日期须晚于原期限 {p.end_on}", f"Must be after the current end {p.end_on}")}
 
-    @transition(source="submitted", target="reviewed", roles=("engineering",), label=T("工程部审核", "Engineering review"),
-                sign_off=True)
-    def review(self, ctx):
-        pass
-
-    @transition(source="reviewed", target="approved", roles=("manager",), label=T("批准", "Approve"), sign_off=True,
-                distinct_from=("review",), bulk=True)
-    def approve(self, ctx):
-        pass
-
-    @transition(source=("submitted", "reviewed"), target="rejected", roles=("engineering", "manager"),
-                label=T("驳回", "Reject"), comment_required=True, sign_off=True)
-    def reject(self, ctx):
-        pass
-
     @transition(source="approved", target="done", roles=DESK + ("finance",), label=T("登记延期并重办出入证", "Extend and reissue passes"),
                 fields=("fee_receipt_no",),
                 conditions=(lambda r: T("应交费用尚未交纳(请填收据号)", "The fee is not paid yet (enter the receipt)")
@@ -343,7 +347,7 @@ class RenovationExtension(Numbered, PropertyScoped, Tracked, Register, Workflow,
                                     amount=self.fee_due, linked_register=self.__tablename__, linked_id=self.id))
 
 
-class AdditionalWorks(Application, db.Model):
+class AdditionalWorks(ReviewedByEngineering, Application, db.Model):
     __tablename__ = "additional_works"
     __label__ = T("装修增加项目申请", "Additional works")
     number_prefix = "ZJ"
@@ -355,21 +359,6 @@ class AdditionalWorks(Application, db.Model):
     applicant = link("Resident", T("申请业主", "Applying owner"))
     work_kind: Mapped[str] = field(T("项目", "Works"), String(16), nullable=False, choices=WORK_KIND)
     description: Mapped[str] = field(T("说明", "Description"), Text, nullable=False)
-
-    @transition(source="submitted", target="reviewed", roles=("engineering",), label=T("工程部审核", "Engineering review"),
-                sign_off=True)
-    def review(self, ctx):
-        pass
-
-    @transition(source="reviewed", target="approved", roles=("manager",), label=T("批准", "Approve"), sign_off=True,
-                distinct_from=("review",), bulk=True)
-    def approve(self, ctx):
-        pass
-
-    @transition(source=("submitted", "reviewed"), target="rejected", roles=("engineering", "manager"),
-                label=T("驳回", "Reject"), comment_required=True, sign_off=True)
-    def reject(self, ctx):
-        pass
 
     @transition(source="approved", target="archived", roles=DESK, label=T("复印存档，原件交申请人", "Archive (copy kept)"))
     def archive(self, ctx):
