@@ -566,7 +566,14 @@ class RegisterView(ModelView):
         audit.record_bulk(self.session, self.register, "export", [(None, scoping.current_property_id(),
                                                                     {"filters": [None, request.query_string.decode()[:500]]})])
         self.session.commit()
-        rows = (self._export_row(obj, columns) for obj in query.yield_per(1000))
+        def rows():
+            try:
+                for obj in query.yield_per(1000):
+                    yield self._export_row(obj, columns)
+            finally:  # a finished or abandoned download must not leave its transaction open
+                self.session.rollback()
+
+        rows = rows()
         name = f"{self.register}.{export_type}"
         if export_type == "csv":
             return Response(stream_with_context(_csv_stream(header, rows)), mimetype="text/csv; charset=utf-8",

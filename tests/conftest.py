@@ -99,12 +99,14 @@ class Client:
         return self.http.post("/login", data={"username": username, "password": password, "csrf_token": self.token()})
 
     def get(self, url, **kw):
+        kw.setdefault("buffered", True)  # read and close streamed bodies, as a browser and a WSGI server do
         return self.http.get(url, **kw)
 
     def post(self, url, data=None, csrf=True, **kw):
         data = dict(data or {})
         if csrf:
             data.setdefault("csrf_token", self.token())
+        kw.setdefault("buffered", True)
         return self.http.post(url, data=data, **kw)
 
 
