@@ -248,11 +248,17 @@ class RegisterView(ModelView):
         capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
         count = self.session.execute(select(func.count()).select_from(capped)).scalar_one()
         self._count_capped = count > cap
-        for j in self._auto_joins:
-            from sqlalchemy.orm import joinedload
-            query = query.options(joinedload(j))
+        from sqlalchemy.orm import joinedload
         query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
-        query = self._apply_pagination(query, page, page_size)
+        size = page_size if page_size is not None else self.page_size
+        if execute and page and size and page * size >= 500:
+            # deep page: find the page's ids from the index alone, then load just those rows
+            ids = self._apply_pagination(query.with_entities(self.model.id), page, page_size).subquery()
+            query = query.filter(self.model.id.in_(select(ids.c.id)))
+        else:
+            query = self._apply_pagination(query, page, page_size)
+        for j in self._auto_joins:
+            query = query.options(joinedload(j))
         return min(count, cap), (query.all() if execute else query)
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
@@ -266,8 +272,11 @@ class RegisterView(ModelView):
                 clauses.append(getattr(self.model, name).ilike(f"%{like}%", escape="\\"))
             if self.search_units and hasattr(self.model, "unit_id"):
                 from models.master import Unit
-                units = scoping.scope(select(Unit.id).where(_prefix(Unit.code, term)), Unit)
-                clauses.append(self.model.unit_id.in_(units))
+                # resolved first: an IN (subquery) inside OR makes PostgreSQL scan the whole table
+                units = self.session.scalars(scoping.scope(select(Unit.id).where(_prefix(Unit.code, term)), Unit)
+                                             .limit(500)).all()
+                if units:
+                    clauses.append(self.model.unit_id.in_(units))
             if clauses:
                 query = query.filter(or_(*clauses))
         return query, count_query, joins, count_joins

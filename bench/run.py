@@ -31,8 +31,8 @@ UNITS = 5_000
 PASSES = 1_000
 REPEAT = int(os.environ.get("BENCH_REPEAT", "20"))  # BENCH_EXPORTS=0 skips the (minutes-long) full exports
 URL = os.environ.get("DATABASE_URL") or f"sqlite:///{ROOT / 'bench' / 'bench.db'}"
-STATES = [("closed", 930), ("visited", 10), ("completed", 15), ("on_site", 5), ("dispatched", 10),
-          ("registered", 10), ("cancelled", 20)]
+STATES = [("closed", 800), ("visited", 60), ("completed", 40), ("on_site", 10), ("dispatched", 30),
+          ("registered", 30), ("cancelled", 30)]  # the last 30 days; older orders are closed, visited or cancelled
 
 
 def rss_peak_kib() -> int:
@@ -121,8 +121,9 @@ def fill(app):
                 received = start + step * i
                 day = received.date()
                 seq[day] = seq.get(day, 0) + 1
-                recent = i > count - 200
-                state = rng.choice(["registered", "dispatched", "completed"]) if recent else rng.choices(names, weights)[0]
+                # open orders are recent ones, as at a real desk: older than 30 days they are finished
+                recent = received > now - timedelta(days=30)
+                state = rng.choices(names, weights)[0] if recent else rng.choices(["closed", "visited", "cancelled"], [93, 5, 2])[0]
                 yield dict(property_id=pid, number=f"{'AB'[pid - 1]}-BX-{day:%Y%m%d}-{seq[day]:04d}",
                            unit_id=rng.choice(unit_ids[pid]), contact="业主", phone=f"1{rng.randint(3, 9)}{rng.randint(0, 999999999):09d}",
                            content=rng.choice(["厨房漏水", "灯不亮", "门锁坏了", "下水道堵塞", "空调不制冷"]),
@@ -277,7 +278,7 @@ def main():
         export_xlsx_s=round(exports["xlsx"]["seconds"], 1), export_xlsx_rss_growth_mib=round(exports["xlsx"]["rss_growth_mib"], 1),
         bulk_approve_1000_s=round(bulk_s, 3),
     )
-    print(json.dumps(summary))
+    print(json.dumps({k: (None if isinstance(v, float) and v != v else v) for k, v in summary.items()}))
 
 
 if __name__ == "__main__":
