@@ -288,13 +288,23 @@ class RegisterView(ModelView):
                 return f"flt0_{self.get_filter_arg(i, f)}"
         raise KeyError((column, operation))
 
+    @staticmethod
+    def _unresolved_choices(form):
+        """A record id sent for a relationship that the scoped choices do not contain (a hand-made POST)."""
+        out = []
+        for f in form:
+            if not (hasattr(f, "query_factory") or hasattr(f, "loader")) or f.data is not None:
+                continue
+            if any(v not in ("", "__None", None) for v in (getattr(f, "raw_data", None) or [])):
+                out.append(f.name)
+        return out
+
     def _check_foreign_keys(self, model):
         for rel in sa_inspect(type(model)).relationships:
             if rel.direction.name != "MANYTOONE" or rel.key in ("property", "created_by"):
                 continue
             target = getattr(model, rel.key, None)
-            if target is not None and hasattr(target, "property_id") and hasattr(model, "property_id") \
-                    and target.property_id != model.property_id:
+            if target is not None and hasattr(model, "property_id") and not scoping.in_scope(target, model.property_id):
                 audit.record_denied(self.register, getattr(model, "id", None), f"foreign key {rel.key} of other property")
                 return {rel.key: MSG_SCOPE}
         return None
@@ -325,6 +335,13 @@ class RegisterView(ModelView):
                 if sent is not None and sent.data and str(sent.data) != str(model.version):
                     flash(str(MSG_STALE), "error")
                     return False
+            unresolved = self._unresolved_choices(form)
+            if unresolved:
+                audit.record_denied(self.register, getattr(model, "id", None), f"foreign key outside scope: {unresolved}")
+                for f in unresolved:
+                    getattr(form, f).errors = list(getattr(form, f).errors) + [str(MSG_SCOPE)]
+                flash(str(MSG_SCOPE), "error")
+                return False
             form.populate_obj(model)
             if is_created:
                 if self._needs_property():

@@ -52,5 +52,15 @@ class Dashboard(AdminIndexView):
         return self.render("admin/dashboard.html", rows=rows, panels=[p for p in panels if p])
 
 
+def verify_panel(dashboard):
+    """Every role, the guard above all: type or scan a pass number."""
+    from markupsafe import Markup, escape
+    from app.i18n import T
+    return dict(title=T("通行证核验", "Verify a pass"), body=Markup(
+        f'<form method="get" action="{url_for("verify.index")}" class="form-inline">'
+        f'<input name="number" class="form-control mr-2" placeholder="{escape(str(T("输入或扫描编号", "Type or scan the number")))}">'
+        f'<button class="btn btn-primary">{escape(str(T("核验", "Check")))}</button></form>'))
+
+
 # Registers of the duty and desk modules add small panels (handover state, roster deadline, spot checks).
-PANELS: list = []
+PANELS: list = [verify_panel]

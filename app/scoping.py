@@ -78,13 +78,21 @@ def current_roles() -> frozenset[str]:
 
 
 def scope(query, model):
-    """Restrict a select to the current property when the model belongs to one."""
-    if not hasattr(model, "property_id") or model.__tablename__ in ("membership",):
+    """Restrict a select to the current property: by its property_id, or by the model's own `scope_clause`."""
+    pid = current_property_id()
+    if pid is None:
         return query
-    pid = current_property_id()
-    return query if pid is None else query.where(model.property_id == pid)
+    if hasattr(model, "scope_clause"):
+        return query.where(model.scope_clause(pid))
+    if not hasattr(model, "property_id") or model.__tablename__ == "membership":
+        return query
+    return query.where(model.property_id == pid)
 
 
-def in_scope(obj) -> bool:
-    pid = current_property_id()
-    return pid is None or getattr(obj, "property_id", pid) == pid
+def in_scope(obj, property_id=None) -> bool:
+    pid = current_property_id() if property_id is None else property_id
+    if pid is None:
+        return True
+    if hasattr(type(obj), "works_at"):
+        return obj.works_at(pid)
+    return getattr(obj, "property_id", pid) == pid

@@ -56,6 +56,15 @@ class StaffUser(UserMixin, Tracked, Register, db.Model):
     def is_active(self):
         return self.active
 
+    @classmethod
+    def scope_clause(cls, property_id):
+        """Staff belong to the properties they hold a role at (lists, dropdowns and lookups use this)."""
+        from sqlalchemy import select
+        return cls.id.in_(select(Membership.user_id).where(Membership.property_id == property_id))
+
+    def works_at(self, property_id) -> bool:
+        return any(m.property_id == property_id for m in self.memberships)
+
     def __str__(self):
         return self.full_name or self.username
 

@@ -267,3 +267,17 @@ def test_flask_admin_messages_are_chinese(app, world, client_as):
     r = client_as("clerk").post("/admin/repair_order/new/", {"contact": "x"})
     page = r.get_data(as_text=True)
     assert "创建失败" in page and "Failed to create record" not in page
+
+
+def test_staff_dropdowns_and_posts_are_scoped_to_the_property(app, world, client_as):
+    from models.desk import Incident
+    c = client_as("cs_admin")
+    form = c.get("/admin/incident/new/").get_data(as_text=True)
+    assert f'value="{world.users["supervisor"]}"' in form and f'value="{world.users["supervisor_b"]}"' not in form
+    r = c.post("/admin/incident/new/", {"location": "大堂", "content": "停电", "reported_to": world.users["supervisor_b"]})
+    assert r.status_code == 200
+    with app.app_context():
+        assert db.session.query(Incident).count() == 0
+    with app.app_context():
+        denied = db.session.scalars(select(AuditLog).where(AuditLog.action == "denied", AuditLog.register == "incident")).all()
+        assert denied and "reported_to" in denied[0].changes["reason"][1]

@@ -340,3 +340,8 @@ def test_two_managers_approving_at_the_same_moment_one_wins_on_postgresql(databa
         engine.dispose()
     assert outcome["second"] == "StaleDataError"
     assert signed == 1 and state == "issued"
+
+
+def test_guard_dashboard_offers_verification_and_nothing_else(app, world, client_as):
+    page = client_as("guard").get("/admin/").get_data(as_text=True)
+    assert 'action="/verify/"' in page and "/admin/repair_order/" not in page and "/admin/duty_log/" not in page
