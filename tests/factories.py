@@ -70,6 +70,11 @@ def make(model, property_id, user_id=None, commit=False, **overrides):
         setattr(obj, k, v)
     db.session.add(obj)
     db.session.flush()
+    if hasattr(model, "works_at"):  # staff belong to a property through a membership
+        from models.core import Membership, Role
+        db.session.add(Membership(user_id=obj.id, property_id=property_id,
+                                  role_id=db.session.scalar(select(Role.id).where(Role.code == "clerk"))))
+        db.session.flush()
     if commit:
         db.session.commit()
     return obj
