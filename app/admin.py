@@ -596,8 +596,10 @@ class RegisterView(ModelView):
             try:
                 for obj in query.yield_per(1000):
                     yield self._export_row(obj, columns)
-            finally:  # a finished or abandoned download must not leave its transaction open
-                self.session.rollback()
+            finally:
+                # A finished or abandoned download must not leave its transaction open. The stream runs
+                # under a re-pushed context whose scoped session is a new one, so end the query's own.
+                query.session.close()
 
         rows = rows()
         name = f"{self.register}.{export_type}"

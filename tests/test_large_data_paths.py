@@ -98,3 +98,11 @@ def test_a_deep_page_shows_exactly_that_page(app, world, client_as):
     page = client_as("clerk").get("/admin/repair_order/?page=20").get_data(as_text=True)  # rows 501..525
     shown = [n for n in newest_first if f">{n}<" in page.replace("\n", "").replace(" ", "")]
     assert shown == newest_first[500:525]
+
+
+def test_an_export_gives_its_connection_back(app, world, client_as):
+    """A streamed download ends its own transaction; before, PostgreSQL kept it 'idle in transaction'."""
+    client_as("clerk").get("/admin/repair_order/export/csv/")
+    client_as("clerk").get("/admin/repair_order/export/xlsx/")
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
