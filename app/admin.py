@@ -395,6 +395,16 @@ class RegisterView(ModelView):
             return False
         return super().delete_model(model)
 
+    @expose("/ajax/update/", methods=("POST",))
+    def ajax_update(self):
+        """Stock inline edit answers 500 for a missing record or a refused value; here 404 and 400."""
+        if not self.column_editable_list or self.get_one(request.form.get("list_form_pk")) is None:
+            abort(404)
+        result = super().ajax_update()
+        if isinstance(result, tuple) and len(result) == 2 and result[1] == 500:
+            return result[0], 400
+        return result
+
     # ---------------------------------------------------------------- actions and transitions
     def _add_transition_actions(self):
         for name, t in getattr(self.model, "transitions", {}).items():

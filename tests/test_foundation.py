@@ -281,3 +281,12 @@ def test_staff_dropdowns_and_posts_are_scoped_to_the_property(app, world, client
     with app.app_context():
         denied = db.session.scalars(select(AuditLog).where(AuditLog.action == "denied", AuditLog.register == "incident")).all()
         assert denied and "reported_to" in denied[0].changes["reason"][1]
+
+
+def test_ajax_edit_with_a_bad_value_is_a_400_and_changes_nothing(app, world, client_as):
+    uid = world.units[("A", "1-1-201")]
+    r = client_as("cs_admin").post("/admin/unit/ajax/update/", {"list_form_pk": uid, "status": "bogus"})
+    assert r.status_code == 400
+    with app.app_context():
+        from tests.helpers import reload
+        assert reload(Unit, uid).status == "occupied"
