@@ -233,17 +233,21 @@ class RegisterView(ModelView):
             abort(404)
         return obj
 
-    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        """Stock get_list, but the count stops at LIST_COUNT_CAP (shown as 'more than N')."""
-        from flask import current_app
-        query = self.get_query()
-        joins, count_joins = {}, {}
+    def _filtered(self, search, filters):
+        """The list's rows before sorting and paging: scope, search, filters, the overdue switch."""
+        query, joins, count_joins = self.get_query(), {}, {}
         if self._search_supported and search:
             query, _, joins, _ = self._apply_search(query, None, joins, count_joins, search)
         if filters and self._filters:
             query, _, joins, _ = self._apply_filters(query, None, joins, count_joins, filters)
         if request.args.get("overdue") == "1":
             query = query.filter(overdue_clause(self.model))
+        return query, joins
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """Stock get_list, but the count stops at LIST_COUNT_CAP (shown as 'more than N')."""
+        from flask import current_app
+        query, joins = self._filtered(search, filters)
         cap = current_app.config["LIST_COUNT_CAP"]
         capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
         count = self.session.execute(select(func.count()).select_from(capped)).scalar_one()
@@ -595,21 +599,31 @@ class RegisterView(ModelView):
             abort(404)
         view_args = self._get_list_extra_args()
         sort = self._get_column_by_idx(view_args.sort)
-        _, query = self.get_list(None, sort[0] if sort else None, view_args.sort_desc, view_args.search,
-                                 view_args.filters, execute=False, page_size=0)
+        query, joins = self._filtered(view_args.search, view_args.filters)
+        query, _ = self._apply_sorting(query, joins, sort[0] if sort else None, view_args.sort_desc)
         columns = self._export_columns
         header = [str(c[1]) for c in columns]
         audit.record_bulk(self.session, self.register, "export", [(None, scoping.current_property_id(),
                                                                     {"filters": [None, request.query_string.decode()[:500]]})])
         self.session.commit()
+        session = query.session  # the stream runs under a new scoped session: keep this request's own
+        plan = self._tuple_plan([c for c, _ in columns], session)
+        if plan is not None:  # plain column values: no ORM object per row
+            expressions, cells = plan
+            query = query.with_entities(*expressions)
+
         def rows():
             try:
-                for obj in query.yield_per(1000):
-                    yield self._export_row(obj, columns)
+                if plan is None:
+                    for obj in query.yield_per(1000):
+                        yield self._export_row(obj, columns)
+                else:
+                    for values in query.yield_per(2000):
+                        yield [cell(values) for cell in cells]
             finally:
                 # A finished or abandoned download must not leave its transaction open. The stream runs
                 # under a re-pushed context whose scoped session is a new one, so end the query's own.
-                query.session.close()
+                session.close()
 
         rows = rows()
         name = f"{self.register}.{export_type}"
@@ -619,6 +633,57 @@ class RegisterView(ModelView):
         return Response(stream_with_context(_xlsx_stream(header, rows, str(self.name))),
                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f"attachment; filename={name}"})
+
+    def _tuple_plan(self, names, session):
+        """SQL expressions and one formatter per export column, or None when a column needs the ORM object."""
+        from sqlalchemy import case, literal
+        from app.deadlines import _clause
+        from app.timeutil import now as _now
+        mapper = sa_inspect(self.model)
+        table = self.model.__table__
+        expressions, cells = [], []
+        for name in names:
+            i = len(expressions)
+            rel = mapper.relationships.get(name)
+            if name in (self.column_formatters_export or {}) or name in (self.column_formatters or {}):
+                return None
+            if name == "overdue":
+                at = _now()
+                expr = literal("")
+                for d in getattr(self.model, "deadlines", ()):
+                    expr = expr + case((_clause(self.model, d, at), literal(str(d.label) + " ")), else_=literal(""))
+                expressions.append(expr)
+                cells.append(lambda v, i=i: (v[i] or "").strip())
+            elif rel is not None and rel.direction.name == "MANYTOONE" and len(rel.local_columns) == 1:
+                expressions.append(next(iter(rel.local_columns)))
+                cells.append(_related_text(session, rel.mapper.class_, i))
+            elif name in table.c:
+                expressions.append(table.c[name])
+                cells.append(self._value_cell(name, i))
+            else:
+                return None
+        return expressions, cells
+
+    def _value_cell(self, name, i):
+        info = self.model.__table__.c[name].info
+        if name == "state" and hasattr(self.model, "states"):
+            states = {k: str(v) for k, v in self.model.states.items()}
+            return lambda v: states.get(v[i], v[i])
+        if info.get("pii") and not permissions.may_see_pii(self.roles):
+            return lambda v: mask_id(v[i])
+        if "choices" in info:
+            labels = {k: str(t) for k, t in info["choices"].items()}
+            return lambda v: labels.get(v[i], v[i] or "")
+        yes, no = str(T("是", "Yes")), str(T("否", "No"))
+
+        def cell(v):
+            value = v[i]
+            if value is None:
+                return ""
+            if isinstance(value, bool):
+                return yes if value else no
+            return value if isinstance(value, (int, float, Decimal)) else str(value)
+        return cell
 
     def _export_row(self, obj, columns):
         return [cell(obj) for cell in self._export_plan(tuple(c for c, _ in columns))]
@@ -658,6 +723,22 @@ class RegisterView(ModelView):
                 return value
             return str(value)
         return cell
+
+
+def _related_text(session, target, i):
+    """str() of a related record, looked up once per id for the whole export (units, staff, departments)."""
+    seen = {}
+
+    def cell(v):
+        key = v[i]
+        if key is None:
+            return ""
+        if key not in seen:
+            if len(seen) > 50_000:
+                seen.clear()
+            seen[key] = str(session.get(target, key))
+        return seen[key]
+    return cell
 
 
 def _text(value):

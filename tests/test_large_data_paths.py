@@ -106,3 +106,20 @@ def test_an_export_gives_its_connection_back(app, world, client_as):
     client_as("clerk").get("/admin/repair_order/export/xlsx/")
     with app.app_context():
         assert db.engine.pool.checkedout() == 0
+
+
+def test_export_rows_match_the_list(app, world, client_as):
+    """Exports read plain column values; labels, related records and overdue text must still read as on screen."""
+    from datetime import timedelta
+    from app.timeutil import now
+    from models.master import Department
+    with app.app_context():
+        dept = db.session.scalar(select(Department).where(Department.property_id == world.a))
+        make(RepairOrder, world.a, received_at=now() - timedelta(minutes=20), urgent=True, contact="赵")
+        make(RepairOrder, world.a, state="dispatched", department_id=dept.id, dispatched_at=now(), contact="钱")
+        db.session.commit()
+    body = client_as("clerk").get("/admin/repair_order/export/csv/").get_data(as_text=True)
+    rows = {line.split(",")[4]: line.split(",") for line in body.strip().splitlines()[1:]}
+    assert rows["赵"][1] == "已登记" and rows["赵"][2] == "是" and rows["赵"][3] == "1-1-101"
+    assert rows["赵"][-1] == "3分钟内派工 紧急15分钟到场"
+    assert rows["钱"][1] == "已派工" and rows["钱"][8] == "工程部" and rows["钱"][-1] == ""
