@@ -1,9 +1,7 @@
 """Desk register screens: columns, filters and search; all behaviour comes from RegisterView and the models."""
-from flask import Response, request
+from flask import Response
 from flask_admin.actions import action
-from flask_login import current_user
 
-from app import scoping, workflow
 from app.admin import RegisterView, _csv_stream, _report
 from app.i18n import T
 from app.timeutil import now

@@ -7,8 +7,8 @@ from flask_admin import BaseView, expose
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from app import audit, permissions, scoping
-from app.admin import RegisterView, MSG_LOCKED
+from app import permissions, scoping
+from app.admin import RegisterView
 from app.extensions import db
 from app.i18n import T
 from app.timeutil import now, start_of, today

@@ -1,5 +1,4 @@
 """Company and property master data: declared registers, no logic of their own beyond forms."""
-from flask import flash
 from wtforms import PasswordField
 from wtforms.validators import Length, Optional
 

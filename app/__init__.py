@@ -1,5 +1,5 @@
 """Application factory."""
-from flask import Flask, redirect, request, session, url_for
+from flask import Flask, redirect, session, url_for
 
 from app.config import Config
 

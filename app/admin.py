@@ -20,7 +20,6 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView, typefmt
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
-from flask_admin.model.helpers import get_mdict_item_or_list
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2 import pass_context
@@ -33,7 +32,7 @@ from wtforms import HiddenField
 from app import audit, permissions, scoping, workflow
 from app.deadlines import overdue_clause, overdue_for
 from app.extensions import db
-from app.i18n import T, label_of
+from app.i18n import T
 from app.validators import BY_NAME, mask_id
 
 SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "version", "created_by", "created_by_id", "property",
@@ -659,31 +658,31 @@ class RegisterView(ModelView):
                 cells.append(_related_text(session, rel.mapper.class_, i))
             elif name in table.c:
                 expressions.append(table.c[name])
-                cells.append(self._value_cell(name, i))
+                text = self._value_text(name)
+                cells.append(lambda v, i=i, text=text: text(v[i]))
             else:
                 return None
         return expressions, cells
 
-    def _value_cell(self, name, i):
-        info = self.model.__table__.c[name].info
+    def _value_text(self, name):
+        """value -> text for one column, shared by the tuple and the ORM export paths."""
+        col = self.model.__table__.c.get(name)
+        info = col.info if col is not None else {}
         if name == "state" and hasattr(self.model, "states"):
             states = {k: str(v) for k, v in self.model.states.items()}
-            return lambda v: states.get(v[i], v[i])
+            return lambda value: states.get(value, value)
         if info.get("pii") and not permissions.may_see_pii(self.roles):
-            return lambda v: mask_id(v[i])
+            return mask_id
         if "choices" in info:
             labels = {k: str(t) for k, t in info["choices"].items()}
-            return lambda v: labels.get(v[i], v[i] or "")
+            return lambda value: labels.get(value, value or "")
         yes, no = str(T("是", "Yes")), str(T("否", "No"))
 
-        def cell(v):
-            value = v[i]
-            if value is None:
-                return ""
+        def text(value):
             if isinstance(value, bool):
                 return yes if value else no
-            return value if isinstance(value, (int, float, Decimal)) else str(value)
-        return cell
+            return _text(value)
+        return text
 
     def _export_row(self, obj, columns):
         return [cell(obj) for cell in self._export_plan(tuple(c for c, _ in columns))]
@@ -697,32 +696,14 @@ class RegisterView(ModelView):
         return cache[key]
 
     def _cell(self, name):
-        col = self.model.__table__.c.get(name)
-        info = col.info if col is not None else {}
         if name == "overdue":
             return lambda obj: " ".join(str(d.label) for d in overdue_for(obj))
-        if name == "state" and hasattr(self.model, "state_label"):
-            states = {k: str(v) for k, v in self.model.states.items()}
-            return lambda obj: states.get(obj.state, obj.state)
-        if info.get("pii") and not permissions.may_see_pii(self.roles):
-            return lambda obj: mask_id(getattr(obj, name))
-        if "choices" in info:
-            labels = {k: str(v) for k, v in info["choices"].items()}
-            return lambda obj: labels.get(getattr(obj, name), getattr(obj, name) or "")
         if name in (self.column_formatters_export or {}) or name in (self.column_formatters or {}):
             return lambda obj: _text(self.get_export_value(obj, name))
-        yes, no = str(T("是", "Yes")), str(T("否", "No"))
-
-        def cell(obj):
-            value = getattr(obj, name, None)
-            if value is None:
-                return ""
-            if isinstance(value, bool):
-                return yes if value else no
-            if isinstance(value, (int, float, Decimal)):
-                return value
-            return str(value)
-        return cell
+        if name in self.model.__table__.c:
+            text = self._value_text(name)
+            return lambda obj: text(getattr(obj, name))
+        return lambda obj: _text(getattr(obj, name, None))
 
 
 def _related_text(session, target, i):

@@ -4,7 +4,7 @@ from flask_admin import AdminIndexView, expose
 from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 
-from app import permissions, scoping
+from app import scoping
 from app.deadlines import overdue_clause
 from app.extensions import db
 

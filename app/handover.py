@@ -1,9 +1,7 @@
 """What a handover carries over, and who may take over: read from the registers, not typed again."""
-from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.timeutil import now, start_of, today
 
 # register -> states that are still open at a handover
 OPEN_STATES = {

@@ -5,7 +5,7 @@ import qrcode
 import qrcode.image.svg
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_admin import expose
-from flask_login import current_user, login_required
+from flask_login import login_required
 from markupsafe import Markup
 from sqlalchemy import select
 

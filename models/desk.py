@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped
 from app.deadlines import Deadline
 from app.extensions import db
 from app.i18n import T
-from app.permissions import ALL, ENTER, KEEP, READ, VIEW, grant
+from app.permissions import ALL, KEEP, READ, VIEW, grant
 from app.timeutil import now
 from app.workflow import WorkflowError, transition
 from models.base import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link

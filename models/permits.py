@@ -1,7 +1,7 @@
 """Passes and permits (source 篇5 §1-5, §11-12): applications, reviews, stamps; immutable once issued."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Numeric, String, Text, select
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped
 
 from app.extensions import db
 from app.i18n import T
-from app.permissions import ENTER, KEEP, READ, VIEW, grant
+from app.permissions import KEEP, READ, VIEW, grant
 from app.timeutil import now, today
 from app.workflow import WorkflowError, transition
 from models.base import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link

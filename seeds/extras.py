@@ -1,5 +1,5 @@
 """Demo records for the registers, so each screen opens with something to click through. Idempotent."""
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select

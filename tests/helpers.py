@@ -3,7 +3,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.extensions import db
-from app.timeutil import now, travel
+from app.timeutil import travel
 
 
 def latest(model):

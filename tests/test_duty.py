@@ -1,12 +1,12 @@
 """Duty management: each rule of issue #5."""
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.timeutil import now, today, travel
-from models.duty import (AttendanceException, DutyLog, DutyLogReading, Handover, LeaveRequest, QualityCheck, Roster,
-                         RosterAssignment, roster_due)
+from models.duty import (AttendanceException, DutyLog, Handover, LeaveRequest, QualityCheck, Roster, RosterAssignment,
+                         roster_due)
 from models.master import Shift
 from tests.factories import make
 from tests.helpers import latest, reload

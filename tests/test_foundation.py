@@ -1,18 +1,15 @@
 """Shared mechanisms: audit, stale edits, numbering, PII, scoping, ajax edits, validation, dashboard."""
 import threading
-from datetime import timedelta
 
-import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 from app.extensions import db
 from app.validators import id_number_ok, mask_id
-from models.core import AuditLog, Property
+from models.core import AuditLog
 from models.desk import RepairOrder
 from models.master import Resident, Unit
-from tests.conftest import need_postgres, PG_DEFAULT
 from tests.factories import make
-from tests.helpers import latest, reload
+from tests.helpers import reload
 
 ID = "11010519491231002X"
 

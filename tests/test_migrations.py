@@ -1,5 +1,4 @@
 """The migrations build exactly the schema the models declare (on the database under test)."""
-import os
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext

@@ -1,5 +1,5 @@
 """Passes and permits: each rule of issue #4 through the real forms, steps and bulk actions."""
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -296,7 +296,6 @@ def test_two_managers_approving_at_the_same_moment_one_wins_on_postgresql(databa
         engine = __import__("sqlalchemy").create_engine(url)
         fdb.metadata.create_all(engine)
         with Session(engine) as s:
-            from tests.world import build
             from models.core import Property
             s.add(Property(code="A", name="A"))
             s.flush()

@@ -1,7 +1,5 @@
 """Auth: login form, throttling, CSRF, health, language, property switch."""
-import re
 
-from tests.conftest import Client
 
 
 def test_login_page_has_the_contract_fields(client_as):

@@ -1,5 +1,5 @@
 """The small world every test starts from: two properties, every demo role, a few units and residents."""
-from datetime import date, time
+from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
