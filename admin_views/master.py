@@ -94,8 +94,29 @@ class PaymentView(RegisterView):
     lookups = ("unit",)
 
 
+def _changes(view, model, html):
+    """old → new per field, with the register's labels; personal data masked for roles without access to it."""
+    from markupsafe import Markup, escape
+    from app import permissions
+    from app.validators import mask_id
+    from models.base import model_for
+    target = model_for(model.register)
+    columns = target.__table__.c if target is not None else {}
+    pii = permissions.may_see_pii(view.roles)
+    parts = []
+    for key, (old, new) in (model.changes or {}).items():
+        col = columns.get(key) if target is not None else None
+        label = str(col.info.get("label", key)) if col is not None else key
+        if col is not None and col.info.get("pii") and not pii:
+            old, new = mask_id(str(old)) if old else old, mask_id(str(new)) if new else new
+        parts.append(f"{label}: {'—' if old is None else old} → {'—' if new is None else new}")
+    return Markup("<br>").join(escape(p) for p in parts) if html else "; ".join(parts)
+
+
 class AuditLogView(RegisterView):
     column_list = ("at", "user", "register", "record_id", "action", "changes", "address")
+    column_formatters = {"changes": lambda v, c, m, n: _changes(v, m, html=True)}
+    column_formatters_export = {"changes": lambda v, c, m, n: _changes(v, m, html=False)}
     column_filters = ("at", "register", "action", "record_id", "user.username")
     column_default_sort = ("id", True)
     search_prefix = ("register", "action")

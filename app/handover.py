@@ -2,6 +2,8 @@
 
 from sqlalchemy import func, select
 
+from models.base import model_for
+
 
 # register -> states that are still open at a handover
 OPEN_STATES = {
@@ -16,18 +18,12 @@ OPEN_STATES = {
 }
 
 
-def _model(name):
-    from app.extensions import db
-    for mapper in db.Model.registry.mappers:
-        if mapper.local_table.name == name:
-            return mapper.class_
-
 
 def open_records(session, property_id):
     """(register label, count, up to 5 numbers) for every register with open records."""
     out = []
     for name, states in OPEN_STATES.items():
-        model = _model(name)
+        model = model_for(name)
         q = select(model.number).where(model.property_id == property_id, model.state.in_(states))
         numbers = session.scalars(q.order_by(model.id).limit(5)).all()
         if numbers:

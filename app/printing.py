@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app import scoping
 from app.extensions import db
 from app.i18n import T
+from models.base import model_for
 
 bp = Blueprint("verify", __name__, url_prefix="/verify")
 VERDICT = {"valid": T("有效", "Valid"), "expired": T("已过期", "Expired"), "superseded": T("已换发", "Superseded"),
@@ -42,13 +43,6 @@ class Printable:
         return render_template(self.print_template, obj=obj, view=self, qr=qr_svg(url), verify_url=url)
 
 
-def _model(register):
-    from app.extensions import db as _db
-    for mapper in _db.Model.registry.mappers:
-        if mapper.local_table.name == register:
-            return mapper.class_
-    abort(404)
-
 
 @bp.route("/", methods=["GET"])
 @login_required
@@ -56,7 +50,7 @@ def index():
     number = (request.args.get("number") or "").strip()
     if number:
         for register in VERIFIABLE:
-            model = _model(register)
+            model = model_for(register)
             if db.session.scalar(scoping.scope(select(model.id).where(model.number == number), model)):
                 return redirect(url_for("verify.check", register=register, number=number))
     return render_template("verify.html", obj=None, number=number, searched=bool(number))
@@ -67,7 +61,7 @@ def index():
 def check(register, number):
     if register not in VERIFIABLE or not scoping.current_roles():
         abort(404 if register not in VERIFIABLE else 403)
-    model = _model(register)
+    model = model_for(register)
     obj = db.session.scalar(scoping.scope(select(model).where(model.number == number), model))
     if obj is None:
         return render_template("verify.html", obj=None, number=number, searched=True), 404

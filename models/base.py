@@ -10,6 +10,15 @@ from app.i18n import T
 from app.timeutil import now
 
 
+def model_for(table_name: str):
+    """The model class mapped to a table (registers are addressed by table name in URLs and audit rows)."""
+    from app.extensions import db
+    for mapper in db.Model.registry.mappers:
+        if mapper.local_table.name == table_name:
+            return mapper.class_
+    return None
+
+
 def field(label: T, *args, **kw):
     """A mapped column that carries its own label (and optional form hints) in `info`."""
     info = kw.pop("info", {})

@@ -9,15 +9,9 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, Text, Time, inspect, select
 
 from app.extensions import db
+from models.base import model_for
 
 _seq = itertools.count(1)
-
-
-def model_for_table(name):
-    for mapper in db.Model.registry.mappers:
-        if mapper.local_table.name == name:
-            return mapper.class_
-    raise KeyError(name)
 
 
 def _value(col, property_id, user_id):
@@ -30,7 +24,7 @@ def _value(col, property_id, user_id):
             return property_id
         if table == "staff_user":
             return user_id
-        target = model_for_table(table)
+        target = model_for(table)
         existing = db.session.scalar(select(target).where(target.property_id == property_id).limit(1)) \
             if hasattr(target, "property_id") else db.session.scalar(select(target).limit(1))
         return (existing or make(target, property_id, user_id=user_id)).id

@@ -287,3 +287,11 @@ def test_ajax_edit_with_a_bad_value_is_a_400_and_changes_nothing(app, world, cli
     with app.app_context():
         from tests.helpers import reload
         assert reload(Unit, uid).status == "occupied"
+
+
+def test_audit_log_masks_personal_data_for_roles_without_access(app, world, client_as):
+    client_as("clerk").post("/admin/resident/new/", {"name": "新业主", "kind": "owner", "unit": world.units[("A", "1-1-201")],
+                                                     "id_number": ID})
+    it_page = client_as("it").get("/admin/audit_log/?search=resident").get_data(as_text=True)
+    assert ID not in it_page and mask_id(ID) in it_page and "身份证号" in it_page
+    assert ID in client_as("supervisor").get("/admin/audit_log/?search=resident").get_data(as_text=True)
