@@ -47,6 +47,14 @@ def create_app(config_object=Config, **overrides):
     from app.cli import register_cli
     register_cli(app)
 
+    @app.before_request
+    def refuse_nul_bytes():
+        """No text a person types contains NUL; PostgreSQL refuses it in any text column or parameter."""
+        from flask import abort, request
+        for values in (request.args, request.form):
+            if any("\x00" in k or "\x00" in v for k, v in values.items(multi=True)):
+                abort(400)
+
     @app.route("/")
     def root():
         return redirect(url_for("admin.index"))

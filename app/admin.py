@@ -246,6 +246,7 @@ class RegisterView(ModelView):
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         """Stock get_list, but the count stops at LIST_COUNT_CAP (shown as 'more than N')."""
         from flask import current_app
+        page = max(page or 0, 0)  # ?page=-1 is a negative OFFSET, which PostgreSQL rejects
         query, joins = self._filtered(search, filters)
         cap = current_app.config["LIST_COUNT_CAP"]
         capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
