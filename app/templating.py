@@ -4,7 +4,6 @@ from flask_wtf.csrf import generate_csrf
 
 from app import permissions, scoping
 from app.i18n import T, is_english
-from app.validators import mask_id
 
 
 def install(app):
@@ -40,11 +39,9 @@ def _role_labels():
 
 
 def _history_value(view, key, value, pii):
+    """An audit value as the register shows it: labels for states and choices, ID numbers masked (see RegisterView)."""
     if value is None:
         return "—"
-    col = view.model.__table__.c.get(key)
-    if col is not None and col.info.get("pii") and not pii:
-        return mask_id(str(value))
-    if col is not None and "choices" in col.info:
-        return str(col.info["choices"].get(value, value))
-    return value
+    if key not in view.model.__table__.c:
+        return value
+    return view._value_text(key)(value)

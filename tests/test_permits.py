@@ -30,13 +30,19 @@ def new_goods_pass(c, world, **extra):
                                              "owner_signed": "y", **extra})
 
 
-def test_goods_pass_sign_stamp_issue_exit_and_issued_is_read_only(app, world, client_as):
+def issued_goods_pass(app, world, client_as):
+    """Registered by the clerk, signed by the duty supervisor, stamped by the manager."""
     clerk = client_as("clerk")
     assert new_goods_pass(clerk, world).status_code == 302
     with app.app_context():
         gp = latest(GoodsPass)
     step(client_as("supervisor"), "goods_pass", "sign", gp.id)
     step(client_as("manager"), "goods_pass", "stamp", gp.id)
+    return clerk, gp
+
+
+def test_goods_pass_sign_stamp_issue_exit_and_issued_is_read_only(app, world, client_as):
+    clerk, gp = issued_goods_pass(app, world, client_as)
     with app.app_context():
         assert reload(GoodsPass, gp.id).state == "issued"
     # issued = read-only on the server: form edit, ajax edit, delete
@@ -269,12 +275,7 @@ def test_only_owner_or_the_permits_renovation_lead_may_apply(app, world, client_
 
 
 def test_verification_page_says_expired_and_unknown(app, world, client_as):
-    c = client_as("clerk")
-    new_goods_pass(c, world)
-    with app.app_context():
-        gp = latest(GoodsPass)
-    step(client_as("supervisor"), "goods_pass", "sign", gp.id)
-    step(client_as("manager"), "goods_pass", "stamp", gp.id)
+    c, gp = issued_goods_pass(app, world, client_as)
     travel(timedelta(days=1))
     assert 'data-verdict="expired"' in client_as("guard").get(f"/verify/goods_pass/{gp.number}").get_data(as_text=True)
     assert client_as("guard").get("/verify/goods_pass/A-FX-00000000-9999").status_code == 404
