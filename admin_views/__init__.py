@@ -1,11 +1,13 @@
 """Every register's screen, mounted at /admin/<endpoint>/ (endpoint = the model's table name)."""
-from flask_admin import Admin
-from flask_admin.theme import Bootstrap4Theme
-
-from app.dashboard import Dashboard
-from app.i18n import T
 from admin_views import desk, duty, master, permits
-from models import core, desk as d, duty as u, master as m, permits as p
+from kernel.audit import AuditLog
+from kernel.deadlines import DeadlineRule
+from kernel.i18n import T
+from kernel.identity import Property, Role, StaffUser
+from models import desk as d
+from models import duty as u
+from models import master as m
+from models import permits as p
 
 MASTER = T("基础资料", "Master data")
 SYSTEM = T("系统", "System")
@@ -34,20 +36,12 @@ def views():
         (master.UnitView, m.Unit, MASTER), (master.ResidentView, m.Resident, MASTER),
         (master.DepartmentView, m.Department, MASTER), (master.FeeItemView, m.FeeItem, MASTER),
         (master.PaymentView, m.Payment, MASTER), (master.ShiftView, m.Shift, MASTER),
-        (master.PropertyView, core.Property, SYSTEM), (master.StaffUserView, core.StaffUser, SYSTEM),
-        (master.RoleView, core.Role, SYSTEM), (master.DeadlineRuleView, core.DeadlineRule, SYSTEM),
-        (master.AuditLogView, core.AuditLog, SYSTEM),
+        (master.PropertyView, Property, SYSTEM), (master.StaffUserView, StaffUser, SYSTEM),
+        (master.RoleView, Role, SYSTEM), (master.DeadlineRuleView, DeadlineRule, SYSTEM),
+        (master.AuditLogView, AuditLog, SYSTEM),
     ]
 
 
-def build_admin(app):
-    from pathlib import Path
-    admin = Admin(app, name=str(T("物业客服前台", "FrontDesk")), url="/admin",
-                  translations_path=str(Path(__file__).resolve().parent.parent / "app" / "translations"),
-                  index_view=Dashboard(name=T("工作台", "Dashboard"), url="/admin"),
-                  theme=Bootstrap4Theme(base_template="admin/fd_master.html", fluid=True))
-    for view_class, model, category in views():
-        admin.add_view(view_class(model, category=category))
-    admin.add_view(duty.DailySummaryView(name=T("每日汇总", "Daily summary"), endpoint="daily_summary", category=DUTY))
-    app.extensions["frontdesk_admin"] = admin
-    return admin
+def pages() -> list:
+    """Screens that are not one register's table: (endpoint, view class, name, category)."""
+    return [("daily_summary", duty.DailySummaryView, T("每日汇总", "Daily summary"), DUTY)]

@@ -2,15 +2,14 @@
 from flask import Response
 from flask_admin.actions import action
 
-from app.admin import RegisterView, _csv_stream, _report
-from app.i18n import T
-from app.timeutil import now
-
-UNIT_LOOKUP = ("unit", "resident")
+from app.admin import DailySheet, RegisterView, report
+from app.admin.export import csv_stream, safe_cell
+from kernel.clock import now
+from kernel.i18n import T
 
 
 class DeskView(RegisterView):
-    lookups = UNIT_LOOKUP
+    lookups = ("unit",)
     column_default_sort = ("id", True)
     search_prefix = ("number",)
 
@@ -29,9 +28,8 @@ class RepairOrderView(DeskView):
     search_prefix = ("number", "phone")
     form_excluded_columns = ("dispatched_at", "on_site_at", "completed_at", "visited_at", "delay_told_at",
                              "department", "result", "engineer")
-    daily_date_column = "received_at"
-    daily_columns = ("number", "state", "unit", "contact", "phone", "content", "received_at", "department",
-                     "completed_at")
+    daily = DailySheet("received_at", ("number", "state", "unit", "contact", "phone", "content", "received_at",
+                                        "department", "completed_at"))
 
 
 class ComplaintView(DeskView):
@@ -64,6 +62,7 @@ class CleaningBookingView(DeskView):
 
 
 class FunctionCardView(DeskView):
+    lookups = ("unit", "resident")
     column_list = ("number", "unit", "resident", "card_no", "quantity", "unit_price", "amount", "sold_at")
     column_filters = ("sold_at",)
     search_prefix = ("number", "card_no")
@@ -71,6 +70,7 @@ class FunctionCardView(DeskView):
 
 
 class ReclaimedWaterSaleView(DeskView):
+    lookups = ("unit", "resident")
     column_list = ("number", "unit", "resident", "quantity", "unit_price", "amount", "sold_at")
     column_filters = ("sold_at",)
     form_excluded_columns = ("unit_price", "amount")
@@ -80,16 +80,17 @@ class TelecomRegistrationView(DeskView):
     column_list = ("number", "received_at", "unit", "applicant", "phone", "request", "content", "faxed_at")
     column_filters = ("request", "received_at")
     search_prefix = ("number", "phone")
-    daily_date_column = "received_at"
-    daily_columns = ("number", "unit", "applicant", "phone", "request", "content")
+    daily = DailySheet("received_at", ("number", "unit", "applicant", "phone", "request", "content"))
 
 
 class UtilityAccountView(DeskView):
+    lookups = ("unit", "resident")
     column_list = ("number", "service", "unit", "resident", "identity_checked", "applicant_signed", "opened_at")
     column_filters = ("service", "opened_at")
 
 
 class NetworkRequestView(DeskView):
+    lookups = ("unit", "resident")
     column_list = ("number", "kind", "unit", "resident", "tariff", "account", "amount", "received_at", "sent_to_isp_at")
     column_filters = ("kind", "received_at", "sent_to_isp_at")
     search_prefix = ("number", "account")
@@ -100,16 +101,17 @@ class NetworkRequestView(DeskView):
             T("导出所选未发送的申请，并标记为已发送？", "Export the selected unsent requests and mark them sent?"))
     def action_send_to_isp(self, ids):
         """One batch for the ISP: the chosen unsent requests, marked sent in the same transaction."""
-        rows = [r for r in self._rows_for(ids) if r.sent_to_isp_at is None]
+        rows = [r for r in self.rows_for(ids) if r.sent_to_isp_at is None]
         if not rows:
-            _report(0, [])
+            report(0, [])
             return None
         sent = now()
         for r in rows:
             r.sent_to_isp_at = sent
-        columns = [(c, self.column_labels.get(c, c)) for c in
-                   ("number", "kind", "unit", "resident", "tariff", "account", "amount", "received_at")]
-        body = "".join(_csv_stream([str(l) for _, l in columns], [self._export_row(r, columns) for r in rows]))
+        columns = ("number", "kind", "unit", "resident", "tariff", "account", "amount", "received_at")
+        show = self.display()
+        body = "".join(csv_stream([str(self.column_labels.get(c, c)) for c in columns],
+                                  [[safe_cell(show.attr(r, c)) for c in columns] for r in rows]))
         self.session.commit()
         return Response(body, mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment; filename=isp-batch-{sent:%Y%m%d%H%M}.csv"})
@@ -125,15 +127,15 @@ class MailItemView(DeskView):
 
 
 class MoveInView(DeskView):
+    lookups = ("unit", "resident")
     column_list = ("number", "unit", "resident", "handed_over_at", "documents_checked", "keys_handed")
     column_filters = ("handed_over_at",)
-    daily_date_column = "handed_over_at"
-    daily_columns = ("number", "unit", "resident", "handed_over_at", "keys_handed", "water_reading", "power_reading")
+    daily = DailySheet("handed_over_at", ("number", "unit", "resident", "handed_over_at", "keys_handed", "water_reading",
+                                          "power_reading"))
 
 
 class InspectionIssueView(DeskView):
     column_list = ("number", "state", "unit", "inspected_at", "location", "description", "department", "fed_back_at")
     column_filters = ("state", "inspected_at", "department.name")
     form_excluded_columns = ("fed_back_at", "fixed_at", "department")
-    daily_date_column = "inspected_at"
-    daily_columns = ("number", "unit", "location", "description", "department", "fed_back_at")
+    daily = DailySheet("inspected_at", ("number", "unit", "location", "description", "department", "fed_back_at"))

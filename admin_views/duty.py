@@ -5,13 +5,28 @@ from datetime import date, timedelta
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
-from app import permissions, scoping
-from app.admin import RegisterView
-from app.extensions import db
-from app.i18n import T
-from app.timeutil import now, start_of, today
+from app.admin import RegisterView, endpoint, login_redirect
+from kernel import permissions, scoping
+from kernel.clock import now, start_of, today
+from kernel.db import db
+from kernel.i18n import T
+from kernel.identity import Membership, Role, StaffUser
+from kernel.permissions import VIEW
+from kernel.validators import business_day
+from models.duty import (
+    DutyLog,
+    DutyLogReading,
+    Handover,
+    QualityCheck,
+    Roster,
+    RosterAssignment,
+    open_records,
+    roster_due,
+)
+from models.master import Shift
 
 
 class RosterView(RegisterView):
@@ -19,21 +34,17 @@ class RosterView(RegisterView):
     column_list = ("month", "state", "due_at", "submitted_at", "note")
     column_filters = ("state", "month")
     form_excluded_columns = ("due_at", "submitted_at", "assignments")
-    search_units = False
     column_formatters = {"month": lambda v, c, m, n: f"{m.month:%Y-%m}"}
 
     def staff_of_desk(self, property_id):
-        from models.core import Membership, Role, StaffUser
         q = (select(StaffUser).join(Membership, Membership.user_id == StaffUser.id).join(Role)
              .where(Membership.property_id == property_id, Role.code.in_(("clerk", "cs_admin")), StaffUser.active)
              .distinct().order_by(StaffUser.id))
         return db.session.scalars(q).all()
 
-    @expose("/grid/", methods=("GET", "POST"))
+    @endpoint("/grid/", "details", methods=("GET", "POST"))
     def grid_view(self):
-        """The month as a grid (staff x day -> shift), saved in one transaction."""
-        from models.duty import RosterAssignment
-        from models.master import Shift
+        """The month as a grid (staff x day -> shift), saved in one transaction (saving needs 'edit')."""
         roster = self.get_one(request.args.get("id"))
         if roster is None:
             abort(404)
@@ -86,17 +97,15 @@ class LeaveRequestView(RegisterView):
     column_list = ("number", "state", "staff", "kind", "day", "swap_with", "substitute", "reason")
     column_filters = ("state", "kind", "day")
     form_excluded_columns = ("substitute",)
-    search_units = False
 
     def on_model_change(self, form, model, is_created):
         if is_created and "cs_admin" not in self.roles and model.staff_id != current_user.id:
-            model.staff = db.session.get(type(current_user), current_user.id)  # a clerk applies for themself
+            model.staff = db.session.get(StaffUser, current_user.id)  # a clerk applies for themself
 
 
 class AttendanceExceptionView(RegisterView):
     column_list = ("day", "staff", "shift", "kind", "minutes_late", "automatic", "handling")
     column_filters = ("day", "kind", "automatic")
-    search_units = False
 
 
 class DutyLogView(RegisterView):
@@ -105,18 +114,15 @@ class DutyLogView(RegisterView):
     column_filters = ("logged_at", "priority", "escalation", "follow_up")
     search_prefix = ("number",)
     search_contains = ("content",)
-    search_units = False
     column_default_sort = ("logged_at", True)
 
-    @expose("/read/", methods=("POST",))
+    @endpoint("/read/", "mark_read", methods=("POST",))
     def read_view(self):
         """The supervisor marks a day's log as read (source 4.2.5)."""
-        from models.duty import DutyLogReading
         if scoping.current_property_id() is None:
             abort(403)
-        try:
-            day = date.fromisoformat(request.form.get("day", ""))
-        except ValueError:
+        day = business_day(request.form.get("day"))
+        if day is None:
             abort(400)
         pid = scoping.current_property_id()
         if not db.session.scalar(select(DutyLogReading.id).where(DutyLogReading.property_id == pid, DutyLogReading.day == day)):
@@ -128,19 +134,17 @@ class DutyLogView(RegisterView):
 
 class DutyLogReadingView(RegisterView):
     column_list = ("day", "read_by", "read_at")
-    search_units = False
 
 
 class ChecklistItemView(RegisterView):
     column_list = ("name", "quantity")
-    search_units = False
 
 
 class HandoverView(RegisterView):
+    dashboard_panels = (lambda dashboard: duty_panels(dashboard),)
     column_list = ("number", "state", "day", "to_shift", "outgoing", "incoming", "outgoing_signed_at", "incoming_signed_at")
     column_filters = ("state", "day")
     form_excluded_columns = ("outgoing", "incoming", "open_items", "outgoing_signed_at", "incoming_signed_at")
-    search_units = False
     column_details_list = ("number", "state", "day", "to_shift", "open_items", "items_counted", "items_complete",
                            "desk_checked", "remarks", "outgoing", "outgoing_signed_at", "incoming", "incoming_signed_at")
 
@@ -149,7 +153,6 @@ class QualityCheckView(RegisterView):
     column_list = ("checked_at", "kind", "inspector", "staff_checked", "nonconformities", "corrective_action")
     column_filters = ("kind", "checked_at")
     form_excluded_columns = ("inspector",)
-    search_units = False
 
     def on_model_change(self, form, model, is_created):
         if is_created:
@@ -160,23 +163,24 @@ class DailySummaryView(BaseView):
     """For a date: records made per register and what is still open, printable (for the supervisor)."""
 
     register = "daily_summary"
+    grants = dict(supervisor=VIEW, manager=VIEW, cs_admin=VIEW, regional=VIEW)
+    permissions.declare(register, grants)
 
     def is_accessible(self):
         return current_user.is_authenticated and permissions.allowed(scoping.current_roles(), self.register, "list")
 
     def _handle_view(self, name, **kwargs):
         if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path))
+            return login_redirect()
         if not self.is_accessible():
             abort(403)
 
     @expose("/")
     def index(self):
-        from app.handover import open_records
-        try:
-            day = date.fromisoformat(request.args.get("date", ""))
-        except ValueError:
-            day = today()
+        raw = request.args.get("date")
+        day = business_day(raw) if raw else today()
+        if day is None:
+            abort(400)
         start, end = start_of(day), start_of(day + timedelta(days=1))
         rows = []
         for view in self.admin._views:
@@ -195,14 +199,11 @@ class DailySummaryView(BaseView):
 
 
 def _panel(title, lines):
-    from markupsafe import Markup, escape
     return dict(title=title, body=Markup("<br>".join(str(escape(str(l))) if not isinstance(l, Markup) else l for l in lines)))
 
 
 def duty_panels(dashboard):
     """Handover state, next month's roster deadline, spot checks this week, unread duty-log days."""
-    from markupsafe import Markup
-    from models.duty import DutyLog, DutyLogReading, Handover, QualityCheck, Roster, roster_due
     pid, roles = scoping.current_property_id(), scoping.current_roles()
     if pid is None or not roles & {"clerk", "cs_admin", "supervisor", "manager"}:
         return None
@@ -241,6 +242,3 @@ def duty_panels(dashboard):
                         + (" (" + ", ".join(d.isoformat() for d in unread) + ")" if unread else "")))
     return _panel(T("值班", "Duty"), lines)
 
-
-from app.dashboard import PANELS  # noqa: E402
-PANELS.append(duty_panels)

@@ -1,15 +1,21 @@
 """Company and property master data: declared registers, no logic of their own beyond forms."""
+from flask import g
+from markupsafe import Markup, escape
 from wtforms import PasswordField
 from wtforms.validators import Length, Optional
 
 from app.admin import RegisterView
-from app.i18n import T
+from kernel import permissions
+from kernel.display import Display, action_label, register_label
+from kernel.i18n import T
+from kernel.identity import Membership, hash_password
+from kernel.register import model_for, registers
+from kernel.workflow import WorkflowError
 
 
 class PropertyView(RegisterView):
     column_list = ("code", "name", "address", "service_phone")
     search_contains = ("name",)
-    search_units = False
 
 
 class RoleView(RegisterView):
@@ -27,17 +33,14 @@ class StaffUserView(RegisterView):
                                                        validators=[Optional(), Length(min=8, max=128)])}
 
     def __init__(self, model, **kw):
-        from models.core import Membership
         self.inline_models = [(Membership, dict(form_columns=["id", "property", "role"],
                                                 column_labels={"property": T("项目", "Property"), "role": T("角色", "Role")}))]
         super().__init__(model, **kw)
 
     def on_model_change(self, form, model, is_created):
-        from app.auth import hash_password
         if form.new_password.data:
             model.password_hash = hash_password(form.new_password.data)
         elif is_created:
-            from app.workflow import WorkflowError
             raise WorkflowError(T("新账号必须设置密码（至少8位）", "A new account needs a password (8+ characters)"))
 
 
@@ -55,7 +58,6 @@ class FeeItemView(RegisterView):
     column_filters = ("code", "effective_from")
     search_prefix = ("code",)
     search_contains = ("name",)
-    search_units = False
 
 
 class UnitView(RegisterView):
@@ -63,7 +65,6 @@ class UnitView(RegisterView):
     column_editable_list = ("status",)
     column_filters = ("building", "status")
     search_prefix = ("code",)
-    search_units = False
 
     def on_model_change(self, form, model, is_created):
         model.code = f"{model.building}-{model.entrance}-{model.room}".strip()
@@ -82,7 +83,6 @@ class ResidentView(RegisterView):
 class DepartmentView(RegisterView):
     column_list = ("name", "kind", "contact", "phone")
     column_filters = ("kind",)
-    search_units = False
 
 
 class PaymentView(RegisterView):
@@ -94,31 +94,41 @@ class PaymentView(RegisterView):
     lookups = ("unit",)
 
 
-def _changes(view, model, html):
-    """old → new per field, with the register's labels; personal data masked for roles without access to it."""
-    from markupsafe import Markup, escape
-    from app import permissions
-    from app.validators import mask_id
-    from models.base import model_for
-    target = model_for(model.register)
-    columns = target.__table__.c if target is not None else {}
-    pii = permissions.may_see_pii(view.roles)
+def _changes(view, row, html):
+    """old → new per field, through the register's own Display (labels, state names, linked records, masking)."""
+    target = model_for(row.register)
     parts = []
-    for key, (old, new) in (model.changes or {}).items():
-        col = columns.get(key) if target is not None else None
-        label = str(col.info.get("label", key)) if col is not None else key
-        if col is not None and col.info.get("pii") and not pii:
-            old, new = mask_id(str(old)) if old else old, mask_id(str(new)) if new else new
-        parts.append(f"{label}: {'—' if old is None else old} → {'—' if new is None else new}")
+    if target is not None and hasattr(target, "__table__"):
+        show = view.displays.setdefault(row.register, Display(target, view.roles, view.session))
+        for key, (old, new) in (row.changes or {}).items():
+            parts.append(f"{show.label(key)}: {show.stored(key, old)} → {show.stored(key, new)}")
+    else:
+        parts = [f"{k}: {a} → {b}" for k, (a, b) in (row.changes or {}).items()]
     return Markup("<br>").join(escape(p) for p in parts) if html else "; ".join(parts)
 
 
 class AuditLogView(RegisterView):
+    """Each row only for a role that may read that register at that property (issue: no side doors)."""
+
     column_list = ("at", "user", "register", "record_id", "action", "changes", "address")
-    column_formatters = {"changes": lambda v, c, m, n: _changes(v, m, html=True)}
-    column_formatters_export = {"changes": lambda v, c, m, n: _changes(v, m, html=False)}
+    column_formatters = {"changes": lambda v, c, m, n: _changes(v, m, html=True),
+                         "register": lambda v, c, m, n: register_label(m.register),
+                         "action": lambda v, c, m, n: action_label(model_for(m.register), m.action)}
+    column_formatters_export = {"changes": lambda v, c, m, n: _changes(v, m, html=False),
+                                "register": lambda v, c, m, n: register_label(m.register),
+                                "action": lambda v, c, m, n: action_label(model_for(m.register), m.action)}
     column_filters = ("at", "register", "action", "record_id", "user.username")
     column_default_sort = ("id", True)
     search_prefix = ("register", "action")
-    search_units = False
-    can_view_details = True
+
+    @property
+    def displays(self):
+        return g.setdefault("audit_displays", {})
+
+    def readable_registers(self):
+        return sorted(name for name in set(registers()) | set(permissions.grants())
+                      if permissions.allowed(self.roles, name, "details") or permissions.allowed(self.roles, name, "list"))
+
+    def get_query(self):
+        model = self.model
+        return super().get_query().filter(model.register.in_(self.readable_registers()))

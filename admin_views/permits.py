@@ -1,12 +1,9 @@
 """Passes and permits screens; approvals, reissue and printing come from the models and app/printing."""
 from app.admin import RegisterView
-from app.printing import Printable
-
-LOOKUPS = ("unit", "applicant", "permit")
 
 
-class PermitView(Printable, RegisterView):
-    lookups = LOOKUPS
+class PermitView(RegisterView):
+    lookups = ("unit", "applicant")
     column_default_sort = ("id", True)
     search_prefix = ("number",)
 
@@ -18,13 +15,13 @@ class RenovationPermitView(PermitView):
 
 
 class WorkerPassView(PermitView):
+    lookups = ("permit",)
     print_template = "print/worker_pass.html"
     column_list = ("number", "state", "permit", "worker_name", "worker_id_number", "valid_until", "deposit", "fee",
                    "receipt_no", "supersedes", "superseded_by")
     column_filters = ("state", "valid_until")
     search_prefix = ("number", "receipt_no")
     search_contains = ("worker_name",)
-    search_units = False
     form_excluded_columns = ("deposit", "fee", "supersedes", "superseded_by", "reissue_reason", "reissue_valid_until",
                              "receipt_no")
     column_details_list = ("number", "state", "permit", "worker_name", "worker_id_number", "photo_on_file",
@@ -42,9 +39,9 @@ class GoodsPassView(PermitView):
 
 
 class RenovationExtensionView(PermitView):
+    lookups = ("permit",)
     column_list = ("number", "state", "permit", "new_end_on", "fee_due", "fee_receipt_no", "reason")
     column_filters = ("state",)
-    search_units = False
     form_excluded_columns = ("fee_receipt_no",)
 
 

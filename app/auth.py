@@ -4,24 +4,21 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, text
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
-from app import scoping
-from app.extensions import db, limiter, login_manager
-from app.i18n import T
+from app.extensions import limiter, login_manager
+from kernel import scoping
+from kernel.db import db
+from kernel.i18n import T
+from kernel.identity import StaffUser
 
 bp = Blueprint("auth", __name__)
 MSG_BAD_LOGIN = T("用户名或密码错误", "Wrong username or password")
 MSG_THROTTLED = T("登录失败次数过多，请15分钟后再试", "Too many failed logins; try again in 15 minutes")
 
 
-def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
-
-
 @login_manager.user_loader
 def load_user(user_id):
-    from models.core import StaffUser
     return db.session.get(StaffUser, int(user_id)) if str(user_id).isdigit() else None
 
 
@@ -40,7 +37,6 @@ def _login_key():
 @limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], key_func=_login_key, methods=["POST"],
                deduct_when=lambda response: response.status_code != 302)
 def login():
-    from models.core import StaffUser
     error = None
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()

@@ -1,23 +1,39 @@
-"""flask seed-demo | flask create-user: the first real account of a production install."""
+"""flask seed-demo | seed-base | create-user | check: set up an install and check its declarations."""
+from __future__ import annotations
+
 import getpass
 
 import click
+from flask import Flask
 from sqlalchemy import select
 
+from kernel import checks
+from kernel.db import db
+from kernel.identity import Membership, Property, Role, StaffUser, hash_password
+from seeds.base import load_base
+from seeds.demo import load_demo
 
-def register_cli(app):
+
+def register_cli(app: Flask) -> None:
     @app.cli.command("seed-demo")
-    def seed_demo():
-        """Load the demo properties, users and data (idempotent)."""
-        from seeds.demo import load_demo
-        created = load_demo()
-        click.echo(f"demo data: {created} rows added")
+    def seed_demo() -> None:
+        """Load the demo properties, users and data (idempotent). Never in production."""
+        click.echo(f"demo data: {load_demo()} rows added")
 
     @app.cli.command("seed-base")
-    def seed_base():
+    def seed_base() -> None:
         """Roles and deadline rules only: what a production install needs before the first account."""
-        from seeds.demo import load_base
         click.echo(f"base data: {load_base()} rows added")
+
+    @app.cli.command("check")
+    def check() -> None:
+        """Validate every register's declarations (the factory also runs this at start-up)."""
+        messages = checks.run(app)
+        for m in messages:
+            click.echo(m)
+        click.echo(f"{len(messages)} problems found" if messages else "declarations: no problems found")
+        if messages:
+            raise SystemExit(1)
 
     @app.cli.command("create-user")
     @click.option("--username", required=True)
@@ -25,12 +41,9 @@ def register_cli(app):
     @click.option("--property-code", required=True, help="e.g. A; created if missing (with --property-name)")
     @click.option("--property-name", default=None)
     @click.option("--role", "roles", multiple=True, required=True)
-    def create_user(username, full_name, property_code, property_name, roles):
+    def create_user(username: str, full_name: str, property_code: str, property_name: str | None,
+                    roles: tuple[str, ...]) -> None:
         """Create an account with roles at one property; asks for the password twice."""
-        from app.auth import hash_password
-        from app.extensions import db
-        from models.core import Membership, Property, Role, StaffUser
-        from seeds.demo import load_base
         load_base()
         prop = db.session.scalar(select(Property).where(Property.code == property_code))
         if prop is None:

@@ -52,20 +52,20 @@ def reset_peak():
 
 
 def build_app():
-    from app import create_app
     from app.config import Config
+    from app.factory import create_app
     return create_app(Config, SQLALCHEMY_DATABASE_URI=URL, RATELIMIT_ENABLED=False,
                       PASSWORD_HASH_METHOD="pbkdf2:sha256:1")
 
 
 def fill(app):
-    from app.auth import hash_password
-    from app.extensions import db
-    from models.core import Membership, Property, Role, StaffUser
+    from kernel.db import db
+    from kernel.identity import hash_password
+    from models import Membership, Property, Role, StaffUser
     from models.desk import RepairOrder
     from models.master import Department, Resident, Unit
     from models.permits import GoodsPass
-    from seeds.demo import load_base
+    from seeds.base import load_base
     with app.app_context():
         engine = db.engine
         try:
@@ -204,7 +204,7 @@ def main():
     (ROOT / "bench").mkdir(exist_ok=True)
     app = build_app()
     fill(app)
-    from app.extensions import db
+    from kernel.db import db
     from models.desk import RepairOrder
     from models.permits import GoodsPass
     with app.app_context():

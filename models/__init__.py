@@ -1,9 +1,43 @@
-from models.core import AuditLog, DeadlineRule, Membership, NumberSequence, Property, Role, SignOff, StaffUser  # noqa: F401
+"""The domains, each a module of registers declared on the kernel (see kernel/__init__.py for the layers)."""
+from kernel.audit import AuditLog  # noqa: F401
+from kernel.deadlines import DeadlineRule  # noqa: F401
+from kernel.identity import Membership, Property, Role, StaffUser  # noqa: F401
+from kernel.numbering import NumberSequence  # noqa: F401
+from kernel.workflow import SignOff  # noqa: F401
+from models.desk import (  # noqa: F401
+    Callback,
+    CleaningBooking,
+    Complaint,
+    FunctionCard,
+    Incident,
+    InspectionIssue,
+    MailItem,
+    MoveIn,
+    NetworkRequest,
+    PhoneLog,
+    ReclaimedWaterSale,
+    RepairOrder,
+    TelecomRegistration,
+    UtilityAccount,
+)
+from models.duty import (  # noqa: F401
+    AttendanceException,
+    ChecklistItem,
+    DutyLog,
+    DutyLogReading,
+    Handover,
+    LeaveRequest,
+    QualityCheck,
+    Roster,
+    RosterAssignment,
+)
 from models.master import Department, FeeItem, Payment, Resident, Shift, Unit  # noqa: F401
-from models.desk import (Callback, CleaningBooking, Complaint, FunctionCard, Incident, InspectionIssue,  # noqa: F401
-                         MailItem, MoveIn, NetworkRequest, PhoneLog, ReclaimedWaterSale, RepairOrder,
-                         TelecomRegistration, UtilityAccount)
-from models.permits import (AdditionalWorks, GoodsPass, HotWorkPermit, RenovationExtension,  # noqa: F401
-                            RenovationPermit, StairElevatorUse, WorkerPass)
-from models.duty import (AttendanceException, ChecklistItem, DutyLog, DutyLogReading, Handover,  # noqa: F401
-                         LeaveRequest, QualityCheck, Roster, RosterAssignment)
+from models.permits import (  # noqa: F401
+    AdditionalWorks,
+    GoodsPass,
+    HotWorkPermit,
+    RenovationExtension,
+    RenovationPermit,
+    StairElevatorUse,
+    WorkerPass,
+)

@@ -7,22 +7,24 @@ from decimal import Decimal
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped
 
-from app.deadlines import Deadline
-from app.extensions import db
-from app.i18n import T
-from app.permissions import ALL, KEEP, READ, VIEW, grant
-from app.timeutil import now
-from app.workflow import WorkflowError, transition
-from models.base import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link
+from kernel.clock import now
+from kernel.db import db
+from kernel.deadlines import Deadline
+from kernel.i18n import T
+from kernel.permissions import ALL, DESK, KEEP, READ, VIEW
+from kernel.register import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link
+from kernel.workflow import WorkflowError, transition
 from models.master import FeeItem
 
-DESK = ("clerk", "cs_admin")
+OVERSIGHT = dict(supervisor=READ, manager=READ, regional=READ)  # the desk's registers, read by those above it
 SOURCE = {"phone": T("电话", "Phone"), "letter": T("来函", "Letter"), "walk_in": T("来访", "Walk-in"),
           "inspection": T("验楼", "Building inspection")}
 
 
 class Record(Numbered, PropertyScoped, Tracked, Register):
-    """What every desk record has: a number, a property, who made it, a unit and a contact."""
+    """What every desk record has: a number, a property, who made it; the desk keeps it, those above read it."""
+
+    grants = dict(clerk=KEEP, cs_admin=ALL, **OVERSIGHT)
 
 
 def _unit(nullable=False):
@@ -65,6 +67,8 @@ class PhoneLog(Record, db.Model):
 class RepairOrder(Record, Workflow, db.Model):
     __tablename__ = "repair_order"
     __label__ = T("报修单", "Repair orders")
+    grants = dict(clerk=KEEP, cs_admin=ALL, engineering=VIEW, **OVERSIGHT)
+    open_states = ("registered", "dispatched", "on_site", "completed")
     number_prefix = "BX"
     states = {"registered": T("已登记", "Registered"), "dispatched": T("已派工", "Dispatched"),
               "on_site": T("已到场", "On site"), "completed": T("已完工", "Completed"),
@@ -145,6 +149,7 @@ class RepairOrder(Record, Workflow, db.Model):
 class Complaint(Record, Workflow, db.Model):
     __tablename__ = "complaint"
     __label__ = T("投诉与建议", "Complaints and suggestions")
+    open_states = ("recorded", "forwarded", "replied")
     number_prefix = "TS"
     states = {"recorded": T("已登记", "Recorded"), "forwarded": T("已转达", "Forwarded"),
               "replied": T("已回复业主", "Replied"), "closed": T("已关闭", "Closed")}
@@ -184,6 +189,7 @@ class Complaint(Record, Workflow, db.Model):
 class Incident(Record, Workflow, db.Model):
     __tablename__ = "incident"
     __label__ = T("重大事件", "Major incidents")
+    open_states = ("open",)
     number_prefix = "SJ"
     states = {"open": T("处理中", "Open"), "closed": T("已关闭", "Closed")}
     initial_state = "open"
@@ -246,6 +252,7 @@ CLEANING = {"cleaning_standard": T("标准清洁", "Standard"), "cleaning_deep":
 class CleaningBooking(Record, db.Model):
     __tablename__ = "cleaning_booking"
     __label__ = T("家居清洁委托", "Cleaning bookings")
+    grants = dict(clerk=KEEP, cs_admin=ALL, finance=READ, **OVERSIGHT)
     number_prefix = "QJ"
     unit_id: Mapped[int] = _unit()
     unit = link("Unit", T("房号", "Unit"))
@@ -298,6 +305,7 @@ class _Sale(Record):
 class FunctionCard(_Sale, db.Model):
     __tablename__ = "function_card"
     __label__ = T("功能卡发放", "Function cards")
+    grants = dict(clerk=KEEP, cs_admin=ALL, finance=READ, **OVERSIGHT)
     number_prefix = "GN"
     fee_code = "function_card"
     unit = link("Unit", T("房号", "Unit"))
@@ -309,6 +317,7 @@ class FunctionCard(_Sale, db.Model):
 class ReclaimedWaterSale(_Sale, db.Model):
     __tablename__ = "reclaimed_water_sale"
     __label__ = T("中水售卖", "Reclaimed water")
+    grants = dict(clerk=KEEP, cs_admin=ALL, finance=READ, **OVERSIGHT)
     number_prefix = "ZS"
     fee_code = "reclaimed_water"
     unit = link("Unit", T("房号", "Unit"))
@@ -402,6 +411,7 @@ class NetworkRequest(Record, db.Model):
 class MailItem(Record, Workflow, db.Model):
     __tablename__ = "mail_item"
     __label__ = T("特殊邮件", "Special mail")
+    open_states = ("received", "notified")
     number_prefix = "YJ"
     states = {"received": T("已收件", "Received"), "notified": T("已通知", "Resident notified"),
               "picked_up": T("已领取", "Picked up")}
@@ -455,6 +465,7 @@ class MoveIn(Record, db.Model):
 class InspectionIssue(Record, Workflow, db.Model):
     __tablename__ = "inspection_issue"
     __label__ = T("验楼工程问题", "Inspection defects")
+    grants = dict(clerk=KEEP, cs_admin=ALL, engineering=VIEW, **OVERSIGHT)
     number_prefix = "YL"
     states = {"open": T("待处理", "Open"), "fixed": T("已整改", "Fixed")}
     initial_state = "open"
@@ -479,15 +490,3 @@ class InspectionIssue(Record, Workflow, db.Model):
     @transition(source="open", target="fixed", roles=DESK + ("engineering",), label=T("已整改", "Fixed"))
     def fix(self, ctx):
         self.fixed_at = now()
-
-
-DESK_READ = dict(supervisor=READ, manager=READ, regional=READ)
-for _register in ("phone_log", "complaint", "incident", "callback", "cleaning_booking", "function_card",
-                  "reclaimed_water_sale", "telecom_registration", "utility_account", "network_request",
-                  "mail_item", "move_in", "inspection_issue"):
-    grant(_register, clerk=KEEP, cs_admin=ALL, **DESK_READ)
-grant("repair_order", clerk=KEEP, cs_admin=ALL, engineering=VIEW, **DESK_READ)
-grant("inspection_issue", clerk=KEEP, cs_admin=ALL, engineering=VIEW, **DESK_READ)
-grant("function_card", clerk=KEEP, cs_admin=ALL, finance=READ, **DESK_READ)
-grant("reclaimed_water_sale", clerk=KEEP, cs_admin=ALL, finance=READ, **DESK_READ)
-grant("cleaning_booking", clerk=KEEP, cs_admin=ALL, finance=READ, **DESK_READ)

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, relationship
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, relationship
 
-from app.deadlines import Deadline
-from app.extensions import db
-from app.i18n import T
-from app.permissions import ALL, ENTER, KEEP, READ, VIEW, grant
-from app.timeutil import now, today
-from app.workflow import WorkflowError, transition
-from models.base import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link
-
-DESK = ("clerk", "cs_admin")
+from kernel.clock import now, today
+from kernel.db import db
+from kernel.deadlines import Deadline
+from kernel.i18n import T
+from kernel.permissions import ALL, DESK, ENTER, KEEP, READ, VIEW
+from kernel.register import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link, registers
+from kernel.workflow import WorkflowError, transition
 
 
 def roster_due(month: date) -> datetime:
@@ -26,6 +24,7 @@ def roster_due(month: date) -> datetime:
 class Roster(PropertyScoped, Tracked, Register, Workflow, db.Model):
     __tablename__ = "roster"
     __label__ = T("排班表", "Rosters")
+    grants = dict(cs_admin=KEEP, supervisor=READ, manager=READ, clerk=VIEW, regional=READ)
     states = {"draft": T("草稿", "Draft"), "submitted": T("已提交", "Submitted"),
               "reviewed": T("主管已审核", "Reviewed"), "filed": T("已报经理", "Filed")}
     initial_state = "draft"
@@ -96,6 +95,8 @@ LEAVE_KIND = {"leave": T("请假", "Leave"), "day_off": T("调休", "Day off"), 
 class LeaveRequest(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
     __tablename__ = "leave_request"
     __label__ = T("调休/请假/换班", "Leave and swaps")
+    open_states = ("submitted",)
+    grants = dict(clerk=ENTER, cs_admin=ENTER, supervisor=READ, manager=READ)
     number_prefix = "TX"
     states = {"submitted": T("已提交", "Submitted"), "approved": T("已批准", "Approved"), "rejected": T("已驳回", "Rejected")}
     initial_state = "submitted"
@@ -151,6 +152,7 @@ class LeaveRequest(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Mod
 class AttendanceException(PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "attendance_exception"
     __label__ = T("逾时接班/不接班", "Late or missed takeovers")
+    grants = dict(cs_admin=KEEP, supervisor=ALL, manager=READ)
     staff_id: Mapped[int] = field(T("值班人员", "Staff"), ForeignKey("staff_user.id"), nullable=False)
     staff = link("StaffUser", T("值班人员", "Staff"), foreign_keys=[staff_id])
     day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False, index=True)
@@ -174,6 +176,7 @@ class DutyLog(Numbered, PropertyScoped, Tracked, Register, db.Model):
 
     __tablename__ = "duty_log"
     __label__ = T("值班记录", "Duty log")
+    grants = dict(clerk=ENTER, cs_admin=KEEP, supervisor=READ + ("mark_read",), manager=READ, regional=READ)
     number_prefix = "ZB"
     logged_at: Mapped[datetime] = field(T("时间", "At"), DateTime, default=now, nullable=False, index=True)
     source: Mapped[str] = field(T("信息来源", "Source"), String(12), nullable=False, default="phone",
@@ -193,6 +196,7 @@ class DutyLogReading(PropertyScoped, Register, db.Model):
 
     __tablename__ = "duty_log_reading"
     __label__ = T("值班记录查阅", "Duty log readings")
+    grants = dict(supervisor=VIEW, manager=VIEW, cs_admin=VIEW)
     id: Mapped[int] = field(T("编号", "Id"), Integer, primary_key=True)
     day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False)
     read_by_id: Mapped[int] = field(T("查阅人", "Read by"), ForeignKey("staff_user.id"), nullable=False)
@@ -204,6 +208,7 @@ class DutyLogReading(PropertyScoped, Register, db.Model):
 class ChecklistItem(PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "checklist_item"
     __label__ = T("交接物品清单", "Handover items")
+    grants = dict(cs_admin=ALL, it=ALL, clerk=VIEW, supervisor=VIEW)
     name: Mapped[str] = field(T("物品", "Item"), String(40), nullable=False)
     quantity: Mapped[int] = field(T("数量", "Quantity"), Integer, nullable=False, default=1, validators=["positive"])
 
@@ -214,6 +219,7 @@ class ChecklistItem(PropertyScoped, Tracked, Register, db.Model):
 class Handover(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
     __tablename__ = "handover"
     __label__ = T("交接班", "Handovers")
+    grants = dict(clerk=ENTER, cs_admin=KEEP, supervisor=READ, manager=READ)
     number_prefix = "JJ"
     states = {"open": T("待交班人签字", "Awaiting outgoing"), "outgoing_signed": T("待接班人签字", "Awaiting handover"),
               "locked": T("已交接(锁定)", "Handed over (locked)")}
@@ -239,7 +245,6 @@ class Handover(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
         return datetime.combine(self.day, self.to_shift.starts_at) - timedelta(minutes=15)
 
     def on_create(self, session):
-        from app.handover import open_items_text, checklist_text
         self.open_items = open_items_text(session, self.property_id)
         self.items_counted = checklist_text(session, self.property_id)
 
@@ -252,8 +257,7 @@ class Handover(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
     @transition(source="outgoing_signed", target="locked", roles=DESK, label=T("接班人签字", "Incoming signs"),
                 distinct_from=("sign_out",))
     def sign_in(self, ctx):
-        from app.handover import may_take_over
-        if not may_take_over(ctx.session, self, ctx.user.id):
+        if ctx.user.id not in RosterAssignment.on_duty(ctx.session, self.property_id, self.day, self.to_shift_id):
             raise WorkflowError(T("接班人须为下一班排班人员或经批准的替班人",
                                   "The incoming must be rostered for the next shift or its approved substitute"))
         self.incoming_id = ctx.user.id
@@ -279,6 +283,7 @@ CHECK_KIND = {"supervisor_spot": T("主管抽查", "Supervisor spot check"), "ma
 class QualityCheck(PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "quality_check"
     __label__ = T("质量检查记录", "Quality checks")
+    grants = dict(supervisor=KEEP, manager=KEEP, cs_admin=KEEP, regional=READ)
     kind: Mapped[str] = field(T("检查类别", "Kind"), String(16), nullable=False, default="supervisor_spot", choices=CHECK_KIND)
     inspector_id: Mapped[int | None] = field(T("检查人", "Inspector"), ForeignKey("staff_user.id"))
     inspector = link("StaffUser", T("检查人", "Inspector"), foreign_keys=[inspector_id])
@@ -298,13 +303,32 @@ class QualityCheck(PropertyScoped, Tracked, Register, db.Model):
                                          f"Items {','.join(failed)} failed: record the nonconformity and corrective action")}
 
 
-grant("roster", cs_admin=KEEP, supervisor=READ, manager=READ, clerk=VIEW, regional=READ)
-grant("roster_assignment", cs_admin=VIEW, supervisor=VIEW, manager=VIEW, clerk=VIEW)
-grant("leave_request", clerk=ENTER, cs_admin=ENTER, supervisor=READ, manager=READ)
-grant("attendance_exception", cs_admin=KEEP, supervisor=ALL, manager=READ)
-grant("duty_log", clerk=ENTER, cs_admin=KEEP, supervisor=READ + ("mark_read",), manager=READ, regional=READ)
-grant("duty_log_reading", supervisor=VIEW, manager=VIEW, cs_admin=VIEW)
-grant("checklist_item", cs_admin=ALL, it=ALL, clerk=VIEW, supervisor=VIEW)
-grant("handover", clerk=ENTER, cs_admin=KEEP, supervisor=READ, manager=READ)
-grant("quality_check", supervisor=KEEP, manager=KEEP, cs_admin=KEEP, regional=READ)
-grant("daily_summary", supervisor=VIEW, manager=VIEW, cs_admin=VIEW, regional=VIEW)
+# ---------------------------------------------------------------- what a handover carries over (source 4.3.2 b)
+
+def open_records(session: Session, property_id: int) -> list[tuple[T, int, list[str]]]:
+    """(register label, count, up to 5 numbers) for every register that declares open states and has some."""
+    out = []
+    for model in registers().values():
+        if not model.open_states or not hasattr(model, "property_id") or not hasattr(model, "number"):
+            continue
+        where = (model.property_id == property_id, model.state.in_(model.open_states))
+        numbers = session.scalars(select(model.number).where(*where).order_by(model.id).limit(5)).all()
+        if numbers:
+            count = session.scalar(select(func.count()).select_from(model).where(*where))
+            out.append((model.__label__, count, numbers))
+    return out
+
+
+def open_items_text(session: Session, property_id: int) -> str:
+    lines = [f"[值班记录] {n}: {c[:40]}" for n, c in session.execute(
+        select(DutyLog.number, DutyLog.content).where(DutyLog.property_id == property_id, DutyLog.follow_up != "done")
+        .order_by(DutyLog.logged_at).limit(50))]
+    for label, count, numbers in open_records(session, property_id):
+        lines.append(f"[{label.zh}] {count} 条未完结: {', '.join(numbers)}{' …' if count > len(numbers) else ''}")
+    return "\n".join(lines) or "无"
+
+
+def checklist_text(session: Session, property_id: int) -> str:
+    items = session.scalars(select(ChecklistItem).where(ChecklistItem.property_id == property_id)
+                            .order_by(ChecklistItem.id)).all()
+    return "\n".join(f"{i.name} ×{i.quantity}：" for i in items)

@@ -4,13 +4,27 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, Time, UniqueConstraint, or_, select
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped
 
-from app.extensions import db
-from app.i18n import T
-from app.timeutil import now
-from models.base import Numbered, PropertyScoped, Register, Tracked, field, link
+from kernel.clock import now
+from kernel.db import db
+from kernel.i18n import T
+from kernel.permissions import ALL, ENTER, KEEP, READ, VIEW
+from kernel.register import Numbered, PropertyScoped, Register, Tracked, field, link
 
 UNIT_STATUS = {"vacant": T("空置", "Vacant"), "occupied": T("已入住", "Occupied"),
                "renovating": T("装修中", "Renovating")}
@@ -26,6 +40,8 @@ DEPARTMENT_KIND = {
 class Unit(PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "unit"
     __label__ = T("房号", "Units")
+    grants = dict(it=ALL, clerk=VIEW, cs_admin=KEEP, supervisor=READ, manager=READ, engineering=VIEW, finance=VIEW,
+                  regional=READ)
     code: Mapped[str] = field(T("房号", "Unit"), String(20), nullable=False, index=True,
                               description=T("楼栋-单元-房号，如 3-2-1501", "Building-entrance-room, e.g. 3-2-1501"))
     building: Mapped[str] = field(T("楼栋", "Building"), String(10), nullable=False)
@@ -44,6 +60,8 @@ class Unit(PropertyScoped, Tracked, Register, db.Model):
 class Resident(PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "resident"
     __label__ = T("业户档案", "Residents")
+    grants = dict(clerk=ENTER, cs_admin=ALL, supervisor=READ, manager=READ, finance=VIEW, engineering=VIEW,
+                  regional=READ)
     name: Mapped[str] = field(T("姓名", "Name"), String(40), nullable=False, index=True)
     kind: Mapped[str] = field(T("类别", "Kind"), String(10), nullable=False, default="owner",
                               choices=RESIDENT_KIND)
@@ -69,6 +87,7 @@ class Resident(PropertyScoped, Tracked, Register, db.Model):
 class Department(PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "department"
     __label__ = T("联系部门", "Departments")
+    grants = dict(it=ALL, cs_admin=KEEP, clerk=VIEW, supervisor=VIEW, manager=VIEW)
     name: Mapped[str] = field(T("名称", "Name"), String(40), nullable=False)
     kind: Mapped[str] = field(T("类别", "Kind"), String(12), nullable=False, choices=DEPARTMENT_KIND)
     contact: Mapped[str | None] = field(T("联系人", "Contact"), String(40))
@@ -81,6 +100,7 @@ class Department(PropertyScoped, Tracked, Register, db.Model):
 class Shift(PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "shift"
     __label__ = T("班次", "Shifts")
+    grants = dict(it=ALL, cs_admin=VIEW, supervisor=VIEW, manager=VIEW, clerk=VIEW)
     code: Mapped[str] = field(T("代码", "Code"), String(12), nullable=False)
     name: Mapped[str] = field(T("名称", "Name"), String(20), nullable=False)
     starts_at: Mapped[time] = field(T("开始", "Starts"), Time, nullable=False)
@@ -100,6 +120,7 @@ class FeeItem(PropertyScoped, Tracked, Register, db.Model):
 
     __tablename__ = "fee_item"
     __label__ = T("收费/有偿服务价格", "Fees and prices")
+    grants = dict(it=ALL, finance=READ, clerk=VIEW, cs_admin=VIEW, supervisor=READ, manager=READ, regional=READ)
     code: Mapped[str] = field(T("代码", "Code"), String(30), nullable=False, index=True)
     name: Mapped[str] = field(T("名称", "Name"), String(60), nullable=False)
     unit_of_charge: Mapped[str] = field(T("计价单位", "Charged per"), String(20), nullable=False)
@@ -116,7 +137,7 @@ class FeeItem(PropertyScoped, Tracked, Register, db.Model):
             return {"effective_to": T("失效日期不能早于生效日期", "The end date is before the start date")}
 
     @classmethod
-    def in_force(cls, session, property_id: int, code: str, on: date | None = None) -> "FeeItem | None":
+    def in_force(cls, session, property_id: int, code: str, on: date | None = None) -> FeeItem | None:
         on = on or now().date()
         return session.scalars(
             select(cls).where(cls.property_id == property_id, cls.code == code,
@@ -133,6 +154,7 @@ PAYMENT_KIND = {"fee": T("收费", "Fee"), "deposit": T("押金", "Deposit"), "r
 class Payment(Numbered, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "payment"
     __label__ = T("收费记录", "Payments")
+    grants = dict(finance=KEEP, clerk=VIEW, cs_admin=VIEW, supervisor=READ, manager=READ, regional=READ)
     number_prefix = "SF"
     receipt_no: Mapped[str] = field(T("收据号", "Receipt number"), String(30), nullable=False, index=True)
     kind: Mapped[str] = field(T("类别", "Kind"), String(16), nullable=False, default="fee", choices=PAYMENT_KIND)

@@ -7,15 +7,15 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Numeric, String, Text, select
 from sqlalchemy.orm import Mapped
 
-from app.extensions import db
-from app.i18n import T
-from app.permissions import KEEP, READ, VIEW, grant
-from app.timeutil import now, today
-from app.workflow import WorkflowError, transition
-from models.base import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link
+from kernel.clock import now, today
+from kernel.db import db
+from kernel.i18n import T
+from kernel.permissions import DESK, KEEP, READ, VIEW
+from kernel.register import Numbered, PropertyScoped, Register, Tracked, Verify, Workflow, field, link
+from kernel.workflow import WorkflowError, fire, transition
 from models.master import FeeItem, Payment
 
-DESK = ("clerk", "cs_admin")
+APPROVERS = dict(supervisor=READ, manager=READ, regional=READ)  # those who approve read every application
 DUTY_SUPERVISOR = ("supervisor", "cs_admin")  # 值班主任: whoever supervises the desk on duty
 WORK_KIND = {"wall": T("打墙", "Wall"), "drilling": T("打孔", "Drilling"), "security_door": T("安装防盗门", "Security door"),
              "guard_rail": T("防护栏", "Guard rails"), "screen": T("防蚊纱窗", "Screens")}
@@ -33,6 +33,8 @@ def months_later(d: date, months: int) -> date:
 
 class Application(Numbered, PropertyScoped, Tracked, Register, Workflow):
     """Applied for by the owner or the owner's renovation lead (source 篇5: 确认是业主或装修负责人)."""
+
+    grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, **APPROVERS)
 
     unit_id: Mapped[int] = field(T("房号", "Unit"), ForeignKey("unit.id"), nullable=False, index=True)
     applicant_id: Mapped[int | None] = field(T("申请业主", "Applying owner"), ForeignKey("resident.id"))
@@ -59,6 +61,7 @@ class Application(Numbered, PropertyScoped, Tracked, Register, Workflow):
 class RenovationPermit(Application, db.Model):
     __tablename__ = "renovation_permit"
     __label__ = T("装修申请/许可证", "Renovation permits")
+    grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, finance=VIEW, **APPROVERS)
     number_prefix = "ZX"
     states = {"submitted": T("已提交", "Submitted"), "approved": T("已批准", "Approved"),
               "rejected": T("已驳回", "Rejected"), "void": T("作废", "Void")}
@@ -107,8 +110,8 @@ class RenovationPermit(Application, db.Model):
     @transition(source="approved", target="void", roles=("manager",), label=T("作废", "Void"), comment_required=True)
     def void(self, ctx):
         for p in ctx.session.scalars(select(WorkerPass).where(WorkerPass.permit_id == self.id,
-                                                              WorkerPass.state == "issued")):
-            p.state, p.state_changed_at = "void", now()
+                                                              WorkerPass.state == "issued")).all():
+            fire(p, "void_with_permit", ctx.user, (), ctx.session, comment=f"装修许可证 {self.number} 作废", system=True)
 
 
 class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
@@ -116,6 +119,8 @@ class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model
 
     __tablename__ = "worker_pass"
     __label__ = T("装修人员出入证", "Worker passes")
+    grants = dict(clerk=KEEP, cs_admin=KEEP, finance=READ, engineering=VIEW, **APPROVERS)
+    verify = Verify(shown=("worker_name", "unit", "valid_until"))
     number_prefix = "CZ"
     states = {"draft": T("草稿", "Draft"), "issued": T("已签发", "Issued"), "superseded": T("已换发", "Superseded"),
               "returned": T("已退证", "Returned"), "void": T("作废", "Void")}
@@ -146,6 +151,10 @@ class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model
     def __str__(self):
         return f"{self.number} {self.worker_name}"
 
+    @property
+    def unit(self):
+        return self.permit.unit if self.permit is not None else None
+
     def clean(self):
         permit = self.permit
         if permit is None or permit.state != "approved" or (permit.end_on and permit.end_on < today()):
@@ -174,7 +183,7 @@ class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model
                             quantity=1, amount=amount, linked_register=self.__tablename__, linked_id=self.id))
 
     @property
-    def verification(self) -> str:
+    def verdict(self) -> str:
         if self.state == "superseded":
             return "superseded"
         if self.state in ("void", "returned", "draft"):
@@ -194,22 +203,35 @@ class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model
     @transition(source="issued", target="superseded", roles=DESK, label=T("换发(重办)", "Reissue"),
                 fields=("reissue_reason", "reissue_valid_until"), requires=("reissue_reason",))
     def reissue(self, ctx):
-        self.reissue_to(ctx.session, self.reissue_valid_until or self.valid_until)
+        self.reissue_to(ctx.session, ctx.user, self.reissue_valid_until or self.valid_until, supersede=False)
 
-    def reissue_to(self, session, valid_until):
+    def reissue_to(self, session, user, valid_until, supersede=True):
         """The new pass carries everything over; no new deposit: the one held moves with the worker."""
         if valid_until > self.permit.end_on:
             raise WorkflowError(T(f"有效期不能超过许可证期限 {self.permit.end_on}", f"Cannot be valid past {self.permit.end_on}"))
         new = WorkerPass(property_id=self.property_id, permit_id=self.permit_id, worker_name=self.worker_name,
                          worker_id_number=self.worker_id_number, photo_on_file=True, id_copy_on_file=True,
                          valid_until=valid_until, deposit=self.deposit, fee=Decimal("0"), receipt_no=self.receipt_no,
-                         signed_by_lead=self.signed_by_lead, supersedes_id=self.id, state="issued",
-                         state_changed_at=now())
+                         signed_by_lead=self.signed_by_lead, supersedes_id=self.id, state="draft")
         session.add(new)
         session.flush()
+        fire(new, "issue_reissued", user, (), session, comment=f"换发自 {self.number}", system=True)
         self.superseded_by_id = new.id
-        self.state, self.state_changed_at = "superseded", now()
+        if supersede:  # the reissue step moves this pass itself; an extension supersedes it here
+            fire(self, "supersede", user, (), session, comment=f"换发为 {new.number}", system=True)
         return new
+
+    @transition(source="draft", target="issued", roles=(), label=T("换发签发", "Issued as a reissue"))
+    def issue_reissued(self, ctx):
+        """System step: the new pass of a reissue is issued with the old one's deposit, no new payment."""
+
+    @transition(source="issued", target="superseded", roles=(), label=T("已换发", "Superseded"))
+    def supersede(self, ctx):
+        """System step: an extension of the permit re-makes every active pass (source 篇5 §3 f)."""
+
+    @transition(source="issued", target="void", roles=(), label=T("随许可证作废", "Void with the permit"))
+    def void_with_permit(self, ctx):
+        """System step: a voided renovation permit voids the passes issued under it."""
 
     @transition(source="issued", target="returned", roles=DESK + ("finance",), label=T("退证退押金", "Return and refund"),
                 fields=("reissue_reason",))
@@ -225,6 +247,9 @@ class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model
 class GoodsPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
     __tablename__ = "goods_pass"
     __label__ = T("物品放行条", "Goods passes")
+    grants = dict(clerk=KEEP, cs_admin=KEEP, **APPROVERS)
+    open_states = ("draft", "signed")
+    verify = Verify(shown=("unit", "carrier_name", "items", "valid_on"), guard_step="exit")
     number_prefix = "FX"
     states = {"draft": T("草稿", "Draft"), "signed": T("值班主任已签字", "Signed"), "issued": T("已盖章签发", "Issued"),
               "exited": T("已放行", "Exited"), "void": T("作废", "Void")}
@@ -259,7 +284,7 @@ class GoodsPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model)
             return {"owner_signed": T("须由办证人签字确认", "The applicant must sign")}
 
     @property
-    def verification(self) -> str:
+    def verdict(self) -> str:
         if self.state == "void" or self.state in ("draft", "signed"):
             return "void"
         if self.state == "exited":
@@ -276,7 +301,7 @@ class GoodsPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model)
     def stamp(self, ctx):
         pass
 
-    @transition(source="issued", target="exited", roles=("guard",), label=T("已放行", "Exited"))
+    @transition(source="issued", target="exited", roles=("guard",), label=T("放行", "Let out"), done=T("已放行", "Let out"))
     def exit(self, ctx):
         if self.valid_on < today():
             raise WorkflowError(T("放行条已过期", "This pass has expired"))
@@ -310,6 +335,8 @@ class ReviewedByEngineering:
 class RenovationExtension(ReviewedByEngineering, Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
     __tablename__ = "renovation_extension"
     __label__ = T("装修延期申请", "Renovation extensions")
+    grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, finance=VIEW, **APPROVERS)
+    open_states = ("submitted", "reviewed", "approved")
     number_prefix = "YQ"
     states = {"submitted": T("已提交", "Submitted"), "reviewed": T("工程部已审核", "Reviewed"),
               "approved": T("已批准", "Approved"), "done": T("已延期", "Extended"), "rejected": T("已驳回", "Rejected")}
@@ -340,7 +367,7 @@ class RenovationExtension(ReviewedByEngineering, Numbered, PropertyScoped, Track
         for p in ctx.session.scalars(select(WorkerPass).where(WorkerPass.permit_id == self.permit_id,
                                                               WorkerPass.state == "issued")).all():
             p.reissue_reason = f"装修延期 {self.number}"
-            p.reissue_to(ctx.session, self.new_end_on)
+            p.reissue_to(ctx.session, ctx.user, self.new_end_on)
         if self.fee_due:
             ctx.session.add(Payment(property_id=self.property_id, receipt_no=self.fee_receipt_no, kind="fee",
                                     payer=self.permit.lead_name, unit_id=self.permit.unit_id, quantity=1,
@@ -368,6 +395,9 @@ class AdditionalWorks(ReviewedByEngineering, Application, db.Model):
 class HotWorkPermit(Application, db.Model):
     __tablename__ = "hot_work_permit"
     __label__ = T("动火许可证", "Hot-work permits")
+    grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, safety=VIEW, **APPROVERS)
+    open_states = ("submitted", "reviewed", "approved")
+    verify = Verify(shown=("unit", "welder_name", "location", "window_start", "window_end"))
     number_prefix = "DHZ"
     states = {"submitted": T("已提交", "Submitted"), "reviewed": T("工程与安全已审核", "Reviewed"),
               "approved": T("已批准", "Approved"), "issued": T("已签发", "Issued"), "rejected": T("已驳回", "Rejected"),
@@ -392,7 +422,7 @@ class HotWorkPermit(Application, db.Model):
         return self.applicant_refusal(db.session)
 
     @property
-    def verification(self) -> str:
+    def verdict(self) -> str:
         if self.state != "issued":
             return "void"
         return "expired" if self.window_end < now() else "valid"
@@ -461,13 +491,3 @@ class StairElevatorUse(Application, db.Model):
                             if r.kind == "fire_elevator" and r.state != "approved" else None,))
     def hand_over(self, ctx):
         pass
-
-
-APPROVERS = dict(supervisor=READ, manager=READ, regional=READ)
-grant("renovation_permit", clerk=KEEP, cs_admin=KEEP, engineering=VIEW, finance=VIEW, **APPROVERS)
-grant("worker_pass", clerk=KEEP, cs_admin=KEEP, finance=READ, engineering=VIEW, **APPROVERS)
-grant("goods_pass", clerk=KEEP, cs_admin=KEEP, **APPROVERS)
-grant("renovation_extension", clerk=KEEP, cs_admin=KEEP, engineering=VIEW, finance=VIEW, **APPROVERS)
-grant("additional_works", clerk=KEEP, cs_admin=KEEP, engineering=VIEW, **APPROVERS)
-grant("hot_work_permit", clerk=KEEP, cs_admin=KEEP, engineering=VIEW, safety=VIEW, **APPROVERS)
-grant("stair_elevator_use", clerk=KEEP, cs_admin=KEEP, engineering=VIEW, **APPROVERS)

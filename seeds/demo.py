@@ -5,8 +5,12 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from app.extensions import db
-from app.permissions import ROLES
+from kernel.db import db
+from kernel.identity import Membership, Property, Role, StaffUser, hash_password
+from kernel.validators import check_character
+from models.master import Department, FeeItem, Resident, Shift, Unit
+from seeds.base import load_base
+from seeds.extras import desk_and_permits
 
 DEMO_PASSWORD = "demo1234"
 PROPERTIES = [
@@ -49,27 +53,11 @@ _get_or_add.added = 0
 
 
 def id_number(rng: random.Random) -> str:
-    from app.validators import _CHECK, _WEIGHTS
     body = f"440305{rng.randint(1960, 2000)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
-    return body + _CHECK[sum(int(d) * w for d, w in zip(body, _WEIGHTS)) % 11]
-
-
-def load_base() -> int:
-    from models.core import DeadlineRule, Role
-    _get_or_add.added = 0
-    for code, (label, wide) in ROLES.items():
-        _get_or_add(Role, {"code": code}, name=label.zh, company_wide=wide)
-    for model in db.Model.registry._class_registry.values():
-        for d in getattr(model, "deadlines", ()) or ():
-            _get_or_add(DeadlineRule, {"code": d.code}, name=f"{model.__label__.zh}：{d.label.zh}", minutes=d.minutes)
-    db.session.commit()
-    return _get_or_add.added
+    return body + check_character(body)
 
 
 def load_demo() -> int:
-    from app.auth import hash_password
-    from models.core import Membership, Property, Role, StaffUser
-    from models.master import Department, FeeItem, Resident, Shift, Unit
     added = load_base()
     _get_or_add.added = 0
     roles = {r.code: r for r in db.session.scalars(select(Role))}
@@ -137,15 +125,6 @@ def load_demo() -> int:
                                                     move_in_date=today - timedelta(days=rng.randint(10, 700))))
                             _get_or_add.added += 1
     db.session.commit()
-    for extra in DEMO_EXTRAS:
-        extra(props)
+    desk_and_permits(props)
     db.session.commit()
     return added + _get_or_add.added
-
-
-def _extras(props):
-    from seeds.extras import desk_and_permits
-    desk_and_permits(props)
-
-
-DEMO_EXTRAS: list = [_extras]

@@ -4,20 +4,20 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.timeutil import now, today
+from kernel.clock import now, today
+from kernel.db import db
+from kernel.identity import StaffUser
+from models.desk import Complaint, MailItem, PhoneLog, RepairOrder
+from models.duty import ChecklistItem, DutyLog, Roster, RosterAssignment
+from models.master import Department, Resident, Shift, Unit
+from models.permits import GoodsPass, HotWorkPermit, RenovationPermit, WorkerPass
 
 
 def _user(name):
-    from models.core import StaffUser
     return db.session.scalar(select(StaffUser).where(StaffUser.username == name))
 
 
 def desk_and_permits(props):
-    from models.desk import Complaint, MailItem, PhoneLog, RepairOrder
-    from models.duty import ChecklistItem, DutyLog, Roster, RosterAssignment
-    from models.master import Department, Resident, Shift, Unit
-    from models.permits import GoodsPass, HotWorkPermit, RenovationPermit, WorkerPass
     for prop in props:
         if db.session.scalar(select(RepairOrder.id).where(RepairOrder.property_id == prop.id).limit(1)):
             continue

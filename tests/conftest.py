@@ -9,9 +9,12 @@ import re
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.timeutil import travel
+from kernel.clock import travel
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+if os.environ.get("FD_THROWAWAY") == "1":  # tests/test_declarations.py: one more register, by declaration alone
+    import tests.declarations.throwaway_register  # noqa: F401
 
 
 def pg_reachable(url: str) -> str | None:
@@ -44,9 +47,9 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app(database_url):
-    from app import create_app
     from app.config import TestConfig
-    from app.extensions import db
+    from app.factory import create_app
+    from kernel.db import db
     application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url)
     with application.app_context():
         db.drop_all()
@@ -61,7 +64,8 @@ def app(database_url):
 @pytest.fixture(autouse=True)
 def world(app):
     """Empty every table and load the small world of tests/world.py."""
-    from app.extensions import db, limiter
+    from app.extensions import limiter
+    from kernel.db import db
     from tests.world import build
     travel(__import__("datetime").timedelta(0))
     with app.app_context():

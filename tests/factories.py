@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, Text, Time, inspect, select
 
-from app.extensions import db
-from models.base import model_for
+from kernel.db import db
+from kernel.register import model_for
 
 _seq = itertools.count(1)
 
@@ -65,7 +65,7 @@ def make(model, property_id, user_id=None, commit=False, **overrides):
     db.session.add(obj)
     db.session.flush()
     if hasattr(model, "works_at"):  # staff belong to a property through a membership
-        from models.core import Membership, Role
+        from models import Membership, Role
         db.session.add(Membership(user_id=obj.id, property_id=property_id,
                                   role_id=db.session.scalar(select(Role.id).where(Role.code == "clerk"))))
         db.session.flush()

@@ -1,9 +1,7 @@
-from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.timeutil import travel
+from kernel.db import db
 
 
 def latest(model):
@@ -16,9 +14,16 @@ def reload(model, rid):
     return db.session.get(model, rid)
 
 
-def minutes_later(n):
-    travel(timedelta(minutes=n))
+
+def version_of(register, rid):
+    from kernel.register import model_for
+    obj = reload(model_for(register), rid)
+    return obj.version if obj is not None else ""
 
 
-def flashes(response):
-    return response.get_data(as_text=True)
+def step(c, register, name, rid, **data):
+    """Take a step as its form on the details page would: with the record's current row version."""
+    with c.app.app_context():
+        version = version_of(register, rid)
+    return c.post(f"/admin/{register}/transition/{name}/", {"id": rid, "row_version": version, **data},
+                  follow_redirects=True)

@@ -4,13 +4,22 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from app.extensions import db
-from app.timeutil import now, travel
-from models.core import AuditLog, SignOff
-from models.desk import (Callback, CleaningBooking, Complaint, FunctionCard, Incident, MailItem, NetworkRequest,
-                         RepairOrder, UtilityAccount)
+from kernel.clock import now, travel
+from kernel.db import db
+from models import AuditLog, SignOff
+from models.desk import (
+    Callback,
+    CleaningBooking,
+    Complaint,
+    FunctionCard,
+    Incident,
+    MailItem,
+    NetworkRequest,
+    RepairOrder,
+    UtilityAccount,
+)
 from models.master import FeeItem
-from tests.helpers import latest, reload
+from tests.helpers import latest, reload, step
 
 
 def new_repair(c, world, **extra):
@@ -19,8 +28,6 @@ def new_repair(c, world, **extra):
     return c.post("/admin/repair_order/new/", data)
 
 
-def step(c, register, name, rid, **data):
-    return c.post(f"/admin/{register}/transition/{name}/", {"id": rid, **data}, follow_redirects=True)
 
 
 def test_repair_order_walks_registered_to_closed_with_sign_offs(app, world, client_as):
@@ -81,7 +88,7 @@ def test_repair_overdue_after_3_minutes_undispatched_and_urgent_after_15(app, wo
 
 
 def test_deadline_minutes_are_data_it_can_change(app, world, client_as):
-    from models.core import DeadlineRule
+    from models import DeadlineRule
     c = client_as("clerk")
     new_repair(c, world)
     travel(timedelta(minutes=4))

@@ -4,8 +4,8 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.extensions import db
-from models.core import AuditLog, SignOff
+from kernel.db import db
+from models import AuditLog, SignOff
 from models.desk import RepairOrder
 from models.permits import GoodsPass
 from tests.factories import make
@@ -81,7 +81,8 @@ def test_foreign_keys_in_forms_are_lookups_not_a_select_of_every_unit(app, world
 
 def test_overdue_list_filter_and_count_agree(app, world, client_as):
     from datetime import timedelta
-    from app.timeutil import now
+
+    from kernel.clock import now
     with app.app_context():
         for minutes in (1, 5, 10):
             make(RepairOrder, world.a, received_at=now() - timedelta(minutes=minutes))
@@ -111,7 +112,8 @@ def test_an_export_gives_its_connection_back(app, world, client_as):
 def test_export_rows_match_the_list(app, world, client_as):
     """Exports read plain column values; labels, related records and overdue text must still read as on screen."""
     from datetime import timedelta
-    from app.timeutil import now
+
+    from kernel.clock import now
     from models.master import Department
     with app.app_context():
         dept = db.session.scalar(select(Department).where(Department.property_id == world.a))

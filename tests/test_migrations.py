@@ -7,9 +7,9 @@ from sqlalchemy import create_engine, text
 
 
 def test_models_and_migrations_agree(tmp_path, database_url):
-    from app import create_app
     from app.config import TestConfig
-    from app.extensions import db
+    from app.factory import create_app
+    from kernel.db import db
     if database_url.startswith("postgresql"):
         base = create_engine(database_url, isolation_level="AUTOCOMMIT")
         with base.connect() as c:

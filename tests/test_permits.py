@@ -4,14 +4,13 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.timeutil import now, today, travel
-from models.core import AuditLog, SignOff
+from kernel.clock import now, today, travel
+from kernel.db import db
+from models import AuditLog, SignOff
 from models.master import Payment
 from models.permits import GoodsPass, HotWorkPermit, RenovationExtension, RenovationPermit, StairElevatorUse, WorkerPass
 from tests.factories import make
-from tests.helpers import latest, reload
-from tests.test_desk import step
+from tests.helpers import latest, reload, step, version_of
 
 ID = "11010519491231002X"  # a valid GB 11643 number
 
@@ -54,7 +53,10 @@ def test_goods_pass_sign_stamp_issue_exit_and_issued_is_read_only(app, world, cl
     page = guard.get(f"/verify/goods_pass/{gp.number}").get_data(as_text=True)
     assert 'data-verdict="valid"' in page and "确认放行" in page
     assert guard.get("/admin/goods_pass/").status_code == 403  # the guard sees only the verification page
-    guard.post("/admin/goods_pass/transition/exit/", {"id": gp.id, "next": f"/verify/goods_pass/{gp.number}"})
+    with app.app_context():
+        version = version_of("goods_pass", gp.id)
+    guard.post("/admin/goods_pass/transition/exit/", {"id": gp.id, "row_version": version,
+                                                      "next": f"/verify/goods_pass/{gp.number}"})
     with app.app_context():
         g = reload(GoodsPass, gp.id)
         assert g.state == "exited" and g.items == "沙发一套" and g.exited_at
@@ -81,7 +83,7 @@ def test_nobody_signs_off_what_they_created(app, world, client_as):
     with app.app_context():
         gp = latest(GoodsPass)
     r = step(duty, "goods_pass", "sign", gp.id)
-    assert "不能审批或签字确认自己创建的记录" in r.get_data(as_text=True)
+    assert "自己创建的记录" in r.get_data(as_text=True)
     with app.app_context():
         assert reload(GoodsPass, gp.id).state == "draft"
 
@@ -93,7 +95,7 @@ def test_second_approval_of_the_same_step_is_refused(app, world, client_as):
         gp = latest(GoodsPass)
     step(client_as("supervisor"), "goods_pass", "sign", gp.id)
     r = step(client_as("supervisor2"), "goods_pass", "sign", gp.id)
-    assert "不能执行" in r.get_data(as_text=True)
+    assert "的记录才能" in r.get_data(as_text=True)
     with app.app_context():
         assert db.session.query(SignOff).filter_by(record_id=gp.id, transition="sign").count() == 1
 
@@ -113,7 +115,7 @@ def test_manager_bulk_approves_and_gets_a_per_row_report(app, world, client_as):
     client_as("cs_admin").post("/admin/goods_pass/action/", {"action": "sign", "rowid": ids[3]})
     r = mgr.post("/admin/goods_pass/action/", {"action": "stamp", "rowid": ids + [other, 99999]}, follow_redirects=True)
     page = r.get_data(as_text=True)
-    assert "完成 3 条，跳过 1 条" in page and "不能审批或签字确认自己创建的记录" in page
+    assert "完成 3 条，跳过 1 条" in page and "自己创建的记录" in page
     assert "不属于当前项目" in page  # the tampered ids
     with app.app_context():
         states = [reload(GoodsPass, i).state for i in ids]
@@ -191,7 +193,7 @@ def test_extension_review_approve_fee_then_end_moves_and_passes_reissued_in_one_
                                                 "fee_due": "200"})
     with app.app_context():
         ext = latest(RenovationExtension)
-    assert "不能执行" in step(client_as("manager"), "renovation_extension", "approve", ext.id).get_data(as_text=True)
+    assert "的记录才能" in step(client_as("manager"), "renovation_extension", "approve", ext.id).get_data(as_text=True)
     step(client_as("engineering"), "renovation_extension", "review", ext.id)
     step(client_as("manager"), "renovation_extension", "approve", ext.id)
     assert "应交费用尚未交纳" in step(c, "renovation_extension", "extend", ext.id).get_data(as_text=True)
@@ -235,7 +237,7 @@ def test_hot_work_needs_engineering_and_safety_in_either_order_then_manager(app,
 
 
 def test_hot_work_two_reviews_need_two_people(app, world, client_as):
-    from models.core import Membership, Role
+    from models import Membership, Role
     c, hid = hot_work(app, world, client_as)
     with app.app_context():  # one person holding both review roles
         safety_role = db.session.scalar(select(Role).where(Role.code == "safety"))
@@ -244,7 +246,7 @@ def test_hot_work_two_reviews_need_two_people(app, world, client_as):
     eng = client_as("engineering")
     step(eng, "hot_work_permit", "review_engineering", hid)
     r = step(eng, "hot_work_permit", "review_safety", hid)
-    assert "两个审核步骤须由不同的人完成" in r.get_data(as_text=True)
+    assert "须由另一位同事办理" in r.get_data(as_text=True)
 
 
 def test_fire_elevator_needs_engineering_review_then_duty_admin(app, world, client_as):
@@ -287,17 +289,19 @@ def test_verification_page_says_expired_and_unknown(app, world, client_as):
 def test_two_managers_approving_at_the_same_moment_one_wins_on_postgresql(database_url):
     """Row versions make the second, concurrent approval fail instead of signing twice."""
     import threading
+
     from sqlalchemy.orm import Session
     from sqlalchemy.orm.exc import StaleDataError
-    from app import workflow
-    from app.extensions import db as fdb
+
+    from kernel import workflow
+    from kernel.db import db as fdb
+    from models import StaffUser
     from tests.pg import scratch_postgres
-    from models.core import StaffUser
     with scratch_postgres(database_url) as url:
         engine = __import__("sqlalchemy").create_engine(url)
         fdb.metadata.create_all(engine)
         with Session(engine) as s:
-            from models.core import Property
+            from models import Property
             s.add(Property(code="A", name="A"))
             s.flush()
             users = [StaffUser(username=n, full_name=n, password_hash="x") for n in ("clerk", "m1", "m2")]
@@ -327,7 +331,7 @@ def test_two_managers_approving_at_the_same_moment_one_wins_on_postgresql(databa
                 outcome["second"] = type(ex).__name__
 
         # the second reads the same 'signed' pass, then blocks on the row lock the first holds
-        second.get(GoodsPass, gid).state
+        second.get(GoodsPass, gid).state  # noqa: B018  (the read that takes the snapshot)
         t = threading.Thread(target=other_manager)
         t.start()
         t.join(timeout=1)

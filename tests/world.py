@@ -3,12 +3,12 @@ from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
-from app.auth import hash_password
-from app.extensions import db
-from models.core import Membership, Property, Role
-from models.core import StaffUser
+from kernel.db import db
+from kernel.identity import hash_password
+from models import Membership, Property, Role, StaffUser
 from models.master import Department, FeeItem, Resident, Shift, Unit
-from seeds.demo import DEMO_USERS, FEES, SHIFTS, id_number, load_base
+from seeds.base import load_base
+from seeds.demo import DEMO_USERS, FEES, SHIFTS, id_number
 
 SECOND = [("clerk_b", "clerk"), ("supervisor_b", "supervisor"), ("manager_b", "manager"),
           ("engineering_b", "engineering")]

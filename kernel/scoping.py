@@ -1,28 +1,27 @@
 """The current user's property and roles for this request; every query and check reads them here."""
+from __future__ import annotations
+
+from typing import Any
+
 from flask import g, session
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
-from app.extensions import db
+from kernel.db import db
+from kernel.identity import Membership, Role
 
 ALL_PROPERTIES = "all"
 
 
-def _memberships():
+def _memberships() -> list:
     if "memberships" not in g:
-        if not current_user.is_authenticated:
-            g.memberships = []
-        else:
-            from models.core import Membership
-            g.memberships = db.session.execute(
-                select(Membership.property_id, Membership.role_id).where(Membership.user_id == current_user.id)
-            ).all()
+        g.memberships = [] if not current_user.is_authenticated else db.session.execute(
+            select(Membership.property_id, Membership.role_id).where(Membership.user_id == current_user.id)).all()
     return g.memberships
 
 
-def _role_codes():
+def _role_codes() -> dict[int, tuple[str, bool]]:
     if "role_codes" not in g:
-        from models.core import Role
         g.role_codes = {r.id: (r.code, r.company_wide) for r in db.session.scalars(select(Role))}
     return g.role_codes
 
@@ -51,7 +50,7 @@ def current_property_id() -> int | None:
     return g.property_id
 
 
-def choose_property(value) -> bool:
+def choose_property(value: int | str | None) -> bool:
     ids = user_property_ids()
     if value == ALL_PROPERTIES and is_company_wide():
         session["property_id"] = ALL_PROPERTIES
@@ -65,6 +64,7 @@ def choose_property(value) -> bool:
 
 
 def roles_at(property_id: int | None) -> frozenset[str]:
+    """The roles held at one property; at "all properties" only the company-wide ones count."""
     codes = _role_codes()
     if property_id is None:
         return frozenset(codes[m.role_id][0] for m in _memberships() if codes[m.role_id][1])
@@ -77,19 +77,19 @@ def current_roles() -> frozenset[str]:
     return g.roles
 
 
-def scope(query, model):
+def scope(query: Select | Any, model: type) -> Any:
     """Restrict a select to the current property: by its property_id, or by the model's own `scope_clause`."""
     pid = current_property_id()
     if pid is None:
         return query
     if hasattr(model, "scope_clause"):
         return query.where(model.scope_clause(pid))
-    if not hasattr(model, "property_id") or model.__tablename__ == "membership":
+    if not hasattr(model, "property_id"):
         return query
     return query.where(model.property_id == pid)
 
 
-def in_scope(obj, property_id=None) -> bool:
+def in_scope(obj: Any, property_id: int | None = None) -> bool:
     pid = current_property_id() if property_id is None else property_id
     if pid is None:
         return True

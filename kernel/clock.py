@@ -1,7 +1,10 @@
-"""One clock for the whole app: naive local time of the desk (Asia/Shanghai by default)."""
+"""One clock for the whole app: naive local time of the desk (Asia/Shanghai by default).
+
+The server owns every time a rule depends on; tests move this clock with `travel()`, never the system's.
+"""
+import os
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
-import os
 
 ZONE = ZoneInfo(os.environ.get("FRONTDESK_TZ", "Asia/Shanghai"))
 _offset: timedelta = timedelta(0)  # tests move the clock; never set in production
@@ -22,3 +25,7 @@ def start_of(day: date) -> datetime:
 def travel(delta: timedelta) -> None:
     global _offset
     _offset = delta
+
+
+def offset() -> timedelta:
+    return _offset

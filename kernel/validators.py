@@ -1,10 +1,14 @@
-"""Field checks with Chinese-first messages; referenced by name from a column's `info`."""
+"""Field checks with Chinese-first messages; referenced by name from a column's `info` (validators=[...])."""
+from __future__ import annotations
+
 import re
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from wtforms.validators import ValidationError
 
-from app.i18n import T
+from kernel.i18n import T
 
 _WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _CHECK = "10X98765432"
@@ -16,8 +20,12 @@ def id_number_ok(value: str) -> bool:
     """GB 11643-1999: 17 digits and an ISO 7064 MOD 11-2 check character."""
     if not re.fullmatch(r"\d{17}[\dXx]", value or ""):
         return False
-    total = sum(int(d) * w for d, w in zip(value[:17], _WEIGHTS))
-    return _CHECK[total % 11] == value[17].upper()
+    return check_character(value[:17]) == value[17].upper()
+
+
+def check_character(body: str) -> str:
+    """The 18th character of an ID number whose first 17 digits are `body`."""
+    return _CHECK[sum(int(d) * w for d, w in zip(body, _WEIGHTS, strict=False)) % 11]
 
 
 def mask_id(value: str | None) -> str:
@@ -26,32 +34,45 @@ def mask_id(value: str | None) -> str:
     return value[:3] + "*" * max(len(value) - 7, 0) + value[-4:]
 
 
-def id_number(form, field):
+def id_number(form: Any, field: Any) -> None:
     if field.data and not id_number_ok(field.data.strip()):
         raise ValidationError(str(T("身份证号码无效（18位，校验位不符）", "Invalid ID number (18 characters, check digit)")))
 
 
-def mobile(form, field):
+def mobile(form: Any, field: Any) -> None:
     if field.data and not MOBILE.match(field.data.strip()):
         raise ValidationError(str(T("手机号码应为11位，以13-19开头", "A mobile number has 11 digits starting 13-19")))
 
 
-def phone(form, field):
+def phone(form: Any, field: Any) -> None:
     v = (field.data or "").strip()
     if v and not (MOBILE.match(v) or LANDLINE.match(v)):
         raise ValidationError(str(T("电话应为手机号或固定电话（如 0755-88886666）",
                                     "Enter a mobile or landline number (e.g. 0755-88886666)")))
 
 
-def non_negative(form, field):
+def non_negative(form: Any, field: Any) -> None:
     if field.data is not None and Decimal(str(field.data)) < 0:
         raise ValidationError(str(T("不能为负数", "Must not be negative")))
 
 
-def positive(form, field):
+def positive(form: Any, field: Any) -> None:
     if field.data is not None and Decimal(str(field.data)) <= 0:
         raise ValidationError(str(T("必须大于零", "Must be greater than zero")))
 
 
 BY_NAME = {"id_number": id_number, "mobile": mobile, "phone": phone,
            "non_negative": non_negative, "positive": positive}
+
+
+# Dates and times a desk record may carry: a typo like 0026 or 20266 is refused, and arithmetic never overflows.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def business_day(value: str | None) -> date | None:
+    """A date from a URL or form argument within the business range, or None when absent or out of range."""
+    try:
+        day = date.fromisoformat((value or "").strip())
+    except ValueError:
+        return None
+    return day if FIRST_DAY <= day <= LAST_DAY else None

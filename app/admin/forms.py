@@ -1,0 +1,138 @@
+"""The one field factory: create, edit and step forms are built here, scoped to the current property.
+
+Every relationship chosen in a form offers only records of the current property (staff by membership, and
+by role when the column names the roles that fit the job); a hand-made POST naming another id is refused
+and audited by `refuse_out_of_scope()`, the same for CRUD and step forms.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_admin.babel import Translations
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_wtf import FlaskForm
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
+from wtforms import Form
+
+from kernel import audit, scoping
+from kernel.db import db
+from kernel.i18n import T
+from kernel.identity import Membership, Role, StaffUser
+from kernel.validators import BY_NAME
+
+MSG_SCOPE = T("所选记录不属于当前项目，请从下拉列表中选择", "The chosen record belongs to another property; pick one from the list")
+LOOKUP_PAGE = 20
+DROPDOWN_LIMIT = 500
+
+
+class SecureForm(FlaskForm):
+    """Flask-WTF CSRF token on every Flask-Admin form (create, edit, delete, actions, ajax edits, steps)."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form: Any) -> Any:
+            return Translations()
+
+
+class ScopedLoader(QueryAjaxModelLoader):
+    """Search-as-you-type for foreign keys, limited to the current property."""
+
+    def get_query(self) -> Any:
+        return scoping.scope(super().get_query(), self.model)
+
+    def get_one(self, pk: Any) -> Any:
+        if not str(pk).isdigit() or len(str(pk)) > 18:
+            return None
+        obj = super().get_one(pk)
+        return obj if obj is not None and scoping.in_scope(obj) else None
+
+
+def choices_query(target: type, staff_roles: tuple[str, ...] = ()) -> Callable[[], list]:
+    """The records a dropdown offers: the current property's, staff by membership (and role, if named)."""
+    def query() -> list:
+        q = scoping.scope(select(target), target)
+        if target is StaffUser:
+            q = q.where(StaffUser.active.is_(True))
+            if staff_roles:
+                pid = scoping.current_property_id()
+                holders = select(Membership.user_id).join(Role).where(Role.code.in_(staff_roles))
+                if pid is not None:
+                    holders = holders.where(Membership.property_id == pid)
+                q = q.where(StaffUser.id.in_(holders))
+        return db.session.scalars(q.limit(DROPDOWN_LIMIT)).all()
+    return query
+
+
+def default_lookup_fields(target: type) -> tuple[str, ...]:
+    cols = sa_inspect(target).columns
+    return tuple(n for n in ("code", "number", "name", "phone") if n in cols) or ("id",)
+
+
+def field_args(model: type, lookups: tuple[str, ...], lookup_fields: dict[str, tuple[str, ...]]) -> tuple[dict, dict]:
+    """(form_args, form_ajax_refs) for every column and every many-to-one relationship of `model`.
+
+    Computed for all relationships, including those not on the create form, because step forms use them.
+    """
+    mapper = sa_inspect(model)
+    args: dict[str, dict] = {}
+    for attr in mapper.column_attrs:
+        info = attr.columns[0].info
+        extra: dict[str, Any] = {}
+        if info.get("validators"):
+            extra["validators"] = [BY_NAME[v] for v in info["validators"] if v in BY_NAME]  # else: checks say
+        if info.get("description"):
+            extra["description"] = info["description"]
+        if extra:
+            args[attr.key] = extra
+    refs = {}
+    for rel in mapper.relationships:
+        if rel.direction.name != "MANYTOONE" or rel.key in ("property", "created_by"):
+            continue
+        target = rel.mapper.class_
+        if rel.key in lookups:
+            fields = lookup_fields.get(rel.key) or default_lookup_fields(target)
+            refs[rel.key] = ScopedLoader(rel.key, db.session, target, fields=list(fields), page_size=LOOKUP_PAGE,
+                                         placeholder=str(T("输入以搜索…", "Type to search…")))
+        else:
+            local = next(iter(rel.local_columns))
+            roles = tuple(local.info.get("staff_roles", ()))
+            args.setdefault(rel.key, {})["query_factory"] = choices_query(target, roles)
+    return args, refs
+
+
+def unresolved_choices(form: Form) -> list[str]:
+    """Fields naming a record id that the scoped choices do not contain (only a hand-made POST does that)."""
+    out = []
+    for f in form:
+        if not (hasattr(f, "query_factory") or hasattr(f, "loader")) or f.data is not None:
+            continue
+        if any(v not in ("", "__None", None) for v in (getattr(f, "raw_data", None) or [])):
+            out.append(f.name)
+    return out
+
+
+def refuse_out_of_scope(register: str, record: Any, form: Form) -> bool:
+    """True (and a `denied` audit row, and a message on each field) when the form names an out-of-scope id."""
+    names = unresolved_choices(form)
+    if not names:
+        return False
+    audit.record_denied(register, getattr(record, "id", None), f"foreign key outside scope: {names}",
+                        getattr(record, "property_id", None) or scoping.current_property_id())
+    for name in names:
+        field = getattr(form, name)
+        field.errors = list(field.errors) + [str(MSG_SCOPE)]
+    return True
+
+
+def related_out_of_scope(register: str, record: Any) -> dict[str, T] | None:
+    """After a flush: a linked record of another property than the record's own (refused and audited)."""
+    for rel in sa_inspect(type(record)).relationships:
+        if rel.direction.name != "MANYTOONE" or rel.key in ("property", "created_by"):
+            continue
+        target = getattr(record, rel.key, None)
+        if target is not None and hasattr(record, "property_id") and not scoping.in_scope(target, record.property_id):
+            audit.record_denied(register, getattr(record, "id", None), f"foreign key {rel.key} of other property",
+                                record.property_id)
+            return {rel.key: MSG_SCOPE}
+    return None

@@ -1,0 +1,294 @@
+"""RegisterView: the guard every register's endpoints go through, with scope and writes.
+
+A register's screen is a short subclass that declares columns, filters and search; it inherits
+- permissions (kernel.permissions) checked before *every* exposed view: Flask-Admin's own by their name
+  (app/admin/access.STOCK_OPERATIONS), new ones by the operation declared with `@endpoint`;
+- property scope on list, count, details, edit, delete, actions, steps, lookups and every dropdown;
+- locked states, row versions against lost updates, the model's `clean()`, one transaction per request;
+- from its collaborators: the list (listing.py), exports (export.py), workflow steps and bulk actions
+  (steps.py), the printable daily sheet (daily.py) and prints (printing.py), all showing values through one `kernel.display.Display`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, g, get_flashed_messages, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.model.widgets import XEditableWidget
+from flask_login import current_user
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import HiddenField
+
+from app.admin.access import login_redirect, operations_of
+from app.admin.daily import DailySheets
+from app.admin.export import Exporting
+from app.admin.forms import MSG_SCOPE, SecureForm, field_args, refuse_out_of_scope, related_out_of_scope
+from app.admin.listing import Listing
+from app.admin.printing import Printing
+from app.admin.steps import Steps
+from kernel import audit, permissions, scoping
+from kernel.db import db
+from kernel.display import Display
+from kernel.i18n import T
+from kernel.workflow import WorkflowError
+
+SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "version", "created_by", "created_by_id", "property",
+                  "property_id", "number", "state", "state_changed_at")
+
+MSG_LOCKED = T("该记录已签发/已完结，不能再修改或删除", "This record is issued or final and cannot be changed")
+MSG_STALE = T("该记录已被他人修改，您的更改未保存。请刷新页面后重新填写。",
+              "Someone else saved this record in the meantime; your change was not saved. Reload and try again.")
+MSG_PICK_PROPERTY = T("请先在页头选择一个项目", "Choose a property in the header first")
+MSG_NOT_SAVED = T("保存失败：与已有记录重复或缺少必填项，请检查后再保存",
+                  "Not saved: duplicates an existing record or misses a required value")
+
+
+class VersionedXEditable(XEditableWidget):
+    """An inline edit posts "id.version" as its pk, so a stale list cannot overwrite newer data."""
+
+    def __call__(self, field: Any, **kwargs: Any) -> Any:
+        version = getattr(getattr(field, "_form", None), "row_version_of_list", "")
+        kwargs["pk"] = f"{kwargs.get('pk')}.{version}"
+        return super().__call__(field, **kwargs)
+
+
+class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
+    form_base_class = SecureForm
+    list_template = "admin/register_list.html"
+    details_template = "admin/register_details.html"
+    edit_template = "admin/register_edit.html"
+    can_view_details = True
+    column_display_pk = False
+    lookups: tuple[str, ...] = ()        # relationships chosen by search-as-you-type (large tables)
+    lookup_fields: dict[str, tuple[str, ...]] = {}
+
+    def __init__(self, model: type, category: Any = None, **kw: Any):
+        self.register = model.__tablename__
+        self._declare_form(model)
+        self._declare_listing(model)
+        super().__init__(model, db.session, name=model.__label__, endpoint=self.register, category=category, **kw)
+        self._declare_steps(model)
+
+    def _declare_form(self, model: type) -> None:
+        mapper = sa_inspect(model)
+        labels, choices = {}, {}
+        for attr in mapper.column_attrs:
+            info = attr.columns[0].info
+            if "label" in info:
+                labels[attr.key] = info["label"]
+            if "choices" in info:
+                choices[attr.key] = list(info["choices"].items())
+        for rel in mapper.relationships:
+            if "label" in rel.info:
+                labels[rel.key] = rel.info["label"]
+        if getattr(model, "states", None):
+            choices["state"] = list(model.states.items())
+        labels.update({"state": T("状态", "State"), "overdue": T("超时", "Overdue")})
+        self.column_labels = {**labels, **(self.column_labels or {})}
+        self.column_choices = {**choices, **(self.column_choices or {})}
+        self.form_choices = {k: [(a, b) for a, b in v] for k, v in choices.items() if k != "state"}
+        args, refs = field_args(model, self.lookups, self.lookup_fields)
+        self.form_args = {**args, **(self.form_args or {})}
+        self.form_ajax_refs = {**refs, **(self.form_ajax_refs or {})}
+        # Relationships are edited through their relationship, never raw ids; system columns never.
+        excluded = set(SYSTEM_COLUMNS) | set(self.form_excluded_columns or ())
+        excluded |= {a.key for a in mapper.column_attrs if a.columns[0].foreign_keys}
+        excluded |= {r.key for r in mapper.relationships if r.direction.name != "MANYTOONE"}
+        self.form_excluded_columns = sorted(excluded)
+
+    def scaffold_form(self) -> Any:
+        form_class = super().scaffold_form()
+        form_class.row_version = HiddenField()
+        return form_class
+
+    # ---------------------------------------------------------------- who may do what
+    @property
+    def roles(self) -> frozenset[str]:
+        return scoping.current_roles()
+
+    def allowed(self, operation: str) -> bool:
+        if not current_user.is_authenticated:
+            return False
+        if operation == "create" and self.needs_property and scoping.current_property_id() is None:
+            return False  # "all properties" is read-only: a new record belongs to one property
+        return permissions.allowed(self.roles, self.register, operation)
+
+    @property
+    def needs_property(self) -> bool:
+        return hasattr(self.model, "property_id")
+
+    can_create = property(lambda self: self.allowed("create"))
+    can_edit = property(lambda self: self.allowed("edit"))
+    can_delete = property(lambda self: self.allowed("delete"))
+    can_export = property(lambda self: self.allowed("export"))
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated and self.allowed("list")
+
+    def is_visible(self) -> bool:
+        return self.is_accessible()
+
+    def _handle_view(self, name: str, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_redirect()
+        ops = operations_of(self, name)
+        if ops == ("self",):
+            return None
+        if not ops or not any(self.allowed(op) for op in ops):
+            abort(403)
+        if name in ("edit_view", "ajax_update", "delete_view"):
+            return self._refuse_locked(name)
+        return None
+
+    # ---------------------------------------------------------------- scope
+    def get_query(self) -> Any:
+        return scoping.scope(super().get_query(), self.model)
+
+    def get_one(self, id: Any) -> Any:
+        """One record of the current property, or 404 (and a `denied` row when it belongs to another)."""
+        if not str(id).isdigit() or len(str(id)) > 18:
+            return None
+        obj = self.session.get(self.model, int(id))
+        if obj is not None and not scoping.in_scope(obj):
+            audit.record_denied(self.register, obj.id, "other property", getattr(obj, "property_id", None))
+            abort(404)
+        return obj
+
+    def display(self) -> Display:
+        """Value-to-text for this register and the current roles, made once per request."""
+        cache = g.setdefault("displays", {})
+        if self.register not in cache:
+            cache[self.register] = Display(self.model, self.roles, self.session)
+        return cache[self.register]
+
+    # ---------------------------------------------------------------- locks
+    @staticmethod
+    def locked(record: Any) -> bool:
+        return bool(getattr(record, "is_locked", False))
+
+    def _refuse_locked(self, name: str) -> Any:
+        rid = request.args.get("id") if name == "edit_view" else request.form.get(
+            "list_form_pk" if name == "ajax_update" else "id")
+        obj = self.get_one(rid) if rid else None
+        if obj is None or not self.locked(obj):
+            return None
+        if name == "edit_view":
+            flash(str(MSG_LOCKED), "error")
+            return redirect(url_for(".details_view", id=obj.id))
+        abort(403)
+
+    # ---------------------------------------------------------------- writes
+    def edit_form(self, obj: Any = None) -> Any:
+        form = super().edit_form(obj)
+        if request.method == "GET" and obj is not None:
+            form.row_version.data = getattr(obj, "version", "")
+        return form
+
+    def stale(self, record: Any, sent: Any) -> bool:
+        """A missing or malformed row version is refused like an old one."""
+        return hasattr(record, "version") and str(sent or "").strip() != str(record.version)
+
+    def _apply(self, form: Any, model: Any, is_created: bool, version: Any = None) -> bool:
+        """populate -> property -> scope of linked records -> clean -> commit, or nothing at all."""
+        try:
+            if not is_created:
+                if self.locked(model):
+                    flash(str(MSG_LOCKED), "error")
+                    return False
+                if self.stale(model, version):
+                    flash(str(MSG_STALE), "error")
+                    return False
+            if refuse_out_of_scope(self.register, model, form):
+                flash(str(MSG_SCOPE), "error")
+                return False
+            form.populate_obj(model)
+            if is_created:
+                if self.needs_property:
+                    pid = scoping.current_property_id()
+                    if pid is None:
+                        flash(str(MSG_PICK_PROPERTY), "error")
+                        return False
+                    model.property_id = pid
+                if getattr(model, "initial_state", None) and not getattr(model, "state", None):
+                    model.state = model.initial_state
+                self.session.add(model)
+                if hasattr(model, "on_create"):
+                    model.on_create(self.session)
+            self.session.flush()  # foreign keys of relationships set by the form are filled only now
+            errors = related_out_of_scope(self.register, model) or (model.clean() if hasattr(model, "clean") else None)
+            if errors:
+                for key, message in errors.items():
+                    target = getattr(form, key, None)
+                    if target is not None:
+                        target.errors = list(target.errors) + [str(message)]
+                    flash(str(message), "error")
+                self.session.rollback()
+                return False
+            self._on_model_change(form, model, is_created)
+            self.session.commit()
+        except StaleDataError:
+            self.session.rollback()
+            flash(str(MSG_STALE), "error")
+            return False
+        except WorkflowError as ex:
+            self.session.rollback()
+            flash(str(ex.message), "error")
+            return False
+        except IntegrityError:
+            self.session.rollback()
+            flash(str(MSG_NOT_SAVED), "error")
+            return False
+        self.after_model_change(form, model, is_created)
+        return True
+
+    def create_model(self, form: Any) -> Any:
+        model = self.build_new_instance()
+        return model if self._apply(form, model, True) else False
+
+    def update_model(self, form: Any, model: Any) -> bool:
+        return self._apply(form, model, False, form.row_version.data)
+
+    def delete_model(self, model: Any) -> bool:
+        if self.locked(model):
+            flash(str(MSG_LOCKED), "error")
+            return False
+        return super().delete_model(model)
+
+    def get_list_form(self) -> Any:
+        return self.scaffold_list_form(widget=VersionedXEditable(), validators={
+            k: {"validators": v["validators"]} for k, v in (self.form_args or {}).items() if v.get("validators")})
+
+    def list_form(self, obj: Any = None) -> Any:
+        form = super().list_form(obj)
+        form.row_version_of_list = getattr(obj, "version", "")
+        return form
+
+    @expose("/ajax/update/", methods=("POST",))
+    def ajax_update(self) -> Any:
+        """An inline edit from the list: its pk carries the row version ("12.3"), checked like a form's."""
+        if not self.column_editable_list:
+            abort(404)
+        rid, _, version = (request.form.get("list_form_pk") or "").partition(".")
+        record = self.get_one(rid)
+        if record is None:
+            abort(404)
+        form = self.list_form()
+        for field in list(form):
+            if field.name not in request.form and field.name != "csrf_token":
+                del form[field.name]
+        if not self.validate_form(form):
+            return "; ".join(str(e) for errs in form.errors.values() for e in errs), 400
+        if not self._apply(form, record, False, version):
+            return "; ".join(str(m) for m in get_flashed_messages()), 400
+        return str(T("已保存", "Saved"))
+
+    # ---------------------------------------------------------------- pages
+    def render(self, template: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("count_capped", g.get("count_capped", False))
+        kwargs.setdefault("show", self.display())
+        if template == self.details_template and "model" in kwargs:
+            kwargs.update(self.details_extras(kwargs["model"]))
+        return super().render(template, **kwargs)

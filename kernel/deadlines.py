@@ -1,0 +1,126 @@
+"""Deadlines a register declares; the minutes live in deadline_rule, which IT edits.
+
+    deadlines = (Deadline("repair.dispatch", T("派工", "Dispatch"), start="received_at",
+                          done="dispatched_at", minutes=3),)
+
+A record is overdue while `done` is empty and the time since `start` exceeds the minutes; a `same_day`
+deadline ends at midnight of the start's day (plus the minutes). The same rule gives a SQL clause (list
+filter, dashboard counts) and a Python answer (the list column), so both always agree. The arithmetic
+never raises: a date at the edge of the calendar is simply never (or always) late.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import g, has_request_context
+from sqlalchemy import Integer, String, Text, and_, false, or_, select
+from sqlalchemy.orm import Mapped
+from sqlalchemy.sql.elements import ColumnElement
+
+from kernel.clock import now, start_of
+from kernel.db import db
+from kernel.i18n import T
+from kernel.permissions import VIEW
+from kernel.register import Register, Tracked, field
+
+
+class DeadlineRule(Tracked, Register, db.Model):
+    """The minutes behind each declared deadline; IT changes them without a release."""
+
+    __tablename__ = "deadline_rule"
+    __label__ = T("时限设置", "Deadlines")
+    grants = dict(it=("list", "details", "edit"), supervisor=VIEW, manager=VIEW)
+    code: Mapped[str] = field(T("代码", "Code"), String(40), unique=True, nullable=False)
+    name: Mapped[str] = field(T("名称", "Name"), String(80), nullable=False)
+    minutes: Mapped[int] = field(T("分钟数", "Minutes"), Integer, nullable=False, validators=["non_negative"],
+                                 bounds=(0, 366 * 24 * 60))
+    note: Mapped[str | None] = field(T("说明", "Note"), Text)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Deadline:
+    code: str
+    label: T
+    start: str
+    done: str
+    minutes: int = 0
+    same_day: bool = False
+    when: Callable[[type], ColumnElement[bool]] | None = None  # limits which records it applies to (SQL)
+    applies: Callable[[Any], bool] | None = None                # the Python twin of `when`
+    open_states: tuple[str, ...] | None = None
+
+
+def minutes_for(d: Deadline) -> int:
+    cache = g.get("deadline_minutes") if has_request_context() else None
+    if cache is None:
+        cache = dict(db.session.execute(select(DeadlineRule.code, DeadlineRule.minutes)).all())
+        if has_request_context():
+            g.deadline_minutes = cache
+    return cache.get(d.code, d.minutes)
+
+
+def _shift(at: datetime, delta: timedelta) -> datetime:
+    try:
+        return at + delta
+    except OverflowError:
+        return datetime.max if delta > timedelta(0) else datetime.min
+
+
+def due_at(d: Deadline, started: datetime | None) -> datetime | None:
+    if started is None:
+        return None
+    if d.same_day:
+        return _shift(_shift(start_of(started.date()), timedelta(days=1)), timedelta(minutes=minutes_for(d)))
+    return _shift(started, timedelta(minutes=minutes_for(d)))
+
+
+def deadline_clause(model: type, d: Deadline, at: datetime) -> ColumnElement[bool]:
+    """SQL: records of `model` that are late on `d` at time `at`."""
+    start, done = getattr(model, d.start), getattr(model, d.done)
+    latest = _shift(at, -timedelta(minutes=minutes_for(d)))  # started before this: late
+    if d.same_day:
+        # late once `at` is past midnight after the start's day (+ minutes), to the second as in `due_at`
+        day_before = _shift(latest, -timedelta(days=1))
+        midnight = start_of(day_before.date())
+        latest = day_before if day_before == midnight else _shift(midnight, timedelta(days=1))
+    late = start < latest
+    parts = [start.is_not(None), done.is_(None), late]
+    if d.when is not None:
+        parts.append(d.when(model))
+    if d.open_states is not None:
+        parts.append(model.state.in_(d.open_states))
+    return and_(*parts)
+
+
+def overdue_clause(model: type, at: datetime | None = None) -> ColumnElement[bool]:
+    ds = getattr(model, "deadlines", ())
+    if not ds:
+        return false()
+    at = at or now()
+    clause = or_(*[deadline_clause(model, d, at) for d in ds])
+    if all(d.open_states for d in ds):
+        # one IN over the open states lets the (property, state, id) index narrow the scan first
+        clause = and_(model.state.in_(sorted({s for d in ds for s in d.open_states})), clause)
+    return clause
+
+
+def overdue_for(record: Any, at: datetime | None = None) -> list[Deadline]:
+    at = at or now()
+    late = []
+    for d in getattr(record, "deadlines", ()):
+        started, done = getattr(record, d.start), getattr(record, d.done)
+        if started is None or done is not None:
+            continue
+        if d.applies is not None and not d.applies(record):
+            continue
+        if d.open_states is not None and record.state not in d.open_states:
+            continue
+        if at > due_at(d, started):
+            late.append(d)
+    return late

@@ -1,0 +1,164 @@
+"""The one way a value becomes text, for every screen and file: lists, details, history, audit, exports, prints.
+
+    show = Display(RepairOrder, roles)
+    show.value("state")("registered")      -> "已登记"
+    show.value("unit_id")(12)               -> "3-2-1501"   (a linked record by its number or name)
+    show.value("urgent")(True)              -> "是"
+    show.value("received_at")(datetime)     -> "2026-11-28 09:05"
+    show.stored("received_at", "2026-11-28T09:05:00")  -> the same, from an audit row's JSON
+
+Each column's function is chosen once per Display (once per request), never per cell.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session
+
+from kernel.i18n import T
+from kernel.permissions import may_see_pii
+from kernel.register import model_for
+from kernel.validators import mask_id
+
+YES, NO = T("是", "Yes"), T("否", "No")
+EMPTY = ""
+
+
+def text_of(value: Any) -> str:
+    """A plain value as a person reads it (no column knowledge): 是/否, local times, money as written."""
+    if value is None:
+        return EMPTY
+    if isinstance(value, bool):
+        return str(YES if value else NO)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    return str(value)
+
+
+class Display:
+    """Value-to-text for one register as seen by one set of roles."""
+
+    def __init__(self, model: type, roles: Any, session: Session | None = None):
+        self.model = model
+        self.session = session
+        self.pii = may_see_pii(roles)
+        self.mapper = sa_inspect(model)
+        self.table = model.__table__
+        self._cache: dict[str, Callable[[Any], str]] = {}
+        self._linked: dict[tuple[type, Any], str] = {}
+
+    def label(self, name: str) -> T:
+        col = self.table.c.get(name)
+        if col is not None and "label" in col.info:
+            return T.of(col.info["label"])
+        rel = self.mapper.relationships.get(name)
+        if rel is not None and "label" in rel.info:
+            return T.of(rel.info["label"])
+        if name == "state":
+            return T("状态", "State")
+        return T(name, name)
+
+    def masks(self, name: str) -> bool:
+        col = self.table.c.get(name)
+        return col is not None and bool(col.info.get("pii")) and not self.pii
+
+    def value(self, name: str) -> Callable[[Any], str]:
+        """The function that turns a stored value of column `name` (or a related object) into text."""
+        if name not in self._cache:
+            self._cache[name] = self._choose(name)
+        return self._cache[name]
+
+    def attr(self, obj: Any, name: str) -> str:
+        """`obj.name` as text: the column's own value, or a related record by its number or name."""
+        return self.value(name)(getattr(obj, name, None))
+
+    def cell(self, name: str) -> Callable[[Any], Any]:
+        """Like `value`, but a plain number, date or time stays typed (a spreadsheet keeps it as such)."""
+        key = f"cell:{name}"
+        if key not in self._cache:
+            text = self.value(name)
+            col = self.table.c.get(name)
+            plain = text is text_of and col is not None and not col.foreign_keys
+            self._cache[key] = (lambda v: v if isinstance(v, (int, float, Decimal, date, time)) and not
+                                isinstance(v, bool) else text_of(v)) if plain else text
+        return self._cache[key]
+
+    def stored(self, name: str, value: Any) -> str:
+        """A value as an audit row keeps it (JSON: ISO text for times, text for money) as text."""
+        if value is None:
+            return "—"
+        col = self.table.c.get(name)
+        if col is not None and isinstance(value, str):
+            kind = col.type.python_type if hasattr(col.type, "python_type") else None
+            try:
+                if kind is datetime:
+                    value = datetime.fromisoformat(value)
+                elif kind is date:
+                    value = date.fromisoformat(value)
+                elif kind is time:
+                    value = time.fromisoformat(value)
+            except (ValueError, NotImplementedError):
+                pass
+        if value == "***":
+            return "***"
+        return self.value(name)(value) or "—"
+
+    def _choose(self, name: str) -> Callable[[Any], str]:
+        col = self.table.c.get(name)
+        info = col.info if col is not None else {}
+        if name == "state" and getattr(self.model, "states", None):
+            states = {k: str(v) for k, v in self.model.states.items()}
+            return lambda v: states.get(v, EMPTY if v is None else str(v))
+        if info.get("pii") and not self.pii:
+            return lambda v: mask_id(v) if v else EMPTY
+        if "choices" in info:
+            labels = {k: str(t) for k, t in info["choices"].items()}
+            return lambda v: labels.get(v, EMPTY if v is None else str(v))
+        if col is not None and col.foreign_keys and self.session is not None:
+            target = model_for(next(iter(col.foreign_keys)).column.table.name)
+            if target is not None:
+                return lambda v: self._linked_text(target, v)
+        if col is None and name in self.mapper.relationships:
+            return lambda v: EMPTY if v is None else str(v)
+        return text_of
+
+    def _linked_text(self, target: type, key: Any) -> str:
+        if key is None:
+            return EMPTY
+        if isinstance(key, target):
+            return str(key)
+        k = (target, key)
+        if k not in self._linked:
+            if len(self._linked) > 50_000:  # an export of a million rows keeps memory flat
+                self._linked.clear()
+            obj = self.session.get(target, key) if str(key).isdigit() else None
+            self._linked[k] = str(obj) if obj is not None else f"#{key}"
+        return self._linked[k]
+
+
+ACTIONS = {"create": T("新建", "Created"), "update": T("修改", "Changed"), "delete": T("删除", "Deleted"),
+           "export": T("导出", "Exported"), "denied": T("拒绝访问", "Refused"), "print": T("打印", "Printed")}
+
+
+def action_label(model: type | None, action: str) -> str:
+    """An audit row's action as a person reads it: the step's own label, or what was done."""
+    if action.startswith("transition:") and model is not None:
+        t = model.transitions.get(action.split(":", 1)[1])
+        if t is not None:
+            return str(t.label)
+    return str(ACTIONS.get(action, action))
+
+
+def register_label(name: str) -> str:
+    model = model_for(name)
+    return str(model.__label__) if model is not None and hasattr(model, "__label__") else name

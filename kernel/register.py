@@ -1,0 +1,181 @@
+"""What a register is made of: labelled columns, the mixins it opts into, and the declarations beside it.
+
+    class RepairOrder(Record, Workflow, db.Model):
+        __tablename__ = "repair_order"
+        __label__ = T("报修单", "Repair orders")
+        grants = dict(clerk=KEEP, cs_admin=KEEP, supervisor=READ)      # role -> operations (kernel.permissions)
+        open_states = ("registered", "dispatched")                     # carried over at a handover
+        verify = Verify(shown=("unit", "items"), guard_step="exit")    # what the guard's check shows and does
+
+Everything about a register is found next to it; `kernel.checks` validates the declarations at start-up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from kernel import permissions
+from kernel.clock import now
+from kernel.i18n import T
+
+FIELD_HINTS = ("pii", "choices", "validators", "description", "secret", "bounds")
+
+
+def field(label: T, *args: Any, **kw: Any) -> Any:
+    """A mapped column that carries its own label (and optional form hints) in `info`."""
+    info = kw.pop("info", {})
+    info["label"] = label
+    for hint in FIELD_HINTS:
+        if hint in kw:
+            info[hint] = kw.pop(hint)
+    return mapped_column(*args, info=info, **kw)
+
+
+def link(target: str, label: T, **kw: Any) -> Any:
+    return relationship(target, info={"label": label}, **kw)
+
+
+VERDICTS = {"valid": T("有效", "Valid"), "expired": T("已过期", "Expired"), "superseded": T("已换发", "Superseded"),
+            "void": T("作废/未生效", "Void / not in force"), "used": T("已放行(已使用)", "Exited (used)")}
+
+
+@dataclass(frozen=True)
+class Verify:
+    """A pass a guard checks by number or QR code: the fields the check shows, and the step the guard takes."""
+
+    shown: tuple[str, ...]
+    guard_step: str | None = None
+
+
+_REGISTERS: dict[str, type] = {}
+
+
+def collect_transitions(cls: type) -> dict[str, Any]:
+    """The @transition methods of a class and its bases (see kernel.workflow), by method name."""
+    found: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        for name, attr in vars(klass).items():
+            t = getattr(attr, "_transition", None)
+            if t is not None:
+                found[name] = t
+    return found
+
+
+def model_for(table_name: str) -> type | None:
+    """The model of a register (registers are addressed by table name in URLs and audit rows)."""
+    return _REGISTERS.get(table_name)
+
+
+def registers() -> dict[str, type]:
+    return dict(_REGISTERS)
+
+
+class Register:
+    """A table with a screen, or kept by the kernel. Subclasses declare; `__init_subclass__` records it."""
+
+    __label__: ClassVar[T]
+    __audited__: ClassVar[bool] = True
+    grants: ClassVar[dict[str, tuple[str, ...]] | None] = None
+    open_states: ClassVar[tuple[str, ...]] = ()
+    verify: ClassVar[Verify | None] = None
+    transitions: ClassVar[dict[str, Any]] = {}  # name -> kernel.workflow.Transition, collected below
+
+    def __init_subclass__(cls, **kw: Any):
+        super().__init_subclass__(**kw)
+        name = cls.__dict__.get("__tablename__")
+        if not name:
+            return  # an abstract layer (a mixin of records): its subclasses declare
+        cls.transitions = collect_transitions(cls)
+        _REGISTERS[name] = cls
+        permissions.declare_steps(name, cls.transitions)
+        if cls.grants is not None:
+            permissions.declare(name, cls.grants)
+
+    def __str__(self) -> str:
+        """A linked record reads as its number or name wherever it is shown."""
+        for attr in ("number", "name", "code"):
+            value = getattr(self, attr, None)
+            if value:
+                return str(value)
+        return f"{self.__label__} #{getattr(self, 'id', '')}"
+
+
+class PropertyScoped:
+    """Belongs to exactly one property; the server sets it, the client never chooses it."""
+
+    @declared_attr
+    def property_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("property.id"), index=True, nullable=False,
+                             info={"label": T("项目", "Property")})
+
+    @declared_attr
+    def property(cls):
+        return relationship("Property", info={"label": T("项目", "Property")})
+
+
+class Tracked:
+    """Who made it and when, plus a row version that refuses lost updates."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = field(T("创建时间", "Created at"), DateTime, default=now, index=True)
+    updated_at: Mapped[datetime | None] = field(T("修改时间", "Updated at"), DateTime, onupdate=now)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    @declared_attr
+    def created_by_id(cls) -> Mapped[int | None]:
+        return mapped_column(ForeignKey("staff_user.id"), info={"label": T("创建人", "Created by")})
+
+    @declared_attr
+    def created_by(cls):
+        return relationship("StaffUser", foreign_keys=[cls.created_by_id], info={"label": T("创建人", "Created by")})
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class Numbered:
+    """A readable number per property and register, e.g. A-FX-20261127-0001 (see kernel.numbering)."""
+
+    number_prefix: ClassVar[str] = "NO"
+
+    @declared_attr
+    def number(cls) -> Mapped[str | None]:
+        return mapped_column(String(40), index=True, info={"label": T("编号", "Number")})
+
+    @declared_attr.directive
+    def __table_args__(cls):
+        args = [UniqueConstraint("property_id", "number")]
+        if issubclass(cls, Workflow):
+            # the list's state filter within a property, newest first, from one index at any size
+            args.append(Index(f"ix_{cls.__tablename__}_property_state_id", "property_id", "state", "id"))
+        return tuple(args)
+
+
+class Workflow:
+    """A state column moved only by declared transitions (see kernel.workflow)."""
+
+    states: ClassVar[dict[str, T]] = {}
+    initial_state: ClassVar[str] = ""
+    locked_states: ClassVar[tuple[str, ...]] = ()  # issued / final: the server refuses edits and deletes
+
+    @declared_attr
+    def state(cls) -> Mapped[str]:
+        return mapped_column(String(20), index=True, nullable=False, default=lambda ctx: cls.initial_state,
+                             info={"label": T("状态", "State")})
+
+    @declared_attr
+    def state_changed_at(cls) -> Mapped[datetime | None]:
+        return mapped_column(DateTime, default=now, info={"label": T("状态时间", "State since")})
+
+    @property
+    def is_locked(self) -> bool:
+        return self.state in self.locked_states
+
+    @property
+    def state_label(self) -> str:
+        return str(self.states.get(self.state, self.state))

@@ -1,0 +1,258 @@
+"""Workflow declared on the model method that performs the change, django-fsm style.
+
+    @transition(source="submitted", target="approved", roles=("manager",), label=T("批准", "Approve"),
+                done=T("已批准", "Approved"), sign_off=True, bulk=True)
+    def approve(self, ctx): ...
+
+`fire()` is the only way a state changes: it asks `refusal()` (state, role, separation of duties, required
+fields, conditions), runs the method, moves the state and writes a SignOff row; the audit hook records the
+field changes under the step's name. `fire_set()` moves many rows of a state-only step in one UPDATE after
+asking the same `refusal()` of each. A *system* step (roles=()) is never offered to a person: another step's
+code fires it (a reissue supersedes the old pass), and it is signed under the role "system".
+"""
+from __future__ import annotations
+
+import dis
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, insert, select, tuple_, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from kernel import audit
+from kernel.clock import now
+from kernel.db import db
+from kernel.i18n import T
+from kernel.permissions import SYSTEM
+
+
+class WorkflowError(Exception):
+    def __init__(self, message: T | str):
+        super().__init__(str(message))
+        self.message = message
+
+
+class SignOff(db.Model):
+    """One row per workflow step taken: who, in which role, when, with what comment."""
+
+    __tablename__ = "sign_off"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    register: Mapped[str] = mapped_column(String(40), nullable=False)
+    record_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    transition: Mapped[str] = mapped_column(String(40), nullable=False)
+    from_state: Mapped[str] = mapped_column(String(20), nullable=False)
+    to_state: Mapped[str] = mapped_column(String(20), nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    at: Mapped[datetime] = mapped_column(default=now, nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    user = relationship("StaffUser")
+    __table_args__ = (Index("ix_sign_off_register_record", "register", "record_id"),)
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    source: tuple[str, ...]
+    target: str | None                 # None: a recorded step that keeps the state
+    roles: tuple[str, ...]
+    label: T
+    method: Callable
+    done: T | None = None              # past tense for messages ("已派工"); built from the label when absent
+    sign_off: bool = False             # the creator of the record may not take this step
+    distinct_from: tuple[str, ...] = ()  # nor may whoever took these steps
+    together_with: tuple[str, ...] = ()  # parallel reviews: target reached when all have signed
+    requires: tuple[str, ...] = ()     # fields that must be filled before the step
+    fields: tuple[str, ...] = ()       # fields entered on the step's own form
+    conditions: tuple[Callable, ...] = ()  # callables(record) -> message or None
+    bulk: bool = False                 # offered as "批量<label>" on the list
+    comment_required: bool = False
+    comment_label: T | None = None     # what the comment box asks for ("不满意的原因"), when not just 意见
+    destructive: bool = False          # 作废 / 驳回 / 退证: shown red and confirmed
+
+    @property
+    def system(self) -> bool:
+        return not self.roles
+
+    @property
+    def done_label(self) -> T:
+        if self.done is not None:
+            return self.done
+        zh = self.label.zh if self.label.zh.startswith("已") else f"已{self.label.zh}"
+        return T(zh, f"{self.label.en}: done")
+
+    @property
+    def state_only(self) -> bool:
+        """The method body is empty: the step changes nothing but the state, so many rows can move in one UPDATE."""
+        return _does_nothing(self.method) and not self.fields and not self.comment_required
+
+
+def _does_nothing(fn: Callable) -> bool:
+    ops = [(i.opname, i.argval) for i in dis.get_instructions(fn) if i.opname not in ("RESUME", "NOP")]
+    return ops in ([("LOAD_CONST", None), ("RETURN_VALUE", None)], [("RETURN_CONST", None)])
+
+
+def transition(*, source: str | Iterable[str], target: str | None, roles: Iterable[str], label: T,
+               **options: Any) -> Callable:
+    source = (source,) if isinstance(source, str) else tuple(source)
+
+    def deco(fn: Callable) -> Callable:
+        fn._transition = Transition(name=fn.__name__, source=source, target=target, roles=tuple(roles),
+                                    label=label, method=fn, **options)
+        return fn
+    return deco
+
+
+
+@dataclass
+class Context:
+    """What a transition method may use: who fires it, the session, the comment and entered values."""
+
+    user: Any
+    role: str
+    session: Session
+    comment: str = ""
+    data: dict = dc_field(default_factory=dict)
+
+
+class SignOffs:
+    """The sign-offs `refusal()` needs: queried per record, or prefetched once for a bulk step."""
+
+    def __init__(self, session: Session, register: str, ids: Iterable[int] | None = None,
+                 names: Iterable[str] = ()):
+        self.session, self.register, self._rows = session, register, None
+        if ids is not None:
+            rows: dict[int, list[tuple[str, int, datetime]]] = {}
+            q = select(SignOff.record_id, SignOff.transition, SignOff.user_id, SignOff.at).where(
+                SignOff.register == register, SignOff.record_id.in_(list(ids)), SignOff.transition.in_(list(names)))
+            for rid, name, uid, at in session.execute(q):
+                rows.setdefault(rid, []).append((name, uid, at))
+            self._rows = rows
+
+    def of(self, record_id: int, names: Iterable[str], since: datetime | None = None) -> list[tuple[str, int]]:
+        names = set(names)
+        if self._rows is not None:
+            return [(n, u) for n, u, at in self._rows.get(record_id, ()) if n in names and (since is None or at >= since)]
+        q = select(SignOff.transition, SignOff.user_id).where(
+            SignOff.register == self.register, SignOff.record_id == record_id, SignOff.transition.in_(names))
+        if since is not None:
+            q = q.where(SignOff.at >= since)
+        return [tuple(r) for r in self.session.execute(q.order_by(SignOff.id))]
+
+
+def column_label(model: type, name: str) -> T:
+    col = model.__table__.c.get(name)
+    return T.of(col.info.get("label", name)) if col is not None else T(name, name)
+
+
+def refusal(record: Any, t: Transition, user: Any, roles: Iterable[str], session: Session,
+            signoffs: SignOffs | None = None, system: bool = False) -> T | None:
+    """Why `user` may not take step `t` on `record` now, as a message that says what to do; None when they may."""
+    roles = set(roles)
+    if record.state not in t.source:
+        wanted = "、".join(str(record.states.get(s, s)) for s in t.source)
+        return T(f"当前状态为“{record.state_label}”，只有“{wanted}”的记录才能{t.label.zh}",
+                 f"“{t.label.en}” needs state {wanted}; this record is “{record.state_label}”")
+    if not system and (t.system or not roles & set(t.roles)):
+        return T(f"您的角色不能{t.label.zh}，请交由有权限的同事办理",
+                 f"Your role may not “{t.label.en}”; ask a colleague who may")
+    signoffs = signoffs or SignOffs(session, record.__tablename__)
+    if t.sign_off and record.created_by_id == user.id:
+        return T(f"不能{t.label.zh}自己创建的记录，请由另一位同事办理",
+                 f"You cannot “{t.label.en}” a record you created; another colleague must")
+    if t.together_with and signoffs.of(record.id, [t.name], record.state_changed_at):
+        return T(f"“{t.label.zh}”已经签过，等待其他审核", f"“{t.label.en}” is already signed; waiting for the others")
+    if t.distinct_from:
+        earlier = signoffs.of(record.id, t.distinct_from)
+        if any(uid == user.id for _, uid in earlier):
+            steps = "、".join(record.transitions[n].label.zh for n, uid in earlier if uid == user.id
+                             and n in record.transitions)
+            return T(f"您已办理“{steps}”，“{t.label.zh}”须由另一位同事办理",
+                     f"You took an earlier step; “{t.label.en}” needs a different person")
+    for name in t.requires:
+        if getattr(record, name, None) in (None, "", False):
+            lab = column_label(type(record), name)
+            return T(f"请先填写“{lab.zh}”再{t.label.zh}", f"Fill in “{lab.en}” before “{t.label.en}”")
+    for cond in t.conditions:
+        msg = cond(record)
+        if msg:
+            return msg
+    return None
+
+
+def fire(record: Any, name: str, user: Any, roles: Iterable[str], session: Session, comment: str = "",
+         data: dict | None = None, system: bool = False) -> Transition:
+    """Take step `name` on `record`: refuse with WorkflowError, or move the state and sign it off."""
+    t = record.transitions.get(name)
+    if t is None:
+        raise WorkflowError(T("没有这个操作", "No such step"))
+    data = data or {}
+    for key, value in data.items():  # values entered on the step's form count for `requires`
+        if key in t.fields:
+            setattr(record, key, value)
+    if data:
+        session.flush()  # a relationship set above fills its foreign key only on flush
+    roles = set(roles)
+    why = refusal(record, t, user, roles, session, system=system)
+    if why:
+        raise WorkflowError(why)
+    if t.comment_required and not comment.strip():
+        raise WorkflowError(T(f"请填写{(t.comment_label or T('意见', 'a comment')).zh}",
+                              f"Enter {(t.comment_label or T('意见', 'a comment')).en}"))
+    role = SYSTEM if system else next(r for r in t.roles if r in roles)
+    from_state = record.state
+    with audit.acting(f"transition:{name}"):
+        t.method(record, Context(user=user, role=role, session=session, comment=comment, data=data))
+        target = t.target or from_state
+        if t.together_with:
+            done = {n for n, _ in SignOffs(session, record.__tablename__).of(
+                record.id, t.together_with, record.state_changed_at)} | {name}
+            if not set(t.together_with) <= done:
+                target = from_state
+        if target != from_state:
+            record.state = target
+            record.state_changed_at = now()
+        session.add(SignOff(register=record.__tablename__, record_id=record.id, transition=name,
+                            from_state=from_state, to_state=target, user_id=user.id, role=role,
+                            comment=comment or None))
+        session.flush()
+    return t
+
+
+def fire_set(session: Session, model: type, name: str, rows: list, user: Any,
+             roles_at: Callable[[int], Iterable[str]], comment: str = "") -> tuple[int, list]:
+    """A state-only step on many rows: `refusal()` per row, then one UPDATE and bulk inserts.
+
+    A row changed by someone else between the read and the UPDATE (state or version moved) is skipped.
+    Returns (done, skipped) like the per-row path: skipped is [(record, reason)].
+    """
+    t = model.transitions[name]
+    names = set(t.distinct_from) | set(t.together_with)
+    signoffs = SignOffs(session, model.__tablename__, [r.id for r in rows], names)
+    ok, skipped = [], []
+    for r in rows:
+        why = refusal(r, t, user, roles_at(r.property_id), session, signoffs)
+        (skipped.append((r, why)) if why else ok.append(r))
+    if not ok:
+        return 0, skipped
+    at = now()
+    table = model.__table__
+    moved = set(session.execute(
+        update(table).where(tuple_(table.c.id, table.c.version).in_([(r.id, r.version) for r in ok]),
+                            table.c.state.in_(t.source))
+        .values(state=t.target, state_changed_at=at, version=table.c.version + 1).returning(table.c.id)
+    ).scalars())
+    done = [r for r in ok if r.id in moved]
+    skipped += [(r, T("该记录刚被他人处理，请刷新后查看", "Someone else handled this record meanwhile; reload"))
+                for r in ok if r.id not in moved]
+    if done:
+        role_of = {r.id: next(x for x in t.roles if x in set(roles_at(r.property_id))) for r in done}
+        session.execute(insert(SignOff.__table__), [dict(
+            register=model.__tablename__, record_id=r.id, transition=name, from_state=r.state, to_state=t.target,
+            user_id=user.id, role=role_of[r.id], at=at, comment=comment or None) for r in done])
+        audit.record_bulk(session, model.__tablename__, f"transition:{name}",
+                          [(r.id, r.property_id, {"state": (r.state, t.target)}) for r in done])
+    return len(done), skipped

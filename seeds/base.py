@@ -1,0 +1,33 @@
+"""What every install needs before its first account: the roles and the deadline rules. Idempotent."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from kernel.db import db
+from kernel.deadlines import DeadlineRule
+from kernel.identity import Role
+from kernel.permissions import ROLES
+from kernel.register import registers
+
+
+def get_or_add(model: type, lookup: dict, **values: object) -> tuple[object, bool]:
+    obj = db.session.scalar(select(model).filter_by(**lookup))
+    if obj is not None:
+        return obj, False
+    obj = model(**lookup, **values)
+    db.session.add(obj)
+    db.session.flush()
+    return obj, True
+
+
+def load_base() -> int:
+    """Roles from kernel.permissions, one deadline rule per declared deadline (with its default minutes)."""
+    added = 0
+    for code, (label, wide) in ROLES.items():
+        added += get_or_add(Role, {"code": code}, name=label.zh, company_wide=wide)[1]
+    for model in registers().values():
+        for d in getattr(model, "deadlines", ()):
+            added += get_or_add(DeadlineRule, {"code": d.code}, name=f"{model.__label__.zh}：{d.label.zh}",
+                                minutes=d.minutes)[1]
+    db.session.commit()
+    return added
