@@ -1,4 +1,5 @@
 """The migrations build exactly the schema the models declare (on the database under test)."""
+import uuid
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,12 +11,12 @@ def test_models_and_migrations_agree(tmp_path, database_url):
     from app.config import TestConfig
     from app.factory import create_app
     from kernel.db import db
+    name = f"fd_migration_check_{uuid.uuid4().hex[:8]}"  # several runs may share one server
     if database_url.startswith("postgresql"):
         base = create_engine(database_url, isolation_level="AUTOCOMMIT")
         with base.connect() as c:
-            c.execute(text("DROP DATABASE IF EXISTS frontdesk_migration_check"))
-            c.execute(text("CREATE DATABASE frontdesk_migration_check"))
-        url = database_url.rsplit("/", 1)[0] + "/frontdesk_migration_check"
+            c.execute(text(f"CREATE DATABASE {name}"))
+        url = database_url.rsplit("/", 1)[0] + f"/{name}"
     else:
         url = f"sqlite:///{tmp_path / 'migrated.db'}"
     app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url)
@@ -27,4 +28,4 @@ def test_models_and_migrations_agree(tmp_path, database_url):
     assert diff == [], f"models differ from migrations; run `flask db migrate`: {diff[:5]}"
     if database_url.startswith("postgresql"):
         with base.connect() as c:
-            c.execute(text("DROP DATABASE frontdesk_migration_check"))
+            c.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
