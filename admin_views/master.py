@@ -1,14 +1,15 @@
 """Company and property master data: declared registers, no logic of their own beyond forms."""
 from flask import g
+from flask_admin.actions import action
 from markupsafe import Markup, escape
 from wtforms import PasswordField
 from wtforms.validators import Length, Optional
 
-from app.admin import RegisterView
+from app.admin import RegisterView, report
 from kernel import permissions
 from kernel.display import Display, action_label, register_label
 from kernel.i18n import T
-from kernel.identity import Membership, hash_password
+from kernel.identity import Membership, end_sessions, hash_password
 from kernel.register import model_for, registers
 from kernel.workflow import WorkflowError
 
@@ -37,11 +38,25 @@ class StaffUserView(RegisterView):
                                                 column_labels={"property": T("项目", "Property"), "role": T("角色", "Role")}))]
         super().__init__(model, **kw)
 
+    action_operations = {"end_sessions": "edit"}
+
     def on_model_change(self, form, model, is_created):
         if form.new_password.data:
             model.password_hash = hash_password(form.new_password.data)
+            end_sessions(model)  # a reset password ends the sessions opened with the old one
         elif is_created:
             raise WorkflowError(T("新账号必须设置密码（至少8位）", "A new account needs a password (8+ characters)"))
+        if not is_created and not model.active:
+            end_sessions(model)
+
+    @action("end_sessions", T("强制下线（结束全部会话）", "Log out everywhere"),
+            T("确定结束所选账号在所有浏览器上的会话？", "End every session of the selected accounts?"))
+    def action_end_sessions(self, ids):
+        rows = self.rows_for(ids)
+        for user in rows:
+            end_sessions(user)
+        self.session.commit()
+        report(len(rows), [])
 
 
 class DeadlineRuleView(RegisterView):

@@ -1,61 +1,129 @@
-"""Login, logout, property and language switch, health check."""
+"""Login, logout, property and language switch, health check.
+
+Sessions: the session keeps the user's session generation; bumping it (kernel.identity.end_sessions) ends every
+session of that user at its next request. Throttling: OWASP "device cookies" (see app/config.py).
+"""
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select, text
 from werkzeug.security import check_password_hash
+from werkzeug.wrappers import Response
 
 from app.extensions import limiter, login_manager
 from kernel import scoping
 from kernel.db import db
 from kernel.i18n import T
-from kernel.identity import StaffUser
+from kernel.identity import StaffUser, end_sessions
 
 bp = Blueprint("auth", __name__)
 MSG_BAD_LOGIN = T("用户名或密码错误", "Wrong username or password")
 MSG_THROTTLED = T("登录失败次数过多，请15分钟后再试", "Too many failed logins; try again in 15 minutes")
+DEVICE_COOKIE = "fd_device"
+GENERATION = "fd_gen"
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    return db.session.get(StaffUser, int(user_id)) if str(user_id).isdigit() else None
+def load_user(user_id: str) -> StaffUser | None:
+    """The session's user, only while active and while the session's generation is the user's current one."""
+    if not str(user_id).isdigit() or len(str(user_id)) > 18:
+        return None
+    user = db.session.get(StaffUser, int(user_id))
+    if user is None or not user.active or session.get(GENERATION) != user.session_generation:
+        return None
+    return user
 
 
-def _safe_next(target):
+def _safe_next(target: str | None) -> str:
+    """A path on this site only: `//host`, `/\\host`, schemes and hosts are refused."""
     if not target:
         return url_for("admin.index")
     parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc and target.startswith("/") else url_for("admin.index")
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return url_for("admin.index")
+    return target
 
 
-def _login_key():
-    return f"{(request.form.get('username') or '').strip().lower()}|{request.remote_addr}"
+def _username() -> str:
+    return (request.form.get("username") or "").strip().lower()[:40]
+
+
+def _devices() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="fd-device")
+
+
+def known_device() -> bool:
+    """This browser logged in before as the user it now names (a signed cookie per user)."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return False
+    try:
+        names = _devices().loads(raw, max_age=current_app.config["DEVICE_COOKIE_DAYS"] * 86400)
+    except BadSignature:
+        return False
+    return isinstance(names, list) and _username() in names
+
+
+def _failed(response: Response) -> bool:
+    return request.method == "POST" and response.status_code != 302
+
+
+def _limit(name: str):
+    return lambda: current_app.config[name]
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_FAILURE_LIMIT"], key_func=_login_key, methods=["POST"],
-               deduct_when=lambda response: response.status_code != 302)
-def login():
+@limiter.limit(_limit("LOGIN_ADDRESS_LIMIT"), key_func=lambda: f"addr|{request.remote_addr}", methods=["POST"],
+               deduct_when=_failed, exempt_when=known_device)
+@limiter.limit(_limit("LOGIN_ACCOUNT_LIMIT"), key_func=lambda: f"acct|{_username()}", methods=["POST"],
+               deduct_when=_failed, exempt_when=known_device)
+@limiter.limit(_limit("LOGIN_FAILURE_LIMIT"), key_func=lambda: f"acct+addr|{_username()}|{request.remote_addr}",
+               methods=["POST"], deduct_when=_failed, exempt_when=known_device)
+@limiter.limit(_limit("LOGIN_DEVICE_LIMIT"), methods=["POST"], deduct_when=_failed,
+               key_func=lambda: f"device|{_username()}|{request.cookies.get(DEVICE_COOKIE)}",
+               exempt_when=lambda: not known_device())
+def login() -> Response | tuple:
     error = None
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()
         user = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
         if user and user.active and check_password_hash(user.password_hash, request.form.get("password") or ""):
-            session.clear()
+            session.clear()  # nothing of a previous user's session survives (a shared desk browser)
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            session[GENERATION] = user.session_generation
+            response = redirect(_safe_next(request.args.get("next")))
+            _remember_device(response, username)
+            return response
         error = MSG_BAD_LOGIN
     return render_template("login.html", error=error), (401 if error else 200)
 
 
+def _remember_device(response: Response, username: str) -> None:
+    names = []
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if raw:
+        try:
+            names = _devices().loads(raw, max_age=current_app.config["DEVICE_COOKIE_DAYS"] * 86400)
+        except BadSignature:
+            names = []
+    names = [n for n in names if n != username.lower()][-4:] + [username.lower()]
+    response.set_cookie(DEVICE_COOKIE, _devices().dumps(names), httponly=True, samesite="Lax",
+                        max_age=current_app.config["DEVICE_COOKIE_DAYS"] * 86400, secure=request.is_secure)
+
+
 @bp.errorhandler(429)
-def throttled(e):
+def throttled(e: Exception) -> tuple:
     return render_template("login.html", error=MSG_THROTTLED), 429
 
 
 @bp.route("/logout", methods=["POST"])
-def logout():
+def logout() -> Response:
+    """Logging out ends every session of the user (a copied cookie stops working too)."""
+    if current_user.is_authenticated:
+        end_sessions(db.session.get(StaffUser, current_user.id))
+        db.session.commit()
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -6,7 +6,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    # No default: the factory reads instance/secret_key (made once per install) when SECRET_KEY is not set.
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SECRET_KEY_FILE = os.environ.get("SECRET_KEY_FILE", str(ROOT / "instance" / "secret_key"))
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))  # reverse proxies in front (X-Forwarded-*)
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'frontdesk.db'}"
     )
@@ -22,7 +25,14 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # a desk form may stay open through a whole shift
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = False
-    LOGIN_FAILURE_LIMIT = "5 per 15 minutes"
+    # Login throttling, OWASP "device cookies": a browser that logged in before as that user keeps its own
+    # allowance, so failures from elsewhere cannot lock the real user out; unknown browsers are limited per
+    # account+address, per account and per address. Counts live in RATELIMIT_STORAGE_URI (Redis in production).
+    LOGIN_FAILURE_LIMIT = "5 per 15 minutes"          # per account + address, unknown browser
+    LOGIN_ACCOUNT_LIMIT = "20 per 15 minutes"         # per account, all unknown browsers together
+    LOGIN_ADDRESS_LIMIT = "50 per 15 minutes"         # per address, all accounts (password spraying)
+    LOGIN_DEVICE_LIMIT = "10 per 15 minutes"          # per known browser of that account
+    DEVICE_COOKIE_DAYS = 365
     PASSWORD_HASH_METHOD = "scrypt"
     FLASK_ADMIN_SWATCH = "default"
     LIST_COUNT_CAP = 10_000  # lists count at most this many rows and say "more than N"

@@ -10,6 +10,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 import admin_views
 import models  # noqa: F401  (registers every model on the metadata)
+from app import security
 from app.admin import checks as _view_checks  # noqa: F401
 from app.auth import bp as auth_bp
 from app.cli import register_cli
@@ -36,8 +37,7 @@ def create_app(config_object: type = Config, **overrides: Any) -> Flask:
         options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
         options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
-    if app.config["SECRET_KEY"] == "dev-only-not-secret" and not app.debug and not app.testing:
-        app.logger.warning("SECRET_KEY is the development default; set SECRET_KEY in production.")
+    security.install(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", MIGRATIONS)), render_as_batch=True)

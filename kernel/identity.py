@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, select, true
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, select, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.security import generate_password_hash
@@ -59,6 +59,9 @@ class StaffUser(UserMixin, Tracked, Register, db.Model):
     phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), validators=["phone"])
     password_hash: Mapped[str] = field(T("密码", "Password"), String(200), nullable=False, secret=True)
     active: Mapped[bool] = field(T("启用", "Active"), Boolean, default=True, nullable=False)
+    # Bumped to end every session of the user (logout, password change, deactivation, "log out everywhere").
+    session_generation: Mapped[int] = field(T("会话代次", "Session generation"), Integer, default=0, nullable=False,
+                                            server_default="0")
     memberships = relationship("Membership", back_populates="user", cascade="all, delete-orphan",
                                foreign_keys="Membership.user_id",
                                info={"label": T("项目与角色", "Properties and roles")})
@@ -77,6 +80,11 @@ class StaffUser(UserMixin, Tracked, Register, db.Model):
 
     def __str__(self) -> str:
         return self.full_name or self.username
+
+
+def end_sessions(user: StaffUser) -> None:
+    """Every session of `user`, in every browser, ends at its next request (the session holds the generation)."""
+    user.session_generation = (user.session_generation or 0) + 1
 
 
 class Membership(Register, db.Model):

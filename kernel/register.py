@@ -22,7 +22,7 @@ from kernel import permissions
 from kernel.clock import now
 from kernel.i18n import T
 
-FIELD_HINTS = ("pii", "choices", "validators", "description", "secret", "bounds")
+FIELD_HINTS = ("pii", "choices", "validators", "description", "secret", "bounds", "staff_roles")
 
 
 def field(label: T, *args: Any, **kw: Any) -> Any:

@@ -6,7 +6,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from wtforms.validators import ValidationError
+from sqlalchemy import Column, Date, DateTime, Integer, Numeric
+from wtforms.validators import StopValidation, ValidationError
 
 from kernel.i18n import T
 
@@ -76,3 +77,44 @@ def business_day(value: str | None) -> date | None:
     except ValueError:
         return None
     return day if FIRST_DAY <= day <= LAST_DAY else None
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # PostgreSQL integer; SQLite would take more, the desk never needs it
+
+
+class Within:
+    """The bounds a column's type allows (or its `bounds=` hint narrows), checked before any other validator.
+
+    Declared once, for every form of every register: money finite and within its precision, integers within
+    the column, dates and times within the business range. NaN and Infinity stop the chain here, so no
+    later comparison can raise.
+    """
+
+    def __init__(self, low: Any, high: Any, message: T):
+        self.low, self.high, self.message = low, high, message
+
+    def __call__(self, form: Any, field: Any) -> None:
+        value = field.data
+        if value is None or value == "":
+            return
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise StopValidation(str(T("请输入有效的数字", "Enter a valid number")))
+        day = value.date() if hasattr(value, "date") and callable(value.date) else value
+        compare = day if isinstance(self.low, date) else value
+        if (self.low is not None and compare < self.low) or (self.high is not None and compare > self.high):
+            raise StopValidation(str(self.message))
+
+
+def bounds_for(column: Column) -> Within | None:
+    """The `Within` validator of a column, from its type and an optional `bounds=(low, high)` hint."""
+    low, high = column.info.get("bounds", (None, None))
+    t = column.type
+    if isinstance(t, Integer):
+        low, high = max(low if low is not None else INT_MIN, INT_MIN), min(high if high is not None else INT_MAX, INT_MAX)
+    elif isinstance(t, Numeric) and t.precision:
+        limit = Decimal(10) ** (t.precision - (t.scale or 0)) - Decimal(1).scaleb(-(t.scale or 0))
+        low, high = max(low if low is not None else -limit, -limit), min(high if high is not None else limit, limit)
+    elif isinstance(t, (Date, DateTime)):
+        low, high = FIRST_DAY, LAST_DAY
+    else:
+        return None
+    return Within(low, high, T(f"应在 {low} 至 {high} 之间", f"Must be between {low} and {high}"))

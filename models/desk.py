@@ -197,7 +197,8 @@ class Incident(Record, Workflow, db.Model):
     occurred_at: Mapped[datetime] = field(T("发生时间", "Occurred at"), DateTime, default=now, nullable=False, index=True)
     location: Mapped[str] = field(T("地点", "Location"), String(80), nullable=False)
     content: Mapped[str] = field(T("事件经过", "What happened"), Text, nullable=False)
-    reported_to_id: Mapped[int | None] = field(T("已报告(主管/经理)", "Reported to"), ForeignKey("staff_user.id"))
+    reported_to_id: Mapped[int | None] = field(T("已报告(主管/经理)", "Reported to"), ForeignKey("staff_user.id"),
+                                               staff_roles=("supervisor", "manager"))
     reported_to = link("StaffUser", T("已报告(主管/经理)", "Reported to"), foreign_keys=[reported_to_id])
     reported_at: Mapped[datetime | None] = field(T("报告时间", "Reported at"), DateTime)
     departments_notified: Mapped[str | None] = field(T("已通知部门(部门/人/时间)", "Departments notified (who, when)"), Text)

@@ -76,7 +76,8 @@ class RosterAssignment(PropertyScoped, Register, db.Model):
     id: Mapped[int] = field(T("编号", "Id"), Integer, primary_key=True)
     roster_id: Mapped[int] = field(T("排班表", "Roster"), ForeignKey("roster.id", ondelete="CASCADE"), nullable=False, index=True)
     roster = relationship("Roster", back_populates="assignments")
-    staff_id: Mapped[int] = field(T("值班人员", "Staff"), ForeignKey("staff_user.id"), nullable=False)
+    staff_id: Mapped[int] = field(T("值班人员", "Staff"), ForeignKey("staff_user.id"), nullable=False,
+                                 staff_roles=DESK)
     staff = link("StaffUser", T("值班人员", "Staff"))
     day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False, index=True)
     shift_id: Mapped[int] = field(T("班次", "Shift"), ForeignKey("shift.id"), nullable=False)
@@ -101,13 +102,16 @@ class LeaveRequest(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Mod
     states = {"submitted": T("已提交", "Submitted"), "approved": T("已批准", "Approved"), "rejected": T("已驳回", "Rejected")}
     initial_state = "submitted"
     locked_states = ("approved", "rejected")
-    staff_id: Mapped[int] = field(T("申请人", "Staff"), ForeignKey("staff_user.id"), nullable=False)
+    staff_id: Mapped[int] = field(T("申请人", "Staff"), ForeignKey("staff_user.id"), nullable=False,
+                                 staff_roles=DESK)
     staff = link("StaffUser", T("申请人", "Staff"), foreign_keys=[staff_id])
     kind: Mapped[str] = field(T("类别", "Kind"), String(10), nullable=False, default="leave", choices=LEAVE_KIND)
     day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False)
-    swap_with_id: Mapped[int | None] = field(T("换班对象", "Swap with"), ForeignKey("staff_user.id"))
+    swap_with_id: Mapped[int | None] = field(T("换班对象", "Swap with"), ForeignKey("staff_user.id"),
+                                              staff_roles=DESK)
     swap_with = link("StaffUser", T("换班对象", "Swap with"), foreign_keys=[swap_with_id])
-    substitute_id: Mapped[int | None] = field(T("替班人(主管指定)", "Substitute (named by supervisor)"), ForeignKey("staff_user.id"))
+    substitute_id: Mapped[int | None] = field(T("替班人(主管指定)", "Substitute (named by supervisor)"),
+                                                ForeignKey("staff_user.id"), staff_roles=DESK)
     substitute = link("StaffUser", T("替班人(主管指定)", "Substitute (named by supervisor)"), foreign_keys=[substitute_id])
     reason: Mapped[str] = field(T("事由", "Reason"), Text, nullable=False)
 
@@ -153,7 +157,8 @@ class AttendanceException(PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "attendance_exception"
     __label__ = T("逾时接班/不接班", "Late or missed takeovers")
     grants = dict(cs_admin=KEEP, supervisor=ALL, manager=READ)
-    staff_id: Mapped[int] = field(T("值班人员", "Staff"), ForeignKey("staff_user.id"), nullable=False)
+    staff_id: Mapped[int] = field(T("值班人员", "Staff"), ForeignKey("staff_user.id"), nullable=False,
+                                 staff_roles=DESK)
     staff = link("StaffUser", T("值班人员", "Staff"), foreign_keys=[staff_id])
     day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False, index=True)
     shift_id: Mapped[int | None] = field(T("班次", "Shift"), ForeignKey("shift.id"))
@@ -288,7 +293,8 @@ class QualityCheck(PropertyScoped, Tracked, Register, db.Model):
     inspector_id: Mapped[int | None] = field(T("检查人", "Inspector"), ForeignKey("staff_user.id"))
     inspector = link("StaffUser", T("检查人", "Inspector"), foreign_keys=[inspector_id])
     checked_at: Mapped[datetime] = field(T("检查时间", "Checked at"), DateTime, default=now, nullable=False, index=True)
-    staff_checked_id: Mapped[int | None] = field(T("被检查值班人员", "Staff checked"), ForeignKey("staff_user.id"))
+    staff_checked_id: Mapped[int | None] = field(T("被检查值班人员", "Staff checked"), ForeignKey("staff_user.id"),
+                                                   staff_roles=DESK)
     staff_checked = link("StaffUser", T("被检查值班人员", "Staff checked"), foreign_keys=[staff_checked_id])
     for _code, _label in CHECKS:
         locals()[f"ok_{_code}"] = field(_label, Boolean, default=True, nullable=False)

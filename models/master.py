@@ -94,7 +94,10 @@ class Department(PropertyScoped, Tracked, Register, db.Model):
     phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), validators=["phone"])
 
     def __str__(self):
-        return self.name
+        """Two departments may share a name (两个"工程部"): the kind and contact tell them apart."""
+        kind = str(DEPARTMENT_KIND.get(self.kind, ""))
+        extra = "，".join(x for x in (kind if kind != self.name else "", self.contact or "") if x)
+        return f"{self.name}（{extra}）" if extra else self.name
 
 
 class Shift(PropertyScoped, Tracked, Register, db.Model):

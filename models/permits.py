@@ -207,6 +207,9 @@ class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model
 
     def reissue_to(self, session, user, valid_until, supersede=True):
         """The new pass carries everything over; no new deposit: the one held moves with the worker."""
+        valid_until = valid_until or self.permit.end_on
+        if valid_until is None or self.permit.end_on is None:
+            raise WorkflowError(T("装修许可证没有完工期限，请先补全许可证", "The permit has no end date; complete it first"))
         if valid_until > self.permit.end_on:
             raise WorkflowError(T(f"有效期不能超过许可证期限 {self.permit.end_on}", f"Cannot be valid past {self.permit.end_on}"))
         new = WorkerPass(property_id=self.property_id, permit_id=self.permit_id, worker_name=self.worker_name,

@@ -55,10 +55,11 @@ class Exporting:
         sort = self._get_column_by_idx(view_args.sort)
         query, joins = self._filtered(view_args.search, view_args.filters)
         query, _ = self._apply_sorting(query, joins, sort[0] if sort else None, view_args.sort_desc)
+        self.checked(lambda: query.with_entities(self.model.id).limit(1).all())  # bad filters: 400 before streaming
         columns = self._export_columns
         header = [str(label) for _, label in columns]
-        audit.record_bulk(self.session, self.register, "export", [(None, scoping.current_property_id(),
-                                                                    {"filters": (None, request.query_string.decode()[:500])})])
+        asked = {"filters": (None, request.query_string.decode()[:500])}
+        audit.record_bulk(self.session, self.register, "export", [(None, scoping.current_property_id(), asked)])
         self.session.commit()
         session = query.session  # the stream runs under a new scoped session: keep this request's own
         show = Display(self.model, self.roles, session)

@@ -20,15 +20,20 @@ from kernel import audit, scoping
 from kernel.db import db
 from kernel.i18n import T
 from kernel.identity import Membership, Role, StaffUser
-from kernel.validators import BY_NAME
+from kernel.validators import BY_NAME, bounds_for
 
-MSG_SCOPE = T("所选记录不属于当前项目，请从下拉列表中选择", "The chosen record belongs to another property; pick one from the list")
+MSG_SCOPE = T("所选记录不属于当前项目，请从下拉列表中选择",
+              "The chosen record belongs to another property; pick one from the list")
 LOOKUP_PAGE = 20
 DROPDOWN_LIMIT = 500
 
 
 class SecureForm(FlaskForm):
     """Flask-WTF CSRF token on every Flask-Admin form (create, edit, delete, actions, ajax edits, steps)."""
+
+    def __init__(self, formdata: Any = None, obj: Any = None, **kwargs: Any):
+        super().__init__(formdata, obj=obj, **kwargs)
+        self._obj = obj  # Flask-Admin's Unique validator compares with the record being edited (its BaseForm does this)
 
     class Meta(FlaskForm.Meta):
         def get_translations(self, form: Any) -> Any:
@@ -77,10 +82,12 @@ def field_args(model: type, lookups: tuple[str, ...], lookup_fields: dict[str, t
     mapper = sa_inspect(model)
     args: dict[str, dict] = {}
     for attr in mapper.column_attrs:
-        info = attr.columns[0].info
+        column = attr.columns[0]
+        info = column.info
         extra: dict[str, Any] = {}
-        if info.get("validators"):
-            extra["validators"] = [BY_NAME[v] for v in info["validators"] if v in BY_NAME]  # else: checks say
+        checks = [bounds_for(column)] + [BY_NAME[v] for v in info.get("validators", ()) if v in BY_NAME]
+        if any(checks):
+            extra["validators"] = [c for c in checks if c is not None]
         if info.get("description"):
             extra["description"] = info["description"]
         if extra:

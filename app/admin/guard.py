@@ -6,7 +6,8 @@ A register's screen is a short subclass that declares columns, filters and searc
 - property scope on list, count, details, edit, delete, actions, steps, lookups and every dropdown;
 - locked states, row versions against lost updates, the model's `clean()`, one transaction per request;
 - from its collaborators: the list (listing.py), exports (export.py), workflow steps and bulk actions
-  (steps.py), the printable daily sheet (daily.py) and prints (printing.py), all showing values through one `kernel.display.Display`.
+  (steps.py), the printable daily sheet (daily.py) and prints (printing.py), all showing values through
+  one `kernel.display.Display`.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.model.widgets import XEditableWidget
 from flask_login import current_user
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
 
@@ -42,6 +43,8 @@ MSG_LOCKED = T("该记录已签发/已完结，不能再修改或删除", "This 
 MSG_STALE = T("该记录已被他人修改，您的更改未保存。请刷新页面后重新填写。",
               "Someone else saved this record in the meantime; your change was not saved. Reload and try again.")
 MSG_PICK_PROPERTY = T("请先在页头选择一个项目", "Choose a property in the header first")
+MSG_OUT_OF_RANGE = T("保存失败：数值、日期或文字超出允许范围，请检查后再保存",
+                     "Not saved: a number, date or text is out of range; check and save again")
 MSG_NOT_SAVED = T("保存失败：与已有记录重复或缺少必填项，请检查后再保存",
                   "Not saved: duplicates an existing record or misses a required value")
 
@@ -143,6 +146,10 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
             return self._refuse_locked(name)
         return None
 
+    def _run_view(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Flask-Admin retries a view that raised TypeError with other arguments, hiding the real error."""
+        return fn(self, *args, **kwargs)
+
     # ---------------------------------------------------------------- scope
     def get_query(self) -> Any:
         return scoping.scope(super().get_query(), self.model)
@@ -240,6 +247,10 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
         except IntegrityError:
             self.session.rollback()
             flash(str(MSG_NOT_SAVED), "error")
+            return False
+        except (DataError, OverflowError):  # a bound the form did not know: the database says, nothing is kept
+            self.session.rollback()
+            flash(str(MSG_OUT_OF_RANGE), "error")
             return False
         self.after_model_change(form, model, is_created)
         return True

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, request
+from flask import abort, current_app, g, request
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import joinedload
 
 from kernel import scoping
@@ -15,6 +16,7 @@ from kernel.deadlines import overdue_clause, overdue_for
 from kernel.register import model_for
 
 DEEP_PAGE_ROWS = 500  # from this offset on, find the page's ids from the index alone first
+LAST_PAGE = 10_000_000  # beyond any list; keeps OFFSET inside a 64-bit integer
 SEARCH_TERMS = 5
 UNITS_PER_SEARCH = 500
 
@@ -55,11 +57,11 @@ class Listing:
     def get_list(self, page: int | None, sort_column: Any, sort_desc: bool, search: str | None, filters: Any,
                  execute: bool = True, page_size: int | None = None) -> tuple[int, Any]:
         """Stock get_list, but the count stops at LIST_COUNT_CAP (shown as 'more than N')."""
-        page = max(page or 0, 0)  # ?page=-1 is a negative OFFSET, which PostgreSQL rejects
+        page = min(max(page or 0, 0), LAST_PAGE)  # ?page=-1 is a negative OFFSET, which PostgreSQL rejects
         query, joins = self._filtered(search, filters)
         cap = current_app.config["LIST_COUNT_CAP"]
         capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
-        count = self.session.execute(select(func.count()).select_from(capped)).scalar_one()
+        count = self.checked(lambda: self.session.execute(select(func.count()).select_from(capped)).scalar_one())
         g.count_capped = count > cap
         query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
         size = page_size if page_size is not None else self.page_size
@@ -71,6 +73,14 @@ class Listing:
         for j in self._auto_joins:
             query = query.options(joinedload(j))
         return min(count, cap), (query.all() if execute else query)
+
+    def checked(self, run: Any) -> Any:
+        """Run a query built from URL arguments; a value the database cannot take (a 30-digit filter) is a 400."""
+        try:
+            return run()
+        except (DataError, OverflowError):
+            self.session.rollback()
+            abort(400)
 
     def _apply_search(self, query: Any, count_query: Any, joins: dict, count_joins: dict, search: str) -> tuple:
         """Exact or prefix match on indexed columns (an index range, never LIKE), contains only on short text."""

@@ -12,6 +12,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla.form import get_form
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
@@ -24,6 +25,8 @@ from kernel.workflow import SignOff, Transition, WorkflowError, fire, fire_set, 
 
 HISTORY_ROWS = 200
 REPORTED_SKIPS = 50
+MSG_STEP_NOT_SAVED = T("未办理：记录的资料不完整或超出范围，请先补全记录后再办理",
+                       "Not done: the record is incomplete or out of range; complete it first")
 MSG_STALE_STEP = T("该记录已被他人修改，请刷新页面后再办理", "Someone else changed this record; reload and try again")
 
 
@@ -112,6 +115,9 @@ class Steps:
             except WorkflowError as ex:
                 nested.rollback()
                 skipped.append((obj, ex.message))
+            except (IntegrityError, DataError, OverflowError):
+                nested.rollback()
+                skipped.append((obj, MSG_STEP_NOT_SAVED))
         self.session.commit()
         return done, skipped
 
@@ -155,6 +161,9 @@ class Steps:
         except StaleDataError:
             self.session.rollback()
             flash(str(MSG_STALE_STEP), "error")
+        except (IntegrityError, DataError, OverflowError):  # a value only the database refuses: nothing is kept
+            self.session.rollback()
+            flash(str(MSG_STEP_NOT_SAVED), "error")
         return redirect(back)
 
     def details_extras(self, model: Any) -> dict:
