@@ -3,7 +3,7 @@ from admin_views import desk, duty, master, permits
 from kernel.audit import AuditLog
 from kernel.deadlines import DeadlineRule
 from kernel.i18n import T
-from kernel.identity import Property, Role, StaffUser
+from kernel.identity import MembershipGrant, Property, Role, StaffUser
 from models import desk as d
 from models import duty as u
 from models import master as m
@@ -37,6 +37,7 @@ def views():
         (master.DepartmentView, m.Department, MASTER), (master.FeeItemView, m.FeeItem, MASTER),
         (master.PaymentView, m.Payment, MASTER), (master.ShiftView, m.Shift, MASTER),
         (master.PropertyView, Property, SYSTEM), (master.StaffUserView, StaffUser, SYSTEM),
+        (master.MembershipGrantView, MembershipGrant, SYSTEM),
         (master.RoleView, Role, SYSTEM), (master.DeadlineRuleView, DeadlineRule, SYSTEM),
         (master.AuditLogView, AuditLog, SYSTEM),
     ]
