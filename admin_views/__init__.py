@@ -2,6 +2,7 @@
 from admin_views import desk, duty, master, permits
 from kernel.audit import AuditLog
 from kernel.deadlines import DeadlineRule
+from kernel.retention import RetentionRule
 from kernel.i18n import T
 from kernel.identity import MembershipGrant, Property, Role, StaffUser
 from models import desk as d
@@ -39,6 +40,7 @@ def views():
         (master.PropertyView, Property, SYSTEM), (master.StaffUserView, StaffUser, SYSTEM),
         (master.MembershipGrantView, MembershipGrant, SYSTEM),
         (master.RoleView, Role, SYSTEM), (master.DeadlineRuleView, DeadlineRule, SYSTEM),
+        (master.RetentionRuleView, RetentionRule, SYSTEM),
         (master.AuditLogView, AuditLog, SYSTEM),
     ]
 

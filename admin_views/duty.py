@@ -51,7 +51,8 @@ class RosterView(RegisterView):
         editable = self.allowed("edit") and not roster.is_locked
         days = [roster.month + timedelta(days=i) for i in range(calendar.monthrange(roster.month.year, roster.month.month)[1])]
         staff = self.staff_of_desk(roster.property_id)
-        shifts = db.session.scalars(select(Shift).where(Shift.property_id == roster.property_id).order_by(Shift.starts_at)).all()
+        shifts = db.session.scalars(select(Shift).where(Shift.property_id == roster.property_id, Shift.active)
+                                    .order_by(Shift.starts_at)).all()
         cells = {(a.staff_id, a.day): a for a in roster.assignments}
         errors = []
         if request.method == "POST":
@@ -75,6 +76,7 @@ class RosterView(RegisterView):
                 else:
                     wanted[(sid, day)] = int(value) if value else None
             if not errors:
+                roster.on_edit(db.session, current_user)  # changed after the review: back to draft
                 for key, shift_id in wanted.items():
                     cell = cells.get(key)
                     if shift_id is None and cell is not None:
@@ -96,11 +98,11 @@ class RosterView(RegisterView):
 class LeaveRequestView(RegisterView):
     column_list = ("number", "state", "staff", "kind", "day", "swap_with", "substitute", "reason")
     column_filters = ("state", "kind", "day")
-    form_excluded_columns = ("substitute",)
+    form_excluded_columns = ("substitute", "staff")
 
-    def on_model_change(self, form, model, is_created):
-        if is_created and "cs_admin" not in self.roles and model.staff_id != current_user.id:
-            model.staff = db.session.get(StaffUser, current_user.id)  # a clerk applies for themself
+    def before_save(self, form, model, is_created):
+        if is_created:
+            model.staff_id = current_user.id  # everyone applies for themself (篇3 4.2.6: 值班人员须提前一天...说明)
 
 
 class AttendanceExceptionView(RegisterView):
@@ -152,11 +154,13 @@ class HandoverView(RegisterView):
 class QualityCheckView(RegisterView):
     column_list = ("checked_at", "kind", "inspector", "staff_checked", "nonconformities", "corrective_action")
     column_filters = ("kind", "checked_at")
-    form_excluded_columns = ("inspector",)
+    form_excluded_columns = ("inspector", "kind")
 
-    def on_model_change(self, form, model, is_created):
+    def before_save(self, form, model, is_created):
+        """The server says who inspected and so what kind of check it is (4.4.2-4.4.4), never the form."""
         if is_created:
             model.inspector_id = current_user.id
+            model.kind = QualityCheck.kind_for(self.roles)
 
 
 class DailySummaryView(BaseView):

@@ -110,8 +110,13 @@ class DeadlineRuleView(RegisterView):
     form_columns = ("name", "minutes", "note")
 
 
+class RetentionRuleView(RegisterView):
+    column_list = ("register", "name", "days", "note")
+    form_columns = ("name", "days", "note")
+
+
 class ShiftView(RegisterView):
-    column_list = ("code", "name", "starts_at", "ends_at")
+    column_list = ("code", "name", "starts_at", "ends_at", "active")
 
 
 class FeeItemView(RegisterView):
@@ -122,7 +127,7 @@ class FeeItemView(RegisterView):
 
 
 class UnitView(RegisterView):
-    column_list = ("code", "building", "entrance", "room", "floor_area", "status")
+    column_list = ("code", "building", "entrance", "room", "floor_area", "status", "active")
     column_editable_list = ("status",)
     column_filters = ("building", "status")
     search_prefix = ("code",)
@@ -133,23 +138,24 @@ class UnitView(RegisterView):
 
 
 class ResidentView(RegisterView):
-    column_list = ("name", "kind", "unit", "phone", "id_number", "move_in_date", "owner_authorisation")
-    column_filters = ("kind", "owner_authorisation", "move_in_date")
-    search_prefix = ("phone", "id_number")
+    column_list = ("name", "state", "kind", "unit", "phone", "id_number", "move_in_date", "owner_authorisation")
+    column_filters = ("state", "kind", "owner_authorisation", "move_in_date")
+    search_prefix = ("phone",)  # an ID number: exact full number only, the desk only (app/admin/personal.py)
     search_contains = ("name",)
     lookups = ("unit",)
     column_sortable_list = ("name", "kind", "move_in_date")
 
 
 class DepartmentView(RegisterView):
-    column_list = ("name", "kind", "contact", "phone")
+    column_list = ("name", "kind", "contact", "phone", "active")
     column_filters = ("kind",)
 
 
 class PaymentView(RegisterView):
-    column_list = ("number", "receipt_no", "kind", "payer", "unit", "fee_item", "quantity", "amount", "paid_at",
-                   "created_by")
-    column_filters = ("kind", "paid_at", "receipt_no")
+    column_list = ("number", "state", "receipt_no", "kind", "payer", "unit", "fee_item", "quantity", "amount",
+                   "paid_at", "created_by")
+    column_filters = ("state", "kind", "paid_at", "receipt_no")
+    form_excluded_columns = ("linked_register", "linked_id")
     search_prefix = ("receipt_no", "number")
     search_contains = ("payer",)
     lookups = ("unit",)
