@@ -47,4 +47,5 @@ def views():
 
 def pages() -> list:
     """Screens that are not one register's table: (endpoint, view class, name, category)."""
-    return [("daily_summary", duty.DailySummaryView, T("每日汇总", "Daily summary"), DUTY)]
+    return [("daily_summary", duty.DailySummaryView, T("每日汇总", "Daily summary"), DUTY),
+            ("overview", duty.RegionalOverviewView, T("各项目概况", "Properties overview"), DUTY)]

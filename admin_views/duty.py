@@ -13,7 +13,8 @@ from kernel import permissions, scoping
 from kernel.clock import now, start_of, today
 from kernel.db import db
 from kernel.i18n import T
-from kernel.identity import Membership, Role, StaffUser
+from kernel.deadlines import overdue_clause
+from kernel.identity import Membership, Property, Role, StaffUser
 from kernel.permissions import VIEW
 from kernel.validators import business_day
 from models.duty import (
@@ -167,7 +168,8 @@ class DailySummaryView(BaseView):
     """For a date: records made per register and what is still open, printable (for the supervisor)."""
 
     register = "daily_summary"
-    grants = dict(supervisor=VIEW, manager=VIEW, cs_admin=VIEW, regional=VIEW)
+    # 篇2 §6: the clerk compiles each day's information and reports it to the supervisor
+    grants = dict(clerk=VIEW, supervisor=VIEW, manager=VIEW, cs_admin=VIEW, regional=VIEW)
     permissions.declare(register, grants)
 
     def is_accessible(self):
@@ -194,6 +196,8 @@ class DailySummaryView(BaseView):
                 continue
             q = scoping.scope(select(func.count()).select_from(model).where(model.created_at >= start,
                                                                            model.created_at < end), model)
+            if "void" in (getattr(model, "states", None) or {}):
+                q = q.where(model.state != "void")  # 作废 counts for nothing
             made = db.session.scalar(q)
             if made:
                 rows.append((view.name, made, view.endpoint))
@@ -246,3 +250,49 @@ def duty_panels(dashboard):
                         + (" (" + ", ".join(d.isoformat() for d in unread) + ")" if unread else "")))
     return _panel(T("值班", "Duty"), lines)
 
+
+
+class RegionalOverviewView(BaseView):
+    """Company-wide oversight: per property and register, how many are open and how many are overdue.
+
+    Totals and deadlines, never the records themselves (issue #20: no record-level view of residents and passes
+    across properties).
+    """
+
+    register = "overview"
+    grants = dict(regional=VIEW, manager=VIEW)
+    permissions.declare(register, grants)
+
+    def is_accessible(self):
+        return current_user.is_authenticated and any(
+            permissions.allowed(scoping.roles_at(pid), self.register, "list") for pid in self.properties())
+
+    def properties(self):
+        return scoping.user_property_ids()
+
+    def _handle_view(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return login_redirect()
+        if not self.is_accessible():
+            abort(403)
+
+    @expose("/")
+    def index(self):
+        pids = [p for p in self.properties() if permissions.allowed(scoping.roles_at(p), self.register, "list")]
+        props = db.session.scalars(select(Property).where(Property.id.in_(pids)).order_by(Property.id)).all()
+        rows = []
+        for view in self.admin._views:
+            model = getattr(view, "model", None)
+            if model is None or not hasattr(model, "property_id") or not (model.open_states or
+                                                                          getattr(model, "deadlines", ())):
+                continue
+            cells = []
+            for p in props:
+                open_count = db.session.scalar(select(func.count()).select_from(model).where(
+                    model.property_id == p.id, model.state.in_(model.open_states))) if model.open_states else 0
+                late = db.session.scalar(select(func.count()).select_from(model).where(
+                    model.property_id == p.id, overdue_clause(model))) if getattr(model, "deadlines", ()) else 0
+                cells.append((open_count, late))
+            if any(o or late for o, late in cells):
+                rows.append((view.name, cells))
+        return self.render("admin/overview.html", props=props, rows=rows)

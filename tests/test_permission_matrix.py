@@ -146,7 +146,7 @@ def test_a_user_of_a_cannot_reach_a_record_of_b(app, world, client_as, register)
             assert denied, "the attempt is in the audit log"
 
 
-PAGES = {"daily_summary": "/admin/daily_summary/"}
+PAGES = {"daily_summary": "/admin/daily_summary/", "overview": "/admin/overview/"}
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "anonymous")
