@@ -35,7 +35,7 @@ class AuditLog(Register, db.Model):
     __tablename__ = "audit_log"
     __label__ = T("审计日志", "Audit log")
     __audited__ = False
-    grants = dict(supervisor=READ, manager=READ, regional=READ, it=VIEW)
+    grants = dict(supervisor=READ, manager=READ, it=VIEW)  # company-wide oversight: totals, not record trails
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=now, nullable=False, index=True,
                                          info={"label": T("时间", "At")})
