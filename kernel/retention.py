@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Integer, String, Text, and_, or_, select
 from sqlalchemy.orm import Mapped, Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from kernel import audit
 from kernel.clock import start_of, today
@@ -42,7 +43,7 @@ def days_for(session: Session, model: type) -> int:
     return model.retention.days if days is None else days
 
 
-def due_clause(model: type, days: int, on: date | None = None):
+def due_clause(model: type, days: int, on: date | None = None) -> ColumnElement[bool]:
     """Records whose period has passed and that still hold an ID number."""
     cutoff = (on or today()) - timedelta(days=days)
     start = getattr(model, model.retention.start)
