@@ -2,9 +2,9 @@
 from admin_views import desk, duty, master, permits
 from kernel.audit import AuditLog
 from kernel.deadlines import DeadlineRule
-from kernel.retention import RetentionRule
 from kernel.i18n import T
 from kernel.identity import MembershipGrant, Property, Role, StaffUser
+from kernel.retention import RetentionRule
 from models import desk as d
 from models import duty as u
 from models import master as m

@@ -12,8 +12,8 @@ from app.admin import RegisterView, endpoint, login_redirect
 from kernel import permissions, scoping
 from kernel.clock import now, start_of, today
 from kernel.db import db
-from kernel.i18n import T
 from kernel.deadlines import overdue_clause
+from kernel.i18n import T
 from kernel.identity import Membership, Property, Role, StaffUser
 from kernel.permissions import VIEW
 from kernel.validators import business_day
@@ -207,7 +207,8 @@ class DailySummaryView(BaseView):
 
 
 def _panel(title, lines):
-    return dict(title=title, body=Markup("<br>".join(str(escape(str(l))) if not isinstance(l, Markup) else l for l in lines)))
+    return dict(title=title, body=Markup("<br>".join(
+        str(escape(str(line))) if not isinstance(line, Markup) else line for line in lines)))
 
 
 def duty_panels(dashboard):

@@ -72,7 +72,8 @@ class StaffUserView(RegisterView):
             if not is_created:
                 end_sessions(model)
         elif is_created:
-            raise WorkflowError(T("新账号必须设置初始密码（至少8位）", "A new account needs an initial password (8+ characters)"))
+            raise WorkflowError(T("新账号必须设置初始密码（至少8位）",
+                                  "A new account needs an initial password (8+ characters)"))
         active = sa_inspect(model).attrs.active.history
         if not is_created and active.deleted and active.deleted[0] and not model.active:
             end_sessions(model)  # deactivated: every open session ends now
@@ -94,7 +95,8 @@ class StaffUserView(RegisterView):
                 continue
             model.memberships.remove(m)
             self.session.add(MembershipGrant(property_id=prop.id, user=model, role_id=role.id,
-                                             note=str(T(f"由 {current_user.full_name} 申请", f"Asked by {current_user.full_name}"))))
+                                             note=str(T(f"由 {current_user.full_name} 申请",
+                                                        f"Asked by {current_user.full_name}"))))
             held.append(f"{prop.name}·{role.name}")
         return held
 

@@ -187,7 +187,8 @@ class Complaint(Record, Workflow, db.Model):
     def give_reply(self, ctx):
         self.replied_at = now()
 
-    @transition(source="replied", target="closed", roles=("cs_admin", "supervisor", "manager"), label=T("关闭", "Close"),
+    @transition(source="replied", target="closed", roles=("cs_admin", "supervisor", "manager"),
+                label=T("关闭", "Close"),
                 requires=("reply",))
     def close(self, ctx):
         pass
@@ -398,7 +399,8 @@ TARIFF = {"network_unlimited": T("包月不限时 180元/月", "Unlimited 180/mo
 class NetworkRequest(Record, db.Model):
     __tablename__ = "network_request"
     __label__ = T("网络开通/变更", "Network requests")
-    # Finance collects the fees on the ISP's behalf (篇5 §7 c, §8 c: 到财务交缴相关费用): it sees the requests with a fee.
+    # Finance collects the fees on the ISP's behalf (篇5 §7 c, §8 c: 到财务交缴相关费用):
+    # it sees the requests with a fee due.
     grants = dict(clerk=KEEP, cs_admin=KEEP, finance=VIEW, **OVERSIGHT)
     visible_rows = dict(finance=where(lambda m: m.amount > 0))
     number_prefix = "WL"

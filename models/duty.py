@@ -86,7 +86,8 @@ class Roster(Voidable, PropertyScoped, Tracked, Register, db.Model):
     def file(self, ctx):
         pass
 
-    @transition(source="reviewed", target="draft", roles=(), label=T("审核后修改，退回草稿", "Changed after review: back to draft"))
+    @transition(source="reviewed", target="draft", roles=(),
+                label=T("审核后修改，退回草稿", "Changed after review: back to draft"))
     def reopen(self, ctx):
         """System step: a roster changed after the supervisor's review needs a new review (篇3 4.1.1)."""
         self.submitted_at = None
@@ -235,8 +236,9 @@ class DutyLog(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
         session = object_session(self)
         ends = [s.ends_at for s in session.scalars(select(Shift).where(Shift.property_id == self.property_id))
                 if s.starts_at <= at.time() < s.ends_at] if session is not None else []
-        end = datetime.combine(at.date(), max(ends)) if ends else datetime.combine(at.date() + timedelta(days=1), time.min)
-        return now() >= end
+        if not ends:
+            return now() >= datetime.combine(at.date() + timedelta(days=1), time.min)
+        return now() >= datetime.combine(at.date(), max(ends))
 
     def refuse_change(self, changed: dict) -> dict | None:
         if changed.get("follow_up", (self.follow_up,))[0] == "done":

@@ -181,7 +181,8 @@ class FeeItem(PropertyScoped, Tracked, Register, db.Model):
 
     def delete_refusal(self) -> T | None:
         if self.in_force_since():
-            return T("已生效过的价格不能删除，请设置失效日期", "A price that has been in force is kept; set its end date")
+            return T("已生效过的价格不能删除，请设置失效日期",
+                     "A price that has been in force is kept; set its end date")
         return None
 
     @classmethod

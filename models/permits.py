@@ -378,7 +378,8 @@ class RenovationExtension(ReviewedByEngineering, Voidable, Numbered, PropertySco
 
     # 篇5 §3 d-f: the desk tells the applicant to pay, re-registers the date and re-makes the passes; finance only
     # issues the receipt the desk enters here.
-    @transition(source="approved", target="done", roles=DESK, label=T("登记延期并重办出入证", "Extend and reissue passes"),
+    @transition(source="approved", target="done", roles=DESK,
+                label=T("登记延期并重办出入证", "Extend and reissue passes"),
                 fields=("fee_receipt_no",),
                 conditions=(lambda r: T("应交费用尚未交纳(请填收据号)", "The fee is not paid yet (enter the receipt)")
                             if r.fee_due and not r.fee_receipt_no else None,))

@@ -135,7 +135,8 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "checklist_item": dict(cs_admin=ops(KEEP, "delete"), it=ops(KEEP, "delete"), clerk=ops(SEE),
                            supervisor=ops(SEE)),
     # 4.3: outgoing and incoming sign (two people)
-    "handover": dict(clerk=ops(ENTER, "sign_out sign_in void_own"), cs_admin=ops(KEEP, "sign_out sign_in void void_own"),
+    "handover": dict(clerk=ops(ENTER, "sign_out sign_in void_own"),
+                     cs_admin=ops(KEEP, "sign_out sign_in void void_own"),
                      supervisor=ops(READ, "void"), manager=ops(READ)),
     # 4.1.1: the CS admin drafts by the 25th, the supervisor reviews, the manager files
     "roster": dict(cs_admin=ops(KEEP, "submit void_own"), supervisor=ops(READ, "review send_back void"),

@@ -98,7 +98,8 @@ def test_edit_forms_never_send_the_number_back_and_an_empty_box_keeps_it(app, wo
     with app.app_context():
         gp = reload(GoodsPass, ids["goods_pass"])
         form = {"unit": gp.unit_id, "applicant": gp.applicant_id, "carrier_name": "搬家李", "carrier_id_number": "",
-                "items": "沙发和床", "owner_signed": "y", "valid_on": gp.valid_on.isoformat(), "row_version": gp.version}
+                "items": "沙发和床", "owner_signed": "y", "valid_on": gp.valid_on.isoformat(),
+                "row_version": gp.version}
     assert clerk.post(f"/admin/goods_pass/edit/?id={gp.id}", form).status_code == 302
     with app.app_context():
         gp = reload(GoodsPass, ids["goods_pass"])
@@ -128,7 +129,8 @@ def test_the_desk_reveals_one_number_with_a_reason_audited_and_rate_limited(app,
         assert row.record_id == rid and row.changes["reason"][1] == "核对出入证" and row.user_id == world.users["clerk"]
     for user in ("finance", "supervisor", "manager", "guard"):
         assert client_as(user).post("/admin/worker_pass/reveal/", {"id": rid, "reason": "x" * 5}).status_code == 403
-    assert 'id="fd-reveal"' not in client_as("supervisor").get(f"/admin/worker_pass/details/?id={rid}").get_data(as_text=True)
+    page = client_as("supervisor").get(f"/admin/worker_pass/details/?id={rid}").get_data(as_text=True)
+    assert 'id="fd-reveal"' not in page
     app.config["PII_REVEAL_LIMIT"] = "2 per hour"
     try:
         for n in ("第二次", "第三次"):  # a new limit counts from here
@@ -243,13 +245,16 @@ def test_the_migration_encrypts_existing_numbers_and_its_downgrade_restores_them
     with app.app_context():
         upgrade(revision="13a83a03bd9f")
         with db.engine.begin() as c:
-            c.execute(text("INSERT INTO property (id, code, name, created_at, version) VALUES (1, 'A', 'A', '2026-01-01', 1)"))
-            c.execute(text("INSERT INTO unit (id, property_id, code, building, entrance, room, status, created_at, version)"
-                           " VALUES (1, 1, '1-1-101', '1', '1', '101', 'vacant', '2026-01-01', 1)"))
+            c.execute(text("INSERT INTO property (id, code, name, created_at, version)"
+                           " VALUES (1, 'A', 'A', '2026-01-01', 1)"))
+            c.execute(text("INSERT INTO unit (id, property_id, code, building, entrance, room, status, created_at,"
+                           " version) VALUES (1, 1, '1-1-101', '1', '1', '101', 'vacant', '2026-01-01', 1)"))
             c.execute(text("INSERT INTO resident (id, property_id, name, kind, unit_id, id_number, owner_authorisation,"
-                           " created_at, version) VALUES (1, 1, '王', 'owner', 1, :n, 0, '2026-01-01', 1)"), {"n": CARRIER})
+                           " created_at, version) VALUES (1, 1, '王', 'owner', 1, :n, 0, '2026-01-01', 1)"),
+                      {"n": CARRIER})
             c.execute(text("INSERT INTO audit_log (at, register, record_id, action, changes) VALUES "
-                           "('2026-01-01', 'resident', 1, 'create', :c)"), {"c": f'{{"id_number": [null, "{CARRIER}"]}}'})
+                           "('2026-01-01', 'resident', 1, 'create', :c)"),
+                      {"c": f'{{"id_number": [null, "{CARRIER}"]}}'})
         upgrade()
         with db.engine.connect() as c:
             stored, digest = c.execute(text("SELECT id_number, id_number_hash FROM resident")).one()

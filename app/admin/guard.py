@@ -56,7 +56,8 @@ MSG_NOT_SAVED = T("保存失败：与已有记录重复或缺少必填项，请�
                   "Not saved: duplicates an existing record or misses a required value")
 MSG_ABOUT_SELF = T("这条记录与您本人有关，不能由您修改", "This record is about you; you cannot change it")
 MSG_NOT_INSPECTOR = T("只有检查人本人可以更正这条记录", "Only the person who made the check may correct it")
-MSG_REFERENCED = T("该记录已被其他记录引用，不能删除；请改为停用", "Other records point at this one: switch it off instead")
+MSG_REFERENCED = T("该记录已被其他记录引用，不能删除；请改为停用",
+                   "Other records point at this one: switch it off instead")
 MSG_NO_DELETE = T("业务记录不能删除，请作废并填写原因", "Business records are not deleted: void it with a reason")
 
 

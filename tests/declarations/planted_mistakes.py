@@ -88,7 +88,8 @@ class UnitlessView(RegisterView):
 
 
 _views = admin_views.views
-admin_views.views = lambda: _views() + [(BrokenView, Broken, admin_views.DESK), (UnitlessView, Unitless, admin_views.DESK),
+admin_views.views = lambda: _views() + [(BrokenView, Broken, admin_views.DESK),
+                                        (UnitlessView, Unitless, admin_views.DESK),
                                         (VoidedView, Voided, admin_views.DESK)]
 try:
     create_app(TestConfig, SQLALCHEMY_DATABASE_URI="sqlite://")
