@@ -136,7 +136,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_cleaning_booking_state'), ['state'], unique=False)
 
     with op.batch_alter_table('department', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('active', sa.Boolean(), server_default=sa.text('1'), nullable=False))
+        batch_op.add_column(sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False))
 
     with op.batch_alter_table('duty_log', schema=None) as batch_op:
         batch_op.add_column(sa.Column('state', sa.String(length=20), nullable=False, server_default='active'))
@@ -220,10 +220,10 @@ def upgrade():
         batch_op.create_index('uq_roster_property_month_in_force', ['property_id', 'month'], unique=True, sqlite_where=sa.text("state != 'void'"), postgresql_where=sa.text("state != 'void'"))
 
     with op.batch_alter_table('shift', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('active', sa.Boolean(), server_default=sa.text('1'), nullable=False))
+        batch_op.add_column(sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False))
 
     with op.batch_alter_table('staff_user', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), server_default=sa.text('0'), nullable=False))
+        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('session_generation', sa.Integer(), server_default='0', nullable=False))
 
     with op.batch_alter_table('stair_elevator_use', schema=None) as batch_op:
@@ -236,7 +236,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_telecom_registration_state'), ['state'], unique=False)
 
     with op.batch_alter_table('unit', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('active', sa.Boolean(), server_default=sa.text('1'), nullable=False))
+        batch_op.add_column(sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False))
 
     with op.batch_alter_table('utility_account', schema=None) as batch_op:
         batch_op.add_column(sa.Column('state', sa.String(length=20), nullable=False, server_default='active'))
