@@ -237,7 +237,8 @@ def duty_panels(dashboard):
         lines.append(f'{T("下月排班表", "Next month roster")} {next_month:%Y-%m}: {roster.state_label}')
     week_start = start_of(today() - timedelta(days=today().weekday()))
     spot = db.session.scalar(select(func.count()).select_from(QualityCheck).where(
-        QualityCheck.property_id == pid, QualityCheck.kind == "supervisor_spot", QualityCheck.checked_at >= week_start))
+        QualityCheck.property_id == pid, QualityCheck.kind == "supervisor_spot", QualityCheck.checked_at >= week_start,
+        QualityCheck.state != "void"))
     lines.append(Markup(f'<span id="fd-spot-checks" class="{"text-danger" if spot < 3 else "text-success"}">'
                         f'{T("本周主管抽查", "Supervisor spot checks this week")}: {spot}/3</span>'))
     since = today() - timedelta(days=7)

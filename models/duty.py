@@ -395,7 +395,8 @@ def open_records(session: Session, property_id: int) -> list[tuple[T, int, list[
 
 def open_items_text(session: Session, property_id: int) -> str:
     lines = [f"[值班记录] {n}: {c[:40]}" for n, c in session.execute(
-        select(DutyLog.number, DutyLog.content).where(DutyLog.property_id == property_id, DutyLog.follow_up != "done")
+        select(DutyLog.number, DutyLog.content).where(DutyLog.property_id == property_id, DutyLog.follow_up != "done",
+                                                      DutyLog.state != "void")
         .order_by(DutyLog.logged_at).limit(50))]
     for label, count, numbers in open_records(session, property_id):
         lines.append(f"[{label.zh}] {count} 条未完结: {', '.join(numbers)}{' …' if count > len(numbers) else ''}")

@@ -215,6 +215,22 @@ def test_a_voided_record_leaves_deadlines_and_counts(app, world, client_as):
     assert request.number not in clerk.get("/admin/network_request/?overdue=1").get_data(as_text=True)
 
 
+def test_a_voided_record_is_not_on_the_day_sheet_nor_carried_over_at_the_handover(app, world, client_as):
+    from models.duty import open_items_text
+    clerk = client_as("clerk")
+    clerk.post("/admin/telecom_registration/new/", {"unit": world.units[("A", "1-1-101")], "applicant": "孙",
+                                                    "request": "new"})
+    clerk.post("/admin/duty_log/new/", {"source": "phone", "content": "误录的值班记录", "priority": "normal",
+                                        "escalation": "self", "follow_up": "open"})
+    with app.app_context():
+        telecom, log = latest(__import__("models").TelecomRegistration).id, latest(DutyLog).id
+    step(clerk, "telecom_registration", "void_own", telecom, comment="打错了")
+    step(clerk, "duty_log", "void_own", log, comment="打错了")
+    assert "共 0 条" in clerk.get("/admin/telecom_registration/daily/").get_data(as_text=True)
+    with app.app_context():
+        assert "误录的值班记录" not in open_items_text(db.session, world.a)
+
+
 def test_the_supervisor_no_longer_deletes_late_takeover_records(app, world, client_as):
     with app.app_context():
         rid = make(AttendanceException, world.a, staff_id=world.users["clerk"], day=today(), commit=True).id
