@@ -78,6 +78,7 @@ def test_no_full_id_number_on_any_list_details_export_print_or_audit_screen_for_
                 found = full_ids(body) & numbers or full_ids(body)
                 if found:
                     leaks.append(f"{role} {url}: {sorted(found)}")
+    print(f"PII sweep: {opened} pages and files opened by {len(permissions.ROLES)} roles, {len(leaks)} leaks")
     assert opened > 300
     assert not leaks, "\n".join(leaks)
 
