@@ -3,7 +3,8 @@ from admin_views import desk, duty, master, permits
 from kernel.audit import AuditLog
 from kernel.deadlines import DeadlineRule
 from kernel.i18n import T
-from kernel.identity import Property, Role, StaffUser
+from kernel.identity import MembershipGrant, Property, Role, StaffUser
+from kernel.retention import RetentionRule
 from models import desk as d
 from models import duty as u
 from models import master as m
@@ -37,11 +38,14 @@ def views():
         (master.DepartmentView, m.Department, MASTER), (master.FeeItemView, m.FeeItem, MASTER),
         (master.PaymentView, m.Payment, MASTER), (master.ShiftView, m.Shift, MASTER),
         (master.PropertyView, Property, SYSTEM), (master.StaffUserView, StaffUser, SYSTEM),
+        (master.MembershipGrantView, MembershipGrant, SYSTEM),
         (master.RoleView, Role, SYSTEM), (master.DeadlineRuleView, DeadlineRule, SYSTEM),
+        (master.RetentionRuleView, RetentionRule, SYSTEM),
         (master.AuditLogView, AuditLog, SYSTEM),
     ]
 
 
 def pages() -> list:
     """Screens that are not one register's table: (endpoint, view class, name, category)."""
-    return [("daily_summary", duty.DailySummaryView, T("每日汇总", "Daily summary"), DUTY)]
+    return [("daily_summary", duty.DailySummaryView, T("每日汇总", "Daily summary"), DUTY),
+            ("overview", duty.RegionalOverviewView, T("各项目概况", "Properties overview"), DUTY)]

@@ -43,6 +43,7 @@ class ComplaintView(DeskView):
 class IncidentView(DeskView):
     column_list = ("number", "state", "occurred_at", "location", "content", "reported_to", "reported_at", "notified_at")
     column_filters = ("state", "occurred_at")
+    form_excluded_columns = ("handling",)  # the supervisor or manager records it (step record_handling)
     lookups = ()
 
 

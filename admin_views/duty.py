@@ -12,8 +12,9 @@ from app.admin import RegisterView, endpoint, login_redirect
 from kernel import permissions, scoping
 from kernel.clock import now, start_of, today
 from kernel.db import db
+from kernel.deadlines import overdue_clause
 from kernel.i18n import T
-from kernel.identity import Membership, Role, StaffUser
+from kernel.identity import Membership, Property, Role, StaffUser
 from kernel.permissions import VIEW
 from kernel.validators import business_day
 from models.duty import (
@@ -51,7 +52,8 @@ class RosterView(RegisterView):
         editable = self.allowed("edit") and not roster.is_locked
         days = [roster.month + timedelta(days=i) for i in range(calendar.monthrange(roster.month.year, roster.month.month)[1])]
         staff = self.staff_of_desk(roster.property_id)
-        shifts = db.session.scalars(select(Shift).where(Shift.property_id == roster.property_id).order_by(Shift.starts_at)).all()
+        shifts = db.session.scalars(select(Shift).where(Shift.property_id == roster.property_id, Shift.active)
+                                    .order_by(Shift.starts_at)).all()
         cells = {(a.staff_id, a.day): a for a in roster.assignments}
         errors = []
         if request.method == "POST":
@@ -75,6 +77,7 @@ class RosterView(RegisterView):
                 else:
                     wanted[(sid, day)] = int(value) if value else None
             if not errors:
+                roster.on_edit(db.session, current_user)  # changed after the review: back to draft
                 for key, shift_id in wanted.items():
                     cell = cells.get(key)
                     if shift_id is None and cell is not None:
@@ -96,11 +99,11 @@ class RosterView(RegisterView):
 class LeaveRequestView(RegisterView):
     column_list = ("number", "state", "staff", "kind", "day", "swap_with", "substitute", "reason")
     column_filters = ("state", "kind", "day")
-    form_excluded_columns = ("substitute",)
+    form_excluded_columns = ("substitute", "staff")
 
-    def on_model_change(self, form, model, is_created):
-        if is_created and "cs_admin" not in self.roles and model.staff_id != current_user.id:
-            model.staff = db.session.get(StaffUser, current_user.id)  # a clerk applies for themself
+    def before_save(self, form, model, is_created):
+        if is_created:
+            model.staff_id = current_user.id  # everyone applies for themself (篇3 4.2.6: 值班人员须提前一天...说明)
 
 
 class AttendanceExceptionView(RegisterView):
@@ -152,18 +155,21 @@ class HandoverView(RegisterView):
 class QualityCheckView(RegisterView):
     column_list = ("checked_at", "kind", "inspector", "staff_checked", "nonconformities", "corrective_action")
     column_filters = ("kind", "checked_at")
-    form_excluded_columns = ("inspector",)
+    form_excluded_columns = ("inspector", "kind")
 
-    def on_model_change(self, form, model, is_created):
+    def before_save(self, form, model, is_created):
+        """The server says who inspected and so what kind of check it is (4.4.2-4.4.4), never the form."""
         if is_created:
             model.inspector_id = current_user.id
+            model.kind = QualityCheck.kind_for(self.roles)
 
 
 class DailySummaryView(BaseView):
     """For a date: records made per register and what is still open, printable (for the supervisor)."""
 
     register = "daily_summary"
-    grants = dict(supervisor=VIEW, manager=VIEW, cs_admin=VIEW, regional=VIEW)
+    # 篇2 §6: the clerk compiles each day's information and reports it to the supervisor
+    grants = dict(clerk=VIEW, supervisor=VIEW, manager=VIEW, cs_admin=VIEW, regional=VIEW)
     permissions.declare(register, grants)
 
     def is_accessible(self):
@@ -190,6 +196,8 @@ class DailySummaryView(BaseView):
                 continue
             q = scoping.scope(select(func.count()).select_from(model).where(model.created_at >= start,
                                                                            model.created_at < end), model)
+            if "void" in (getattr(model, "states", None) or {}):
+                q = q.where(model.state != "void")  # 作废 counts for nothing
             made = db.session.scalar(q)
             if made:
                 rows.append((view.name, made, view.endpoint))
@@ -199,7 +207,8 @@ class DailySummaryView(BaseView):
 
 
 def _panel(title, lines):
-    return dict(title=title, body=Markup("<br>".join(str(escape(str(l))) if not isinstance(l, Markup) else l for l in lines)))
+    return dict(title=title, body=Markup("<br>".join(
+        str(escape(str(line))) if not isinstance(line, Markup) else line for line in lines)))
 
 
 def duty_panels(dashboard):
@@ -228,7 +237,8 @@ def duty_panels(dashboard):
         lines.append(f'{T("下月排班表", "Next month roster")} {next_month:%Y-%m}: {roster.state_label}')
     week_start = start_of(today() - timedelta(days=today().weekday()))
     spot = db.session.scalar(select(func.count()).select_from(QualityCheck).where(
-        QualityCheck.property_id == pid, QualityCheck.kind == "supervisor_spot", QualityCheck.checked_at >= week_start))
+        QualityCheck.property_id == pid, QualityCheck.kind == "supervisor_spot", QualityCheck.checked_at >= week_start,
+        QualityCheck.state != "void"))
     lines.append(Markup(f'<span id="fd-spot-checks" class="{"text-danger" if spot < 3 else "text-success"}">'
                         f'{T("本周主管抽查", "Supervisor spot checks this week")}: {spot}/3</span>'))
     since = today() - timedelta(days=7)
@@ -242,3 +252,49 @@ def duty_panels(dashboard):
                         + (" (" + ", ".join(d.isoformat() for d in unread) + ")" if unread else "")))
     return _panel(T("值班", "Duty"), lines)
 
+
+
+class RegionalOverviewView(BaseView):
+    """Company-wide oversight: per property and register, how many are open and how many are overdue.
+
+    Totals and deadlines, never the records themselves (issue #20: no record-level view of residents and passes
+    across properties).
+    """
+
+    register = "overview"
+    grants = dict(regional=VIEW, manager=VIEW)
+    permissions.declare(register, grants)
+
+    def is_accessible(self):
+        return current_user.is_authenticated and any(
+            permissions.allowed(scoping.roles_at(pid), self.register, "list") for pid in self.properties())
+
+    def properties(self):
+        return scoping.user_property_ids()
+
+    def _handle_view(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return login_redirect()
+        if not self.is_accessible():
+            abort(403)
+
+    @expose("/")
+    def index(self):
+        pids = [p for p in self.properties() if permissions.allowed(scoping.roles_at(p), self.register, "list")]
+        props = db.session.scalars(select(Property).where(Property.id.in_(pids)).order_by(Property.id)).all()
+        rows = []
+        for view in self.admin._views:
+            model = getattr(view, "model", None)
+            if model is None or not hasattr(model, "property_id") or not (model.open_states or
+                                                                          getattr(model, "deadlines", ())):
+                continue
+            cells = []
+            for p in props:
+                open_count = db.session.scalar(select(func.count()).select_from(model).where(
+                    model.property_id == p.id, model.state.in_(model.open_states))) if model.open_states else 0
+                late = db.session.scalar(select(func.count()).select_from(model).where(
+                    model.property_id == p.id, overdue_clause(model))) if getattr(model, "deadlines", ()) else 0
+                cells.append((open_count, late))
+            if any(o or late for o, late in cells):
+                rows.append((view.name, cells))
+        return self.render("admin/overview.html", props=props, rows=rows)

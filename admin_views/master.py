@@ -1,15 +1,18 @@
 """Company and property master data: declared registers, no logic of their own beyond forms."""
-from flask import g
+from flask import abort, flash, g
 from flask_admin.actions import action
+from flask_login import current_user
 from markupsafe import Markup, escape
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import or_
 from wtforms import PasswordField
 from wtforms.validators import Length, Optional
 
 from app.admin import RegisterView, report
-from kernel import permissions
+from kernel import audit, permissions, scoping
 from kernel.display import Display, action_label, register_label
 from kernel.i18n import T
-from kernel.identity import Membership, end_sessions, hash_password
+from kernel.identity import Membership, MembershipGrant, Property, Role, end_sessions, hash_password, pending_clause
 from kernel.register import model_for, registers
 from kernel.workflow import WorkflowError
 
@@ -24,14 +27,20 @@ class RoleView(RegisterView):
 
 
 class StaffUserView(RegisterView):
-    column_list = ("username", "full_name", "phone", "active", "created_at")
-    column_details_list = ("username", "full_name", "phone", "active", "memberships", "created_at")
-    form_excluded_columns = ("password_hash",)
+    """IT's one duty: accounts. Create with an initial password the user must change, edit, deactivate, reset a
+    password (ends the user's sessions), change roles; never its own account; a role that needs four eyes waits
+    for a manager of that property (membership_grant)."""
+
+    column_list = ("username", "full_name", "phone", "active", "must_change_password", "created_at")
+    column_details_list = ("username", "full_name", "phone", "active", "must_change_password", "memberships",
+                           "created_at")
+    form_excluded_columns = ("password_hash", "session_generation", "must_change_password")
     form_columns = ("username", "full_name", "phone", "active", "new_password", "memberships")
     search_prefix = ("username",)
     search_contains = ("full_name",)
-    form_extra_fields = {"new_password": PasswordField(T("新密码", "New password"),
-                                                       validators=[Optional(), Length(min=8, max=128)])}
+    form_extra_fields = {"new_password": PasswordField(
+        T("初始/重置密码(用户首次登录须修改)", "Initial / reset password (the user changes it at login)"),
+        validators=[Optional(), Length(min=8, max=128)])}
 
     def __init__(self, model, **kw):
         self.inline_models = [(Membership, dict(form_columns=["id", "property", "role"],
@@ -40,14 +49,59 @@ class StaffUserView(RegisterView):
 
     action_operations = {"end_sessions": "edit"}
 
-    def on_model_change(self, form, model, is_created):
+    def get_query(self):
+        """The accounts of the current property, and those waiting for their first role there or anywhere."""
+        query = self.session.query(self.model)
+        pid = scoping.current_property_id()
+        if pid is None:
+            return query
+        return query.filter(or_(self.model.scope_clause(pid), self.model.unassigned_clause(), pending_clause(pid)))
+
+    def get_one(self, id):
+        if not str(id).isdigit() or len(str(id)) > 18:
+            return None
+        obj = self.session.get(self.model, int(id))
+        if obj is not None and self.get_query().filter(self.model.id == obj.id).first() is None:
+            audit.record_denied(self.register, obj.id, "other property",
+                                obj.memberships[0].property_id if obj.memberships else None)
+            abort(404)
+        return obj
+
+    def before_save(self, form, model, is_created):
+        """Before the first write: the password's hash (NOT NULL), sessions ended, four-eyes grants held."""
         if form.new_password.data:
             model.password_hash = hash_password(form.new_password.data)
-            end_sessions(model)  # a reset password ends the sessions opened with the old one
+            model.must_change_password = True  # IT knows it: the user must choose their own at the next login
+            if not is_created:
+                end_sessions(model)
         elif is_created:
-            raise WorkflowError(T("新账号必须设置密码（至少8位）", "A new account needs a password (8+ characters)"))
-        if not is_created and not model.active:
-            end_sessions(model)
+            raise WorkflowError(T("新账号必须设置初始密码（至少8位）",
+                                  "A new account needs an initial password (8+ characters)"))
+        active = sa_inspect(model).attrs.active.history
+        if not is_created and active.deleted and active.deleted[0] and not model.active:
+            end_sessions(model)  # deactivated: every open session ends now
+        held = self.hold_for_confirmation(model)
+        if held:
+            flash(str(T(f"以下角色须经该项目经理确认后生效：{'、'.join(held)}",
+                        f"These roles take effect once a manager of the property confirms: {', '.join(held)}")), "info")
+
+    def hold_for_confirmation(self, model) -> list[str]:
+        """New or changed memberships of a role that needs four eyes become pending grants instead."""
+        held = []
+        for m in list(model.memberships):
+            state = sa_inspect(m)
+            changed = state.transient or state.pending or any(
+                state.attrs[k].history.has_changes() for k in ("role", "property", "role_id", "property_id"))
+            role = m.role or (self.session.get(Role, m.role_id) if m.role_id else None)
+            prop = m.property or (self.session.get(Property, m.property_id) if m.property_id else None)
+            if not changed or role is None or prop is None or not permissions.needs_confirmation(role.code):
+                continue
+            model.memberships.remove(m)
+            self.session.add(MembershipGrant(property_id=prop.id, user=model, role_id=role.id,
+                                             note=str(T(f"由 {current_user.full_name} 申请",
+                                                        f"Asked by {current_user.full_name}"))))
+            held.append(f"{prop.name}·{role.name}")
+        return held
 
     @action("end_sessions", T("强制下线（结束全部会话）", "Log out everywhere"),
             T("确定结束所选账号在所有浏览器上的会话？", "End every session of the selected accounts?"))
@@ -59,13 +113,24 @@ class StaffUserView(RegisterView):
         report(len(rows), [])
 
 
+class MembershipGrantView(RegisterView):
+    column_list = ("user", "property", "role", "state", "created_by", "created_at", "note")
+    column_filters = ("state",)
+    column_default_sort = ("id", True)
+
+
 class DeadlineRuleView(RegisterView):
     column_list = ("code", "name", "minutes", "note")
     form_columns = ("name", "minutes", "note")
 
 
+class RetentionRuleView(RegisterView):
+    column_list = ("register", "name", "days", "note")
+    form_columns = ("name", "days", "note")
+
+
 class ShiftView(RegisterView):
-    column_list = ("code", "name", "starts_at", "ends_at")
+    column_list = ("code", "name", "starts_at", "ends_at", "active")
 
 
 class FeeItemView(RegisterView):
@@ -76,7 +141,7 @@ class FeeItemView(RegisterView):
 
 
 class UnitView(RegisterView):
-    column_list = ("code", "building", "entrance", "room", "floor_area", "status")
+    column_list = ("code", "building", "entrance", "room", "floor_area", "status", "active")
     column_editable_list = ("status",)
     column_filters = ("building", "status")
     search_prefix = ("code",)
@@ -87,23 +152,24 @@ class UnitView(RegisterView):
 
 
 class ResidentView(RegisterView):
-    column_list = ("name", "kind", "unit", "phone", "id_number", "move_in_date", "owner_authorisation")
-    column_filters = ("kind", "owner_authorisation", "move_in_date")
-    search_prefix = ("phone", "id_number")
+    column_list = ("name", "state", "kind", "unit", "phone", "id_number", "move_in_date", "owner_authorisation")
+    column_filters = ("state", "kind", "owner_authorisation", "move_in_date")
+    search_prefix = ("phone",)  # an ID number: exact full number only, the desk only (app/admin/personal.py)
     search_contains = ("name",)
     lookups = ("unit",)
     column_sortable_list = ("name", "kind", "move_in_date")
 
 
 class DepartmentView(RegisterView):
-    column_list = ("name", "kind", "contact", "phone")
+    column_list = ("name", "kind", "contact", "phone", "active")
     column_filters = ("kind",)
 
 
 class PaymentView(RegisterView):
-    column_list = ("number", "receipt_no", "kind", "payer", "unit", "fee_item", "quantity", "amount", "paid_at",
-                   "created_by")
-    column_filters = ("kind", "paid_at", "receipt_no")
+    column_list = ("number", "state", "receipt_no", "kind", "payer", "unit", "fee_item", "quantity", "amount",
+                   "paid_at", "created_by")
+    column_filters = ("state", "kind", "paid_at", "receipt_no")
+    form_excluded_columns = ("linked_register", "linked_id")
     search_prefix = ("receipt_no", "number")
     search_contains = ("payer",)
     lookups = ("unit",)

@@ -1,7 +1,9 @@
-"""Login, logout, property and language switch, health check.
+"""Login, logout, property and language switch, health check, one's own password.
 
-Sessions: the session keeps the user's session generation; bumping it (kernel.identity.end_sessions) ends every
-session of that user at its next request. Throttling: OWASP "device cookies" (see app/config.py).
+Sessions hold the user's session generation; `kernel.identity.end_sessions` bumps it (logout, password change,
+reset, deactivation, "log out everywhere"), which ends every session of that user at its next request. An
+account whose password IT set (a new account, a reset) must choose its own password before anything else.
+Throttling: OWASP "device cookies" (see app/config.py).
 """
 from urllib.parse import urlsplit
 
@@ -16,9 +18,12 @@ from app.extensions import limiter, login_manager
 from kernel import scoping
 from kernel.db import db
 from kernel.i18n import T
-from kernel.identity import StaffUser, end_sessions
+from kernel.identity import StaffUser, end_sessions, hash_password
 
 bp = Blueprint("auth", __name__)
+GENERATION = "fd_gen"
+MSG_CHANGE = T("请先修改初始密码", "Choose your own password first")
+OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.change_password", "auth.language", "auth.healthz", "static"}
 MSG_BAD_LOGIN = T("用户名或密码错误", "Wrong username or password")
 MSG_THROTTLED = T("登录失败次数过多，请15分钟后再试", "Too many failed logins; try again in 15 minutes")
 DEVICE_COOKIE = "fd_device"
@@ -34,6 +39,18 @@ def load_user(user_id: str) -> StaffUser | None:
     if user is None or not user.active or session.get(GENERATION) != user.session_generation:
         return None
     return user
+
+
+@bp.before_app_request
+def password_first():
+    """An initial or reset password is IT's: nothing but the password page until the user chose their own."""
+    endpoint = request.endpoint or ""
+    if endpoint in OPEN_ENDPOINTS or endpoint.endswith("static") or not current_user.is_authenticated:
+        return None
+    if current_user.must_change_password:
+        flash(str(MSG_CHANGE), "warning")
+        return redirect(url_for("auth.change_password"))
+    return None
 
 
 def _safe_next(target: str | None) -> str:
@@ -93,7 +110,8 @@ def login() -> Response | tuple:
             session.clear()  # nothing of a previous user's session survives (a shared desk browser)
             login_user(user)
             session[GENERATION] = user.session_generation
-            response = redirect(_safe_next(request.args.get("next")))
+            response = redirect(url_for("auth.change_password") if user.must_change_password
+                                else _safe_next(request.args.get("next")))
             _remember_device(response, username)
             return response
         error = MSG_BAD_LOGIN
@@ -111,6 +129,32 @@ def _remember_device(response: Response, username: str) -> None:
     names = [n for n in names if n != username.lower()][-4:] + [username.lower()]
     response.set_cookie(DEVICE_COOKIE, _devices().dumps(names), httponly=True, samesite="Lax",
                         max_age=current_app.config["DEVICE_COOKIE_DAYS"] * 86400, secure=request.is_secure)
+@bp.route("/password", methods=["GET", "POST"])
+def change_password():
+    """Anyone's own password; the forced stop after an initial or reset password."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.path))
+    error = None
+    if request.method == "POST":
+        user = db.session.get(StaffUser, current_user.id)
+        old, new = request.form.get("password") or "", request.form.get("new_password") or ""
+        if not check_password_hash(user.password_hash, old):
+            error = T("当前密码不正确", "The current password is wrong")
+        elif len(new) < 8 or len(new) > 128:
+            error = T("新密码至少8位", "The new password needs at least 8 characters")
+        elif new != (request.form.get("new_password_again") or ""):
+            error = T("两次输入的新密码不一致", "The two new passwords differ")
+        elif new == old:
+            error = T("新密码不能与当前密码相同", "Choose a password different from the current one")
+        else:
+            user.password_hash = hash_password(new)
+            user.must_change_password = False
+            end_sessions(user)  # every other session opened with the old password ends
+            db.session.commit()
+            session[GENERATION] = user.session_generation
+            flash(str(T("密码已修改", "Password changed")), "success")
+            return redirect(url_for("admin.index"))
+    return render_template("password.html", error=error), (400 if error else 200)
 
 
 @bp.errorhandler(429)

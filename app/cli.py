@@ -1,15 +1,17 @@
-"""flask seed-demo | seed-base | create-user | check: set up an install and check its declarations."""
+"""flask seed-demo | seed-base | create-user | check | retention | rotate-pii-key | new-pii-key."""
 from __future__ import annotations
 
 import getpass
 
 import click
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import String, literal, select
+from sqlalchemy import cast as sa_cast
 
-from kernel import checks
+from kernel import checks, pii, retention
 from kernel.db import db
 from kernel.identity import Membership, Property, Role, StaffUser, hash_password
+from kernel.register import blind_indexes, pii_columns, registers
 from seeds.base import load_base
 from seeds.demo import load_demo
 
@@ -34,6 +36,65 @@ def register_cli(app: Flask) -> None:
         click.echo(f"{len(messages)} problems found" if messages else "declarations: no problems found")
         if messages:
             raise SystemExit(1)
+
+    @app.cli.command("retention")
+    @click.option("--apply", "apply_", is_flag=True, help="erase; without it only lists what is due (dry run)")
+    def retention_job(apply_: bool) -> None:
+        """Erase the ID numbers kept past each register's retention period (IT sets the days)."""
+        due = retention.due(db.session)
+        for name, rows in due.items():
+            days = retention.days_for(db.session, registers()[name])
+            click.echo(f"{name}: {len(rows)} due (kept {days} days)")
+        if not apply_:
+            click.echo("dry run: nothing erased (add --apply to erase)")
+            return
+        counts = retention.erase(db.session)
+        db.session.commit()
+        click.echo(f"erased: {sum(counts.values())} records")
+
+    @app.cli.command("new-pii-key")
+    def new_pii_key() -> None:
+        """Print a new Fernet key to put FIRST in FRONTDESK_PII_KEYS before running rotate-pii-key."""
+        click.echo(pii.new_key())
+
+    @app.cli.command("rotate-pii-key")
+    @click.option("--batch", default=500, show_default=True)
+    def rotate_pii_key(batch: int) -> None:
+        """Re-encrypt every ID number with the first key of PII_KEYS and re-compute the blind indexes.
+
+        Rotation: new key first in FRONTDESK_PII_KEYS (old ones after it), restart, run this, then drop the old key.
+        """
+        total = 0
+        for name, model in sorted(registers().items()):
+            columns = pii_columns(model)
+            if not columns:
+                continue
+            table = model.__table__
+            indexes = blind_indexes(model)
+            last = 0
+            while True:
+                rows = db.session.execute(  # the stored tokens, read as text without decrypting
+                    select(table.c.id, *[sa_cast(table.c[c], String) for c in columns])
+                    .where(table.c.id > last).order_by(table.c.id).limit(batch)).all()
+                if not rows:
+                    break
+                for row in rows:
+                    values = {}
+                    for c, token in zip(columns, row[1:], strict=True):
+                        if token is None:
+                            continue
+                        plain = pii.decrypt(token) if pii.is_token(token) else token
+                        values[c] = pii.rotate(token) if pii.is_token(token) else pii.encrypt(plain)
+                        if c in indexes:
+                            values[indexes[c]] = pii.blind(plain)
+                    if values:
+                        db.session.execute(table.update().where(table.c.id == row[0]).values(
+                            **{k: literal(v, String) for k, v in values.items()}))
+                        total += 1
+                last = rows[-1][0]
+                db.session.commit()
+            click.echo(f"{name}: done")
+        click.echo(f"re-encrypted {total} records")
 
     @app.cli.command("create-user")
     @click.option("--username", required=True)

@@ -36,6 +36,12 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
     FLASK_ADMIN_SWATCH = "default"
     LIST_COUNT_CAP = 10_000  # lists count at most this many rows and say "more than N"
+    # Personal data (kernel/pii.py): Fernet keys, newest first (comma-separated), and the blind index's HMAC key.
+    # Unset, a random pair is made once in PII_KEY_FILE (development and the demo; back it up like the database).
+    PII_KEYS = [k.strip() for k in os.environ.get("FRONTDESK_PII_KEYS", "").split(",") if k.strip()]
+    PII_INDEX_KEY = os.environ.get("FRONTDESK_PII_INDEX_KEY", "")
+    PII_KEY_FILE = os.environ.get("FRONTDESK_PII_KEY_FILE", str(ROOT / "instance" / "pii_keys.json"))
+    PII_REVEAL_LIMIT = os.environ.get("PII_REVEAL_LIMIT", "10 per hour")  # per user: the desk's audited reveals
 
 
 class TestConfig(Config):
@@ -43,3 +49,5 @@ class TestConfig(Config):
     SECRET_KEY = "test"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"  # hashing cost is not what the tests measure
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    PII_KEYS = ["8Cws5cMEvU9hSSjkj1jJCNf_Ltqqu8SVm5RD36PiEho="]  # test-only keys, never used elsewhere
+    PII_INDEX_KEY = "test-only-blind-index-key"

@@ -1,6 +1,8 @@
 """Application factory: configuration, extensions, the kernel's hooks, screens, and the start-up checks."""
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from app.dashboard import Dashboard
 from app.extensions import babel, csrf, limiter, login_manager, migrate
 from app.templating import install as install_templating
 from app.verify import bp as verify_bp
-from kernel import audit, checks, numbering
+from kernel import audit, checks, numbering, pii
 from kernel.db import db
 from kernel.i18n import T
 
@@ -46,8 +48,10 @@ def create_app(config_object: type = Config, **overrides: Any) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=lambda: session.get("lang") or app.config["BABEL_DEFAULT_LOCALE"])
+    configure_pii(app)
     audit.install()
     numbering.install()
+    pii.install()
     app.after_request(audit.write_denied)
     app.teardown_request(lambda exc: audit.write_denied())  # an abort(404) skips after_request handlers
 
@@ -61,6 +65,25 @@ def create_app(config_object: type = Config, **overrides: Any) -> Flask:
     app.before_request(refuse_nul_bytes)
     app.add_url_rule("/", "root", lambda: redirect(url_for("admin.index")))
     return app
+
+
+def configure_pii(app: Flask) -> None:
+    """The keys of personal data at rest: from configuration, or a random pair made once for this install."""
+    keys, index = list(app.config["PII_KEYS"]), app.config["PII_INDEX_KEY"]
+    if not keys or not index:
+        path = Path(app.config["PII_KEY_FILE"])
+        if path.exists():
+            stored = json.loads(path.read_text())
+        else:
+            stored = {"keys": [pii.new_key()], "index": os.urandom(32).hex()}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(stored))
+            path.chmod(0o600)
+        keys, index = keys or stored["keys"], index or stored["index"]
+        if not app.debug and not app.testing:
+            app.logger.warning("PII keys come from %s; set FRONTDESK_PII_KEYS and FRONTDESK_PII_INDEX_KEY in "
+                               "production (see README: personal data)", path)
+    pii.configure(keys, index)
 
 
 def refuse_nul_bytes() -> None:

@@ -23,6 +23,7 @@ from kernel.db import db
 from kernel.i18n import T
 from kernel.permissions import READ, VIEW
 from kernel.register import Register
+from kernel.validators import mask_id
 
 _action: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_action", default=None)
 SKIP = {"version", "updated_at"}
@@ -34,7 +35,7 @@ class AuditLog(Register, db.Model):
     __tablename__ = "audit_log"
     __label__ = T("审计日志", "Audit log")
     __audited__ = False
-    grants = dict(supervisor=READ, manager=READ, regional=READ, it=VIEW)
+    grants = dict(supervisor=READ, manager=READ, it=VIEW)  # company-wide oversight: totals, not record trails
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=now, nullable=False, index=True,
                                          info={"label": T("时间", "At")})
@@ -86,6 +87,15 @@ def _secret(col: Any) -> bool:
     return bool(col.info.get("secret"))
 
 
+def kept(col: Any, value: Any) -> Any:
+    """A value as the audit log keeps it: secrets never, personal data (ID numbers) only masked."""
+    if _secret(col):
+        return "***"
+    if col.info.get("pii"):
+        return mask_id(value) if value else value
+    return plain(value)
+
+
 def _row(obj: Any, action: str, changes: dict | None) -> dict:
     user_id, address = who()
     return dict(at=now(), user_id=user_id, property_id=getattr(obj, "property_id", None),
@@ -94,7 +104,9 @@ def _row(obj: Any, action: str, changes: dict | None) -> dict:
 
 
 def _columns(obj: Any) -> list:
-    return [c for c in inspect(type(obj)).column_attrs if c.key not in SKIP]
+    """Every column but the row version and the blind indexes (a hash of a number already kept masked)."""
+    return [c for c in inspect(type(obj)).column_attrs
+            if c.key not in SKIP and not c.columns[0].info.get("blind_index_of")]
 
 
 def _after_flush(session: Session, ctx: Any) -> None:
@@ -102,7 +114,7 @@ def _after_flush(session: Session, ctx: Any) -> None:
     current = _action.get()
     for obj in session.new:
         if _audited(obj):
-            changes = {c.key: [None, "***" if _secret(c.columns[0]) else plain(getattr(obj, c.key))]
+            changes = {c.key: [None, kept(c.columns[0], getattr(obj, c.key))]
                        for c in _columns(obj) if getattr(obj, c.key, None) is not None}
             rows.append(_row(obj, current or "create", changes))
     for obj in session.dirty:
@@ -116,14 +128,13 @@ def _after_flush(session: Session, ctx: Any) -> None:
                 old = hist.deleted[0] if hist.deleted else None
                 new = hist.added[0] if hist.added else None
                 if old != new:
-                    changes[c.key] = ["***", "***"] if _secret(c.columns[0]) else [plain(old), plain(new)]
+                    changes[c.key] = [kept(c.columns[0], old), kept(c.columns[0], new)]
         if changes:
             rows.append(_row(obj, current or "update", changes))
     for obj in session.deleted:
         if _audited(obj):
             rows.append(_row(obj, current or "delete", {
-                c.key: ["***" if _secret(c.columns[0]) else plain(getattr(obj, c.key, None)), None]
-                for c in _columns(obj)}))
+                c.key: [kept(c.columns[0], getattr(obj, c.key, None)), None] for c in _columns(obj)}))
     if rows:
         session.connection().execute(insert(AuditLog.__table__), rows)
 

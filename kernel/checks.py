@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 
 from kernel import permissions
-from kernel.register import FIELD_HINTS, registers
+from kernel.pii import Encrypted
+from kernel.register import FIELD_HINTS, blind_indexes, pii_columns, registers
 from kernel.validators import BY_NAME
 
 Check = Callable[[Any], Iterable[str]]
@@ -144,3 +145,52 @@ def verifications_are_consistent(app: Any) -> Iterator[str]:
             yield f"{name}.verify.guard_step: '{v.guard_step}' is not a step"
         if not hasattr(model, "verdict"):
             yield f"{name}.verify: the model needs a `verdict` property"
+
+
+@check
+def personal_rules_are_consistent(app: Any) -> Iterator[str]:
+    """Records about a person, rows per role, retention, and how personal data is stored."""
+    for name, model in registers().items():
+        attrs = attributes(model)
+        for col in getattr(model, "not_edited_by", ()):
+            if col not in attrs:
+                yield f"{name}.not_edited_by: '{col}' is not a column"
+        owner = getattr(model, "edited_only_by", None)
+        if owner and owner not in attrs:
+            yield f"{name}.edited_only_by: '{owner}' is not a column"
+        grants = permissions.grants().get(name, {})
+        for role in getattr(model, "visible_rows", {}) or {}:
+            if role not in permissions.ROLES:
+                yield f"{name}.visible_rows: unknown role '{role}'"
+            elif "list" not in grants.get(role, ()):
+                yield f"{name}.visible_rows: role '{role}' may not list this register"
+        personal = pii_columns(model)
+        kept = getattr(model, "retention", None)
+        if kept is not None:
+            if kept.start not in attrs:
+                yield f"{name}.retention: start '{kept.start}' is not a column"
+            if not personal:
+                yield f"{name}.retention: the register keeps no personal data (no pii=True column)"
+        indexes = blind_indexes(model)
+        for col in personal:
+            if not isinstance(model.__table__.c[col].type, Encrypted):
+                yield f"{name}.{col}: personal data must be stored encrypted (use kernel.pii.encrypted_field)"
+            if col not in indexes:
+                yield f"{name}.{col}: personal data needs a blind index for exact search (kernel.pii.blind_index)"
+        if "reveal" in {op for ops in grants.values() for op in ops} and not personal:
+            yield f"{name}.grants: 'reveal' on a register without personal data"
+
+
+@check
+def business_records_are_voided_not_deleted(app: Any) -> Iterator[str]:
+    for name, model in registers().items():
+        if "void" not in (getattr(model, "states", None) or {}):
+            continue
+        t = model.transitions.get("void")
+        if t is None:
+            yield f"{name}.void: a register with the void state needs a `void` step"
+        elif not (t.comment_required and t.destructive):
+            yield f"{name}.void: voiding needs a reason (comment_required) and is destructive"
+        for role, ops in permissions.grants().get(name, {}).items():
+            if "delete" in ops:
+                yield f"{name}.grants: '{role}' may delete a business record (void it instead)"

@@ -56,6 +56,16 @@ class Deadline:
     open_states: tuple[str, ...] | None = None
 
 
+def open_states_of(model: type, d: Deadline) -> tuple[str, ...] | None:
+    """The states in which `d` runs: its own open states, and never a voided record's (作废 counts for nothing)."""
+    if d.open_states is not None:
+        return tuple(s for s in d.open_states if s != "void")
+    states = getattr(model, "states", None) or {}
+    if "void" in states:
+        return tuple(s for s in states if s != "void")
+    return None
+
+
 def minutes_for(d: Deadline) -> int:
     cache = g.get("deadline_minutes") if has_request_context() else None
     if cache is None:
@@ -93,8 +103,9 @@ def deadline_clause(model: type, d: Deadline, at: datetime) -> ColumnElement[boo
     parts = [start.is_not(None), done.is_(None), late]
     if d.when is not None:
         parts.append(d.when(model))
-    if d.open_states is not None:
-        parts.append(model.state.in_(d.open_states))
+    states = open_states_of(model, d)
+    if states is not None:
+        parts.append(model.state.in_(states))
     return and_(*parts)
 
 
@@ -104,9 +115,9 @@ def overdue_clause(model: type, at: datetime | None = None) -> ColumnElement[boo
         return false()
     at = at or now()
     clause = or_(*[deadline_clause(model, d, at) for d in ds])
-    if all(d.open_states for d in ds):
+    if all(open_states_of(model, d) for d in ds):
         # one IN over the open states lets the (property, state, id) index narrow the scan first
-        clause = and_(model.state.in_(sorted({s for d in ds for s in d.open_states})), clause)
+        clause = and_(model.state.in_(sorted({s for d in ds for s in open_states_of(model, d)})), clause)
     return clause
 
 
@@ -119,7 +130,8 @@ def overdue_for(record: Any, at: datetime | None = None) -> list[Deadline]:
             continue
         if d.applies is not None and not d.applies(record):
             continue
-        if d.open_states is not None and record.state not in d.open_states:
+        states = open_states_of(type(record), d)
+        if states is not None and record.state not in states:
             continue
         if at > due_at(d, started):
             late.append(d)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from kernel.i18n import T
 from kernel.permissions import may_see_pii
 from kernel.register import model_for
-from kernel.validators import mask_id
+from kernel.validators import last_four, mask_id
 
 YES, NO = T("是", "Yes"), T("否", "No")
 EMPTY = ""
@@ -93,6 +93,10 @@ class Display:
                                 isinstance(v, bool) else text_of(v)) if plain else text
         return self._cache[key]
 
+    def last_four(self, obj: Any, name: str) -> str:
+        """A guard's printed copy: an ID number by its last four characters only."""
+        return last_four(getattr(obj, name, None))
+
     def stored(self, name: str, value: Any) -> str:
         """A value as an audit row keeps it (JSON: ISO text for times, text for money) as text."""
         if value is None:
@@ -147,7 +151,10 @@ class Display:
 
 
 ACTIONS = {"create": T("新建", "Created"), "update": T("修改", "Changed"), "delete": T("删除", "Deleted"),
-           "export": T("导出", "Exported"), "denied": T("拒绝访问", "Refused"), "print": T("打印", "Printed")}
+           "export": T("导出", "Exported"), "denied": T("拒绝访问", "Refused"), "print": T("打印", "Printed"),
+           "reveal": T("查看完整身份证号", "Revealed an ID number"),
+           "search_pii": T("按身份证号查询", "Searched by ID number"),
+           "erase": T("到期清除个人信息", "Personal data erased (retention)")}
 
 
 def action_label(model: type | None, action: str) -> str:

@@ -25,7 +25,7 @@ ROLES: dict[str, tuple[T, bool]] = {  # code: (label, company-wide)
 SYSTEM = "system"  # the role a system step is recorded under (a reissue superseding the old pass)
 
 # Operations a grant may name. Steps are "transition:<name>" and are granted on the step itself.
-OPERATIONS = frozenset({"list", "details", "create", "edit", "delete", "export", "mark_read", "import"})
+OPERATIONS = frozenset({"list", "details", "create", "edit", "delete", "export", "mark_read", "import", "reveal"})
 VIEW = ("list", "details")
 READ = VIEW + ("export",)
 ENTER = VIEW + ("create", "edit")
@@ -60,9 +60,39 @@ def allowed(roles: Iterable[str], register: str, operation: str) -> bool:
     return any(operation in row.get(r, ()) for r in roles)
 
 
-# Roles that see personal data (ID numbers) unmasked in lists, details and exports.
-PII_ROLES = frozenset({"clerk", "cs_admin", "supervisor", "manager"})
+_PERSONAL: set[str] = set()  # registers holding personal data (a column declared pii=True)
+
+# Granting these needs a manager's confirmation (four eyes), besides every role that reads personal data:
+# an approver, money, the company-wide view, and IT itself (an IT account could otherwise grant itself anything).
+CONFIRMED_ROLES = frozenset({"manager", "finance", "regional", "it"})
+# Roles that may search a register by a full ID number (the desk identifies people at the counter).
+PII_SEARCH_ROLES = frozenset(DESK)
+
+
+def declare_personal(register: str) -> None:
+    _PERSONAL.add(register)
 
 
 def may_see_pii(roles: Iterable[str]) -> bool:
-    return bool(set(roles) & PII_ROLES)
+    """Nobody sees a full ID number outside the moment it is captured (PIPL art. 6, 51; GB/T 35273).
+
+    Lists, details, exports, prints and the audit log show the masked form to every role; the desk reveals one
+    record's number with a reason through the audited `reveal` operation instead.
+    """
+    return False
+
+
+def may_search_pii(roles: Iterable[str]) -> bool:
+    """An exact full ID number may be searched by the desk only (audited); nobody searches by a prefix."""
+    return bool(set(roles) & PII_SEARCH_ROLES)
+
+
+def reads_personal_data(role: str) -> bool:
+    """The role lists, opens or reveals records of a register holding personal data."""
+    return any({"list", "details", "reveal"} & _GRANTS.get(register, {}).get(role, frozenset())
+               for register in _PERSONAL)
+
+
+def needs_confirmation(role: str) -> bool:
+    """Granting `role` to someone waits for a manager of that property (four eyes)."""
+    return role in CONFIRMED_ROLES or reads_personal_data(role)

@@ -11,18 +11,20 @@ Everything about a register is found next to it; `kernel.checks` validates the d
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from kernel import permissions
 from kernel.clock import now
 from kernel.i18n import T
 
-FIELD_HINTS = ("pii", "choices", "validators", "description", "secret", "bounds", "staff_roles")
+FIELD_HINTS = ("pii", "choices", "validators", "description", "secret", "bounds", "staff_roles",
+               "blind_index_of")
 
 
 def field(label: T, *args: Any, **kw: Any) -> Any:
@@ -49,6 +51,32 @@ class Verify:
 
     shown: tuple[str, ...]
     guard_step: str | None = None
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long a register keeps personal data: `days` after `start` (IT changes the days: retention_rule)."""
+
+    start: str
+    days: int
+
+
+RowRule = Callable[[type, int], Any]  # (model, user id) -> SQL clause of the rows a role may see
+
+
+def own(column: str) -> RowRule:
+    """Only the rows about the user themself (a clerk's own leave requests)."""
+    return lambda model, user_id: getattr(model, column) == user_id
+
+
+def in_states(*states: str) -> RowRule:
+    """Only rows in these states (the lobby sees approved applications only)."""
+    return lambda model, user_id: model.state.in_(states)
+
+
+def where(clause: Callable[[type], Any]) -> RowRule:
+    """Only rows matching a clause of the model (finance sees the requests with a fee due)."""
+    return lambda model, user_id: clause(model)
 
 
 _REGISTERS: dict[str, type] = {}
@@ -83,6 +111,13 @@ class Register:
     open_states: ClassVar[tuple[str, ...]] = ()
     verify: ClassVar[Verify | None] = None
     transitions: ClassVar[dict[str, Any]] = {}  # name -> kernel.workflow.Transition, collected below
+    # Records about a person: nobody edits or takes a step on a record naming them in these columns.
+    not_edited_by: ClassVar[tuple[str, ...]] = ()
+    # Only the person in this column corrects the record (a quality check: its inspector).
+    edited_only_by: ClassVar[str | None] = None
+    # role -> the rows that role sees (own(...), in_states(...), where(...)); roles not named see every row.
+    visible_rows: ClassVar[dict[str, RowRule]] = {}
+    retention: ClassVar[Retention | None] = None
 
     def __init_subclass__(cls, **kw: Any):
         super().__init_subclass__(**kw)
@@ -94,6 +129,8 @@ class Register:
         permissions.declare_steps(name, cls.transitions)
         if cls.grants is not None:
             permissions.declare(name, cls.grants)
+        if any(c.info.get("pii") for c in cls.__table__.columns):
+            permissions.declare_personal(name)
 
     def __str__(self) -> str:
         """A linked record reads as its number or name wherever it is shown."""
@@ -115,6 +152,24 @@ class PropertyScoped:
     @declared_attr
     def property(cls):
         return relationship("Property", info={"label": T("项目", "Property")})
+
+
+def pii_columns(model: type) -> list[str]:
+    return [c.key for c in model.__table__.columns if c.info.get("pii")]
+
+
+def blind_indexes(model: type) -> dict[str, str]:
+    """{personal column: its blind-index column} (an exact search compares keyed hashes, never the number)."""
+    return {c.info["blind_index_of"]: c.key for c in model.__table__.columns if c.info.get("blind_index_of")}
+
+
+class Deactivatable:
+    """Master data that records point at is switched off (停用), not deleted: dropdowns stop offering it."""
+
+    @declared_attr
+    def active(cls) -> Mapped[bool]:
+        return mapped_column(Boolean, default=True, nullable=False, server_default=true(),
+                             info={"label": T("启用", "Active")})
 
 
 class Tracked:

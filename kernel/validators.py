@@ -35,6 +35,13 @@ def mask_id(value: str | None) -> str:
     return value[:3] + "*" * max(len(value) - 7, 0) + value[-4:]
 
 
+def last_four(value: str | None) -> str:
+    """The form on a guard's printed copy: only the last four characters (issue #20)."""
+    if not value:
+        return ""
+    return "*" * max(len(value) - 4, 0) + value[-4:]
+
+
 def id_number(form: Any, field: Any) -> None:
     if field.data and not id_number_ok(field.data.strip()):
         raise ValidationError(str(T("身份证号码无效（18位，校验位不符）", "Invalid ID number (18 characters, check digit)")))
@@ -52,6 +59,12 @@ def phone(form: Any, field: Any) -> None:
                                     "Enter a mobile or landline number (e.g. 0755-88886666)")))
 
 
+def required(form: Any, field: Any) -> None:
+    """A value the form must carry even though the column may later be erased (retention)."""
+    if field.data in (None, "") or (isinstance(field.data, str) and not field.data.strip()):
+        raise ValidationError(str(T("必填", "Required")))
+
+
 def non_negative(form: Any, field: Any) -> None:
     if field.data is not None and Decimal(str(field.data)) < 0:
         raise ValidationError(str(T("不能为负数", "Must not be negative")))
@@ -62,7 +75,7 @@ def positive(form: Any, field: Any) -> None:
         raise ValidationError(str(T("必须大于零", "Must be greater than zero")))
 
 
-BY_NAME = {"id_number": id_number, "mobile": mobile, "phone": phone,
+BY_NAME = {"id_number": id_number, "mobile": mobile, "phone": phone, "required": required,
            "non_negative": non_negative, "positive": positive}
 
 

@@ -17,16 +17,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, insert, select, tuple_, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
 
 from kernel import audit
 from kernel.clock import now
 from kernel.db import db
 from kernel.i18n import T
 from kernel.permissions import SYSTEM
+from kernel.register import Workflow
 
 
 class WorkflowError(Exception):
@@ -72,6 +73,7 @@ class Transition:
     comment_required: bool = False
     comment_label: T | None = None     # what the comment box asks for ("不满意的原因"), when not just 意见
     destructive: bool = False          # 作废 / 驳回 / 退证: shown red and confirmed
+    creator_only: bool = False         # only whoever made the record may take it (voiding one's own typing mistake)
 
     @property
     def system(self) -> bool:
@@ -148,6 +150,11 @@ def column_label(model: type, name: str) -> T:
     return T.of(col.info.get("label", name)) if col is not None else T(name, name)
 
 
+def about_self(record: Any, user: Any) -> bool:
+    """The record names `user` in a column the register declares `not_edited_by` (a check or an absence of theirs)."""
+    return any(getattr(record, col, None) == user.id for col in getattr(record, "not_edited_by", ()))
+
+
 def refusal(record: Any, t: Transition, user: Any, roles: Iterable[str], session: Session,
             signoffs: SignOffs | None = None, system: bool = False) -> T | None:
     """Why `user` may not take step `t` on `record` now, as a message that says what to do; None when they may."""
@@ -160,6 +167,10 @@ def refusal(record: Any, t: Transition, user: Any, roles: Iterable[str], session
         return T(f"您的角色不能{t.label.zh}，请交由有权限的同事办理",
                  f"Your role may not “{t.label.en}”; ask a colleague who may")
     signoffs = signoffs or SignOffs(session, record.__tablename__)
+    if not system and about_self(record, user):
+        return T("这条记录与您本人有关，须由其他同事办理", "This record is about you; a colleague must handle it")
+    if t.creator_only and record.created_by_id != user.id:
+        return T(f"只有录入人本人可以{t.label.zh}", f"Only whoever entered the record may “{t.label.en}”")
     if t.sign_off and record.created_by_id == user.id:
         return T(f"不能{t.label.zh}自己创建的记录，请由另一位同事办理",
                  f"You cannot “{t.label.en}” a record you created; another colleague must")
@@ -256,3 +267,75 @@ def fire_set(session: Session, model: type, name: str, rows: list, user: Any,
         audit.record_bulk(session, model.__tablename__, f"transition:{name}",
                           [(r.id, r.property_id, {"state": (r.state, t.target)}) for r in done])
     return len(done), skipped
+
+
+# ---------------------------------------------------------------- 作废: no business record is ever deleted
+
+VOID = "void"
+IN_FORCE = {"active": T("有效", "In force")}
+VOID_REASON = T("作废原因", "Reason for voiding")
+
+
+def same_day_before_any_step(record: Any) -> T | None:
+    """A typing mistake is voided by its creator on the day it was entered, before anyone took a step on it."""
+    if record.created_at is None or record.created_at.date() != now().date():
+        return T("录入人只能作废当天录入的记录，其他作废请交客服管理员或主管办理",
+                 "You may void only what you entered today; ask the CS admin or supervisor")
+    session = object_session(record)
+    if session is not None and session.scalar(select(SignOff.id).where(
+            SignOff.register == record.__tablename__, SignOff.record_id == record.id).limit(1)) is not None:
+        return T("已办理过步骤的记录不能由录入人自行作废，请交客服管理员或主管办理",
+                 "A step was already taken on it; ask the CS admin or supervisor to void it")
+    return None
+
+
+def _void(self: Any, ctx: Context) -> None:
+    """The record stays, read-only, struck through in lists; deadlines and counts leave it out."""
+
+
+def _void_own(self: Any, ctx: Context) -> None:
+    """The creator's own same-day typing mistake."""
+
+
+class Voidable(Workflow):
+    """A business register: its records are voided (作废) with a reason, never deleted.
+
+    Declared once for every register: a register without a workflow gets a state column with 有效 and 作废;
+    one with a workflow gets the 作废 state added. Two steps: `void` by `void_roles` from any state, and
+    `void_own` for whoever entered the record, on the same day and before any step. A register may declare its
+    own `void` step (a voided renovation permit voids its passes); the start-up checks hold it to a reason.
+    """
+
+    void_roles: ClassVar[tuple[str, ...]] = ("cs_admin", "supervisor")
+
+    def __init_subclass__(cls, **kw: Any):
+        if cls.__dict__.get("__tablename__"):
+            _declare_void(cls)
+        super().__init_subclass__(**kw)
+
+
+def _declare_void(cls: type) -> None:
+    states = dict(cls.states) if cls.states else dict(IN_FORCE)
+    states.setdefault(VOID, T("作废", "Void"))
+    cls.states = states
+    cls.initial_state = cls.initial_state or "active"
+    if VOID not in cls.locked_states:
+        cls.locked_states = tuple(cls.locked_states) + (VOID,)
+    sources = tuple(s for s in states if s != VOID)
+    if not any(getattr(vars(k).get("void"), "_transition", None) for k in cls.__mro__):
+        def void(self: Any, ctx: Context) -> None:
+            _void(self, ctx)
+        void._transition = Transition(name="void", source=sources, target=VOID, roles=tuple(cls.void_roles),
+                                      label=T("作废", "Void"), method=void, comment_required=True,
+                                      comment_label=VOID_REASON, destructive=True, done=T("已作废", "Voided"))
+        cls.void = void
+    creators = tuple(r for r, ops in (cls.grants or {}).items() if "create" in ops)
+    if creators:
+        def void_own(self: Any, ctx: Context) -> None:
+            _void_own(self, ctx)
+        void_own._transition = Transition(
+            name="void_own", source=sources, target=VOID, roles=creators, method=void_own,
+            label=T("作废(本人当日录入错误)", "Void my typing mistake"), done=T("已作废", "Voided"),
+            creator_only=True, comment_required=True, comment_label=VOID_REASON, destructive=True,
+            conditions=(same_day_before_any_step,))
+        cls.void_own = void_own

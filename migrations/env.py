@@ -96,6 +96,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode rebuilds a table by copy-and-drop; with foreign keys on, the drop would delete or refuse
+            # the rows pointing at it. The pragma works only outside a transaction: before the migration starts.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end the autobegun transaction, or the migration's own would never commit
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -1,8 +1,9 @@
 """The domains, each a module of registers declared on the kernel (see kernel/__init__.py for the layers)."""
 from kernel.audit import AuditLog  # noqa: F401
 from kernel.deadlines import DeadlineRule  # noqa: F401
-from kernel.identity import Membership, Property, Role, StaffUser  # noqa: F401
+from kernel.identity import Membership, MembershipGrant, Property, Role, StaffUser  # noqa: F401
 from kernel.numbering import NumberSequence  # noqa: F401
+from kernel.retention import RetentionRule  # noqa: F401
 from kernel.workflow import SignOff  # noqa: F401
 from models.desk import (  # noqa: F401
     Callback,

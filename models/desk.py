@@ -11,20 +11,26 @@ from kernel.clock import now
 from kernel.db import db
 from kernel.deadlines import Deadline
 from kernel.i18n import T
-from kernel.permissions import ALL, DESK, KEEP, READ, VIEW
-from kernel.register import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link
-from kernel.workflow import WorkflowError, transition
-from models.master import FeeItem
+from kernel.permissions import DESK, KEEP, READ, VIEW
+from kernel.register import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link, where
+from kernel.workflow import Voidable, WorkflowError, transition
+from models.master import FeeItem, Payment, Unit
 
-OVERSIGHT = dict(supervisor=READ, manager=READ, regional=READ)  # the desk's registers, read by those above it
+# The desk's registers, read by those above it (篇3 3.1, 4.2.5, 4.4). Company-wide oversight is totals and deadlines
+# per property (the regional overview), not the records themselves.
+OVERSIGHT = dict(supervisor=READ, manager=READ)
 SOURCE = {"phone": T("电话", "Phone"), "letter": T("来函", "Letter"), "walk_in": T("来访", "Walk-in"),
           "inspection": T("验楼", "Building inspection")}
 
 
-class Record(Numbered, PropertyScoped, Tracked, Register):
-    """What every desk record has: a number, a property, who made it; the desk keeps it, those above read it."""
+class Record(Voidable, Numbered, PropertyScoped, Tracked, Register):
+    """What every desk record has: a number, a property, who made it; the desk keeps it, those above read it.
 
-    grants = dict(clerk=KEEP, cs_admin=ALL, **OVERSIGHT)
+    Nobody deletes the desk's evidence: a record is voided (作废) with a reason by the CS admin or supervisor,
+    or by whoever entered it on the same day before any step (kernel.workflow.Voidable).
+    """
+
+    grants = dict(clerk=KEEP, cs_admin=KEEP, **OVERSIGHT)
 
 
 def _unit(nullable=False):
@@ -67,7 +73,7 @@ class PhoneLog(Record, db.Model):
 class RepairOrder(Record, Workflow, db.Model):
     __tablename__ = "repair_order"
     __label__ = T("报修单", "Repair orders")
-    grants = dict(clerk=KEEP, cs_admin=ALL, engineering=VIEW, **OVERSIGHT)
+    grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, **OVERSIGHT)
     open_states = ("registered", "dispatched", "on_site", "completed")
     number_prefix = "BX"
     states = {"registered": T("已登记", "Registered"), "dispatched": T("已派工", "Dispatched"),
@@ -175,12 +181,14 @@ class Complaint(Record, Workflow, db.Model):
     def forward(self, ctx):
         self.forwarded_at = now()
 
-    @transition(source=("recorded", "forwarded"), target="replied", roles=DESK + ("supervisor",),
+    # An escalated complaint is answered by whoever it reached, up to the manager (篇3 4.2.3).
+    @transition(source=("recorded", "forwarded"), target="replied", roles=DESK + ("supervisor", "manager"),
                 label=T("回复业主", "Reply to owner"), fields=("reply",), requires=("reply",))
     def give_reply(self, ctx):
         self.replied_at = now()
 
-    @transition(source="replied", target="closed", roles=("cs_admin", "supervisor"), label=T("关闭", "Close"),
+    @transition(source="replied", target="closed", roles=("cs_admin", "supervisor", "manager"),
+                label=T("关闭", "Close"),
                 requires=("reply",))
     def close(self, ctx):
         pass
@@ -212,7 +220,13 @@ class Incident(Record, Workflow, db.Model):
         if self.reported_at and self.occurred_at and self.reported_at < self.occurred_at:
             return {"reported_at": T("报告时间不能早于发生时间", "Reported before it happened")}
 
-    @transition(source="open", target="closed", roles=("cs_admin", "supervisor", "manager"), label=T("关闭", "Close"),
+    # 重大问题交客户服务主管处理 / 立即报告客服经理 (篇1, 篇3 4.2.3): the supervisor or manager handles and closes it.
+    @transition(source="open", target=None, roles=("supervisor", "manager"), label=T("记录处理结果", "Record handling"),
+                fields=("handling",), requires=("handling",))
+    def record_handling(self, ctx):
+        pass
+
+    @transition(source="open", target="closed", roles=("supervisor", "manager"), label=T("关闭", "Close"),
                 requires=("reported_at", "departments_notified", "handling"))
     def close(self, ctx):
         pass
@@ -253,7 +267,7 @@ CLEANING = {"cleaning_standard": T("标准清洁", "Standard"), "cleaning_deep":
 class CleaningBooking(Record, db.Model):
     __tablename__ = "cleaning_booking"
     __label__ = T("家居清洁委托", "Cleaning bookings")
-    grants = dict(clerk=KEEP, cs_admin=ALL, finance=READ, **OVERSIGHT)
+    grants = dict(clerk=KEEP, cs_admin=KEEP, finance=READ, **OVERSIGHT)
     number_prefix = "QJ"
     unit_id: Mapped[int] = _unit()
     unit = link("Unit", T("房号", "Unit"))
@@ -297,6 +311,15 @@ class _Sale(Record):
     def on_create(self, session):
         self.amount = _price(session, self, self.fee_code, self.quantity)
 
+    def after_create(self, session):
+        """The money the desk took is a payment in finance's ledger, confirmed by finance (篇1, issue #20)."""
+        item = FeeItem.in_force(session, self.property_id, self.fee_code)
+        session.add(Payment(property_id=self.property_id, kind="fee", payer=str(self.resident.name),
+                            unit_id=self.unit_id, fee_item_id=item.id if item else None,
+                            quantity=max(int(self.quantity or 1), 1), amount=self.amount or 0,
+                            linked_register=self.__tablename__, linked_id=self.id,
+                            note=f"{self.__label__.zh} {self.number}"))
+
     def clean(self):
         if self.resident is None:
             return {"resident": T("请选择本房号的业户", "Choose a resident of this unit")}
@@ -306,7 +329,7 @@ class _Sale(Record):
 class FunctionCard(_Sale, db.Model):
     __tablename__ = "function_card"
     __label__ = T("功能卡发放", "Function cards")
-    grants = dict(clerk=KEEP, cs_admin=ALL, finance=READ, **OVERSIGHT)
+    grants = dict(clerk=KEEP, cs_admin=KEEP, finance=READ, **OVERSIGHT)
     number_prefix = "GN"
     fee_code = "function_card"
     unit = link("Unit", T("房号", "Unit"))
@@ -318,7 +341,7 @@ class FunctionCard(_Sale, db.Model):
 class ReclaimedWaterSale(_Sale, db.Model):
     __tablename__ = "reclaimed_water_sale"
     __label__ = T("中水售卖", "Reclaimed water")
-    grants = dict(clerk=KEEP, cs_admin=ALL, finance=READ, **OVERSIGHT)
+    grants = dict(clerk=KEEP, cs_admin=KEEP, finance=READ, **OVERSIGHT)
     number_prefix = "ZS"
     fee_code = "reclaimed_water"
     unit = link("Unit", T("房号", "Unit"))
@@ -377,6 +400,10 @@ TARIFF = {"network_unlimited": T("包月不限时 180元/月", "Unlimited 180/mo
 class NetworkRequest(Record, db.Model):
     __tablename__ = "network_request"
     __label__ = T("网络开通/变更", "Network requests")
+    # Finance collects the fees on the ISP's behalf (篇5 §7 c, §8 c: 到财务交缴相关费用):
+    # it sees the requests with a fee due.
+    grants = dict(clerk=KEEP, cs_admin=KEEP, finance=VIEW, **OVERSIGHT)
+    visible_rows = dict(finance=where(lambda m: m.amount > 0))
     number_prefix = "WL"
     kind: Mapped[str] = field(T("业务", "Request"), String(16), nullable=False, choices=NETWORK_KIND)
     unit_id: Mapped[int] = _unit()
@@ -455,6 +482,12 @@ class MoveIn(Record, db.Model):
     power_reading: Mapped[Decimal | None] = field(T("电表读数", "Power meter"), Numeric(10, 2), validators=["non_negative"])
     note: Mapped[str | None] = field(T("备注", "Note"), Text)
 
+    def on_create(self, session):
+        """A move-in marks the unit occupied (篇1: 办理业主(新户)入住手续)."""
+        unit = self.unit or (session.get(Unit, self.unit_id) if self.unit_id else None)
+        if unit is not None:
+            unit.status = "occupied"
+
     def clean(self):
         if self.resident is None or self.resident.kind != "owner":
             return {"resident": T("入住手续须由业主办理", "Move-in is done by the owner")}
@@ -466,7 +499,7 @@ class MoveIn(Record, db.Model):
 class InspectionIssue(Record, Workflow, db.Model):
     __tablename__ = "inspection_issue"
     __label__ = T("验楼工程问题", "Inspection defects")
-    grants = dict(clerk=KEEP, cs_admin=ALL, engineering=VIEW, **OVERSIGHT)
+    grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, **OVERSIGHT)
     number_prefix = "YL"
     states = {"open": T("待处理", "Open"), "fixed": T("已整改", "Fixed")}
     initial_state = "open"

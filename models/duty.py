@@ -3,16 +3,30 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
-from sqlalchemy.orm import Mapped, Session, relationship
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, Session, object_session, relationship
 
 from kernel.clock import now, today
 from kernel.db import db
 from kernel.deadlines import Deadline
 from kernel.i18n import T
 from kernel.permissions import ALL, DESK, ENTER, KEEP, READ, VIEW
-from kernel.register import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link, registers
-from kernel.workflow import WorkflowError, transition
+from kernel.register import Numbered, PropertyScoped, Register, Tracked, field, link, own, registers
+from kernel.workflow import Voidable, WorkflowError, fire, transition
+from models.master import Shift
 
 
 def roster_due(month: date) -> datetime:
@@ -21,10 +35,11 @@ def roster_due(month: date) -> datetime:
     return datetime.combine(prev, time.min)
 
 
-class Roster(PropertyScoped, Tracked, Register, Workflow, db.Model):
+class Roster(Voidable, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "roster"
     __label__ = T("排班表", "Rosters")
-    grants = dict(cs_admin=KEEP, supervisor=READ, manager=READ, clerk=VIEW, regional=READ)
+    grants = dict(cs_admin=KEEP, supervisor=READ, manager=READ, clerk=VIEW)
+    void_roles = ("supervisor", "manager")
     states = {"draft": T("草稿", "Draft"), "submitted": T("已提交", "Submitted"),
               "reviewed": T("主管已审核", "Reviewed"), "filed": T("已报经理", "Filed")}
     initial_state = "draft"
@@ -34,7 +49,9 @@ class Roster(PropertyScoped, Tracked, Register, Workflow, db.Model):
     submitted_at: Mapped[datetime | None] = field(T("提交时间", "Submitted at"), DateTime)
     note: Mapped[str | None] = field(T("备注", "Note"), Text)
     assignments = relationship("RosterAssignment", back_populates="roster", cascade="all, delete-orphan")
-    __table_args__ = (UniqueConstraint("property_id", "month"),)
+    # one roster per month and property, a voided one aside
+    __table_args__ = (Index("uq_roster_property_month_in_force", "property_id", "month", unique=True,
+                            sqlite_where=text("state != 'void'"), postgresql_where=text("state != 'void'")),)
 
     deadlines = (Deadline("roster.submit", T("上月25日前提交", "Submit by the 25th of the month before"), "due_at",
                           "submitted_at", minutes=0),)
@@ -69,6 +86,16 @@ class Roster(PropertyScoped, Tracked, Register, Workflow, db.Model):
     def file(self, ctx):
         pass
 
+    @transition(source="reviewed", target="draft", roles=(),
+                label=T("审核后修改，退回草稿", "Changed after review: back to draft"))
+    def reopen(self, ctx):
+        """System step: a roster changed after the supervisor's review needs a new review (篇3 4.1.1)."""
+        self.submitted_at = None
+
+    def on_edit(self, session, user):
+        if self.state == "reviewed":
+            fire(self, "reopen", user, (), session, comment="审核后修改排班", system=True)
+
 
 class RosterAssignment(PropertyScoped, Register, db.Model):
     __tablename__ = "roster_assignment"
@@ -93,11 +120,14 @@ class RosterAssignment(PropertyScoped, Register, db.Model):
 LEAVE_KIND = {"leave": T("请假", "Leave"), "day_off": T("调休", "Day off"), "swap": T("换班", "Shift swap")}
 
 
-class LeaveRequest(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
+class LeaveRequest(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "leave_request"
     __label__ = T("调休/请假/换班", "Leave and swaps")
     open_states = ("submitted",)
     grants = dict(clerk=ENTER, cs_admin=ENTER, supervisor=READ, manager=READ)
+    # Colleagues' reasons are health data: the desk sees and edits its own requests; the supervisor approves all.
+    visible_rows = dict(clerk=own("staff_id"), cs_admin=own("staff_id"))
+    void_roles = ("supervisor",)
     number_prefix = "TX"
     states = {"submitted": T("已提交", "Submitted"), "approved": T("已批准", "Approved"), "rejected": T("已驳回", "Rejected")}
     initial_state = "submitted"
@@ -153,10 +183,14 @@ class LeaveRequest(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Mod
         pass
 
 
-class AttendanceException(PropertyScoped, Tracked, Register, db.Model):
+class AttendanceException(Voidable, PropertyScoped, Tracked, Register, db.Model):
+    """Disciplinary evidence (篇3 4.2.7): kept, never deleted; nobody edits a record about themself."""
+
     __tablename__ = "attendance_exception"
     __label__ = T("逾时接班/不接班", "Late or missed takeovers")
-    grants = dict(cs_admin=KEEP, supervisor=ALL, manager=READ)
+    grants = dict(cs_admin=KEEP, supervisor=KEEP, manager=READ)
+    not_edited_by = ("staff_id",)
+    void_roles = ("manager",)
     staff_id: Mapped[int] = field(T("值班人员", "Staff"), ForeignKey("staff_user.id"), nullable=False,
                                  staff_roles=DESK)
     staff = link("StaffUser", T("值班人员", "Staff"), foreign_keys=[staff_id])
@@ -176,12 +210,16 @@ ESCALATION = {"self": T("本人处理", "Handled myself"), "cs_admin": T("上报
 FOLLOW_UP = {"open": T("待跟进", "Open"), "following": T("跟进中", "Following up"), "done": T("已完成", "Done")}
 
 
-class DutyLog(Numbered, PropertyScoped, Tracked, Register, db.Model):
-    """Internal and confidential (source 4.2.4): no guard access, no export by clerks."""
+class DutyLog(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
+    """Internal and confidential (source 4.2.4): no guard access, no export by clerks.
+
+    What was recorded is not rewritten after the shift (4.2.2: 客观反映): later edits add handling and follow-up
+    to an open entry only.
+    """
 
     __tablename__ = "duty_log"
     __label__ = T("值班记录", "Duty log")
-    grants = dict(clerk=ENTER, cs_admin=KEEP, supervisor=READ + ("mark_read",), manager=READ, regional=READ)
+    grants = dict(clerk=ENTER, cs_admin=KEEP, supervisor=READ + ("mark_read",), manager=READ)
     number_prefix = "ZB"
     logged_at: Mapped[datetime] = field(T("时间", "At"), DateTime, default=now, nullable=False, index=True)
     source: Mapped[str] = field(T("信息来源", "Source"), String(12), nullable=False, default="phone",
@@ -194,6 +232,27 @@ class DutyLog(Numbered, PropertyScoped, Tracked, Register, db.Model):
     escalation: Mapped[str] = field(T("上报", "Escalation"), String(12), nullable=False, default="self", choices=ESCALATION)
     follow_up: Mapped[str] = field(T("跟进状态", "Follow-up"), String(10), nullable=False, default="open", choices=FOLLOW_UP,
                                    index=True)
+
+    RECORDED = ("logged_at", "source", "content", "priority", "escalation")
+
+    def shift_over(self) -> bool:
+        """The shift the entry was written in has ended (the latest shift running at that time; else the day)."""
+        at = self.created_at or now()
+        session = object_session(self)
+        ends = [s.ends_at for s in session.scalars(select(Shift).where(Shift.property_id == self.property_id))
+                if s.starts_at <= at.time() < s.ends_at] if session is not None else []
+        if not ends:
+            return now() >= datetime.combine(at.date() + timedelta(days=1), time.min)
+        return now() >= datetime.combine(at.date(), max(ends))
+
+    def refuse_change(self, changed: dict) -> dict | None:
+        if changed.get("follow_up", (self.follow_up,))[0] == "done":
+            return {"follow_up": T("已完成跟进的值班记录不能再修改", "A finished entry is not changed any more")}
+        rewritten = [k for k in self.RECORDED if k in changed]
+        if rewritten and self.shift_over():
+            return {rewritten[0]: T("交班后不能改写值班记录，只能补充处理情况和跟进状态",
+                                    "After the shift an entry is not rewritten: add handling and follow-up only")}
+        return None
 
 
 class DutyLogReading(PropertyScoped, Register, db.Model):
@@ -221,7 +280,7 @@ class ChecklistItem(PropertyScoped, Tracked, Register, db.Model):
         return f"{self.name} ×{self.quantity}"
 
 
-class Handover(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
+class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "handover"
     __label__ = T("交接班", "Handovers")
     grants = dict(clerk=ENTER, cs_admin=KEEP, supervisor=READ, manager=READ)
@@ -285,10 +344,19 @@ CHECK_KIND = {"supervisor_spot": T("主管抽查", "Supervisor spot check"), "ma
               "admin_daily": T("管理员交接班检查", "CS admin daily check")}
 
 
-class QualityCheck(PropertyScoped, Tracked, Register, db.Model):
+KIND_OF_INSPECTOR = (("manager", "manager_random"), ("supervisor", "supervisor_spot"), ("cs_admin", "admin_daily"))
+
+
+class QualityCheck(Voidable, PropertyScoped, Tracked, Register, db.Model):
+    """Performance evidence (4.4.3): the kind follows the inspector's role; only the inspector corrects a check,
+    and nobody edits a check about themself."""
+
     __tablename__ = "quality_check"
     __label__ = T("质量检查记录", "Quality checks")
-    grants = dict(supervisor=KEEP, manager=KEEP, cs_admin=KEEP, regional=READ)
+    grants = dict(supervisor=KEEP, manager=KEEP, cs_admin=KEEP)
+    not_edited_by = ("staff_checked_id",)
+    edited_only_by = "inspector_id"
+    void_roles = ("supervisor", "manager")
     kind: Mapped[str] = field(T("检查类别", "Kind"), String(16), nullable=False, default="supervisor_spot", choices=CHECK_KIND)
     inspector_id: Mapped[int | None] = field(T("检查人", "Inspector"), ForeignKey("staff_user.id"))
     inspector = link("StaffUser", T("检查人", "Inspector"), foreign_keys=[inspector_id])
@@ -302,7 +370,13 @@ class QualityCheck(PropertyScoped, Tracked, Register, db.Model):
     nonconformities: Mapped[str | None] = field(T("不合格项", "Nonconformities"), Text)
     corrective_action: Mapped[str | None] = field(T("纠正措施", "Corrective action"), Text)
 
+    @staticmethod
+    def kind_for(roles) -> str | None:
+        return next((kind for role, kind in KIND_OF_INSPECTOR if role in roles), None)
+
     def clean(self):
+        if self.staff_checked_id and self.staff_checked_id == self.inspector_id:
+            return {"staff_checked": T("不能检查自己", "You cannot check yourself")}
         failed = [code for code, _ in CHECKS if not getattr(self, f"ok_{code}")]
         if failed and not (self.nonconformities and self.corrective_action):
             return {"nonconformities": T(f"检查项 {','.join(failed)} 不合格：须填写不合格项和纠正措施",
@@ -327,7 +401,8 @@ def open_records(session: Session, property_id: int) -> list[tuple[T, int, list[
 
 def open_items_text(session: Session, property_id: int) -> str:
     lines = [f"[值班记录] {n}: {c[:40]}" for n, c in session.execute(
-        select(DutyLog.number, DutyLog.content).where(DutyLog.property_id == property_id, DutyLog.follow_up != "done")
+        select(DutyLog.number, DutyLog.content).where(DutyLog.property_id == property_id, DutyLog.follow_up != "done",
+                                                      DutyLog.state != "void")
         .order_by(DutyLog.logged_at).limit(50))]
     for label, count, numbers in open_records(session, property_id):
         lines.append(f"[{label.zh}] {count} 条未完结: {', '.join(numbers)}{' …' if count > len(numbers) else ''}")

@@ -20,11 +20,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped
 
-from kernel.clock import now
+from kernel.clock import now, today
 from kernel.db import db
 from kernel.i18n import T
 from kernel.permissions import ALL, ENTER, KEEP, READ, VIEW
-from kernel.register import Numbered, PropertyScoped, Register, Tracked, field, link
+from kernel.pii import blind_index, encrypted_field
+from kernel.register import Deactivatable, Numbered, PropertyScoped, Register, Tracked, Workflow, field, link
+from kernel.workflow import transition
 
 UNIT_STATUS = {"vacant": T("空置", "Vacant"), "occupied": T("已入住", "Occupied"),
                "renovating": T("装修中", "Renovating")}
@@ -37,11 +39,10 @@ DEPARTMENT_KIND = {
 }
 
 
-class Unit(PropertyScoped, Tracked, Register, db.Model):
+class Unit(Deactivatable, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "unit"
     __label__ = T("房号", "Units")
-    grants = dict(it=ALL, clerk=VIEW, cs_admin=KEEP, supervisor=READ, manager=READ, engineering=VIEW, finance=VIEW,
-                  regional=READ)
+    grants = dict(it=ALL, clerk=VIEW, cs_admin=KEEP, supervisor=READ, manager=READ, engineering=VIEW, finance=VIEW)
     code: Mapped[str] = field(T("房号", "Unit"), String(20), nullable=False, index=True,
                               description=T("楼栋-单元-房号，如 3-2-1501", "Building-entrance-room, e.g. 3-2-1501"))
     building: Mapped[str] = field(T("楼栋", "Building"), String(10), nullable=False)
@@ -57,19 +58,28 @@ class Unit(PropertyScoped, Tracked, Register, db.Model):
         return self.code
 
 
-class Resident(PropertyScoped, Tracked, Register, db.Model):
+RESIDENT_STATES = {"active": T("在册", "On file"), "erasure_requested": T("待经理批准注销", "Erasure requested"),
+                   "anonymised": T("已注销(匿名化)", "Erased (anonymised)")}
+
+
+class Resident(PropertyScoped, Tracked, Register, Workflow, db.Model):
+    """The desk keeps the owners' and tenants' file (篇2 §5); erasing one is a manager-approved anonymisation."""
+
     __tablename__ = "resident"
     __label__ = T("业户档案", "Residents")
-    grants = dict(clerk=ENTER, cs_admin=ALL, supervisor=READ, manager=READ, finance=VIEW, engineering=VIEW,
-                  regional=READ)
+    grants = dict(clerk=ENTER + ("reveal",), cs_admin=KEEP + ("reveal",), supervisor=READ, manager=READ,
+                  finance=VIEW)
+    states = RESIDENT_STATES
+    initial_state = "active"
+    locked_states = ("anonymised",)
     name: Mapped[str] = field(T("姓名", "Name"), String(40), nullable=False, index=True)
     kind: Mapped[str] = field(T("类别", "Kind"), String(10), nullable=False, default="owner",
                               choices=RESIDENT_KIND)
     unit_id: Mapped[int] = field(T("房号", "Unit"), ForeignKey("unit.id"), nullable=False, index=True)
     unit = link("Unit", T("房号", "Unit"))
     phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), index=True, validators=["phone"])
-    id_number: Mapped[str | None] = field(T("身份证号", "ID number"), String(18), pii=True,
-                                          validators=["id_number"])
+    id_number: Mapped[str | None] = encrypted_field(T("身份证号", "ID number"), validators=["id_number"])
+    id_number_hash: Mapped[str | None] = blind_index("id_number")
     move_in_date: Mapped[date | None] = field(T("入住日期", "Move-in date"), Date)
     owner_authorisation: Mapped[bool] = field(T("业主委托书已备案", "Owner authorisation on file"), Boolean,
                                               default=False, nullable=False)
@@ -83,8 +93,29 @@ class Resident(PropertyScoped, Tracked, Register, db.Model):
         """An owner, or a tenant whose owner's authorisation is on file (source 篇5 §7-8)."""
         return self.kind == "owner" or self.owner_authorisation
 
+    @transition(source="active", target="erasure_requested", roles=("cs_admin",),
+                label=T("申请注销个人信息", "Request erasure"), comment_required=True,
+                comment_label=T("注销原因(如已迁出)", "Reason (e.g. moved out)"))
+    def request_erasure(self, ctx):
+        pass
 
-class Department(PropertyScoped, Tracked, Register, db.Model):
+    @transition(source="erasure_requested", target="anonymised", roles=("manager",),
+                label=T("批准注销(匿名化)", "Approve erasure (anonymise)"), sign_off=True,
+                distinct_from=("request_erasure",), destructive=True)
+    def approve_erasure(self, ctx):
+        """PIPL art. 47: the person's data goes; the record stays for what points at it (orders, passes)."""
+        self.name = f"已注销业户{self.id}"
+        self.phone = None
+        self.id_number = None
+        self.note = None
+
+    @transition(source="erasure_requested", target="active", roles=("manager",), label=T("驳回注销", "Refuse erasure"),
+                sign_off=True, comment_required=True)
+    def refuse_erasure(self, ctx):
+        pass
+
+
+class Department(Deactivatable, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "department"
     __label__ = T("联系部门", "Departments")
     grants = dict(it=ALL, cs_admin=KEEP, clerk=VIEW, supervisor=VIEW, manager=VIEW)
@@ -100,7 +131,7 @@ class Department(PropertyScoped, Tracked, Register, db.Model):
         return f"{self.name}（{extra}）" if extra else self.name
 
 
-class Shift(PropertyScoped, Tracked, Register, db.Model):
+class Shift(Deactivatable, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "shift"
     __label__ = T("班次", "Shifts")
     grants = dict(it=ALL, cs_admin=VIEW, supervisor=VIEW, manager=VIEW, clerk=VIEW)
@@ -139,6 +170,24 @@ class FeeItem(PropertyScoped, Tracked, Register, db.Model):
         if self.effective_to and self.effective_from and self.effective_to < self.effective_from:
             return {"effective_to": T("失效日期不能早于生效日期", "The end date is before the start date")}
 
+    def in_force_since(self) -> bool:
+        return self.effective_from is not None and self.effective_from <= today()
+
+    def refuse_change(self, changed: dict) -> dict | None:
+        """A price that has been in force is history: only its end date may be set (a change is a new row)."""
+        was = changed.get("effective_from", (self.effective_from,))[0]
+        frozen = sorted(set(changed) - {"effective_to"})
+        if frozen and was is not None and was <= today():
+            return {frozen[0]: T("已生效的价格不能修改：请给旧价格设置失效日期，再新增一条价格",
+                                 "A price in force is never edited: end it and add a new price")}
+        return None
+
+    def delete_refusal(self) -> T | None:
+        if self.in_force_since():
+            return T("已生效过的价格不能删除，请设置失效日期",
+                     "A price that has been in force is kept; set its end date")
+        return None
+
     @classmethod
     def in_force(cls, session, property_id: int, code: str, on: date | None = None) -> FeeItem | None:
         on = on or now().date()
@@ -151,15 +200,24 @@ class FeeItem(PropertyScoped, Tracked, Register, db.Model):
 
 
 PAYMENT_KIND = {"fee": T("收费", "Fee"), "deposit": T("押金", "Deposit"), "refund": T("退还押金", "Deposit refund"),
-                "management_fee": T("物业管理费", "Management fee")}
+                "management_fee": T("物业管理费", "Management fee"), "reversal": T("红冲", "Reversal")}
 
 
-class Payment(Numbered, PropertyScoped, Tracked, Register, db.Model):
+class Payment(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
+    """Finance's ledger. Never edited after saving: a correction is a reversal entry (红冲) beside the original."""
+
     __tablename__ = "payment"
     __label__ = T("收费记录", "Payments")
-    grants = dict(finance=KEEP, clerk=VIEW, cs_admin=VIEW, supervisor=READ, manager=READ, regional=READ)
+    grants = dict(finance=("list", "details", "create", "export"), clerk=VIEW, cs_admin=VIEW, supervisor=READ,
+                  manager=READ)
     number_prefix = "SF"
-    receipt_no: Mapped[str] = field(T("收据号", "Receipt number"), String(30), nullable=False, index=True)
+    states = {"recorded": T("待财务确认", "Awaiting finance"), "confirmed": T("财务已确认", "Confirmed"),
+              "reversed": T("已红冲", "Reversed")}
+    initial_state = "recorded"
+    locked_states = ("recorded", "confirmed", "reversed")  # a payment is never edited: steps only
+    open_states = ("recorded",)
+    receipt_no: Mapped[str | None] = field(T("收据号", "Receipt number"), String(30), index=True,
+                                           validators=["required"])
     kind: Mapped[str] = field(T("类别", "Kind"), String(16), nullable=False, default="fee", choices=PAYMENT_KIND)
     payer: Mapped[str] = field(T("交款人", "Payer"), String(40), nullable=False)
     unit_id: Mapped[int | None] = field(T("房号", "Unit"), ForeignKey("unit.id"), index=True)
@@ -175,4 +233,19 @@ class Payment(Numbered, PropertyScoped, Tracked, Register, db.Model):
     note: Mapped[str | None] = field(T("备注", "Note"), Text)
 
     def __str__(self):
-        return f"{self.receipt_no} {self.amount}元"
+        return f"{self.receipt_no or self.number} {self.amount}元"
+
+    # The desk takes money for sales and fees; finance confirms it against its receipt (篇5 §2 d, g).
+    @transition(source="recorded", target="confirmed", roles=("finance",), label=T("财务确认", "Finance confirms"),
+                sign_off=True, fields=("receipt_no",), requires=("receipt_no",))
+    def confirm(self, ctx):
+        pass
+
+    @transition(source=("recorded", "confirmed"), target="reversed", roles=("finance",), label=T("红冲", "Reverse"),
+                comment_required=True, comment_label=T("红冲原因", "Reason for the reversal"), destructive=True)
+    def reverse(self, ctx):
+        """The original stays as it was; a reversal entry of the opposite amount cancels it in every total."""
+        ctx.session.add(Payment(property_id=self.property_id, kind="reversal", payer=self.payer, unit_id=self.unit_id,
+                                fee_item_id=self.fee_item_id, quantity=self.quantity, amount=-(self.amount or 0),
+                                receipt_no=f"{self.receipt_no or self.number}-红冲", state="confirmed",
+                                linked_register=self.__tablename__, linked_id=self.id, note=ctx.comment))

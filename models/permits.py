@@ -11,11 +11,13 @@ from kernel.clock import now, today
 from kernel.db import db
 from kernel.i18n import T
 from kernel.permissions import DESK, KEEP, READ, VIEW
-from kernel.register import Numbered, PropertyScoped, Register, Tracked, Verify, Workflow, field, link
-from kernel.workflow import WorkflowError, fire, transition
+from kernel.pii import blind_index, encrypted_field
+from kernel.register import Numbered, PropertyScoped, Register, Retention, Tracked, Verify, field, in_states, link
+from kernel.workflow import Voidable, WorkflowError, fire, transition
 from models.master import FeeItem, Payment
 
-APPROVERS = dict(supervisor=READ, manager=READ, regional=READ)  # those who approve read every application
+# Those who approve read every application. Company-wide oversight is totals per property, never the passes.
+APPROVERS = dict(supervisor=READ, manager=READ)
 DUTY_SUPERVISOR = ("supervisor", "cs_admin")  # 值班主任: whoever supervises the desk on duty
 WORK_KIND = {"wall": T("打墙", "Wall"), "drilling": T("打孔", "Drilling"), "security_door": T("安装防盗门", "Security door"),
              "guard_rail": T("防护栏", "Guard rails"), "screen": T("防蚊纱窗", "Screens")}
@@ -31,10 +33,11 @@ def months_later(d: date, months: int) -> date:
             continue
 
 
-class Application(Numbered, PropertyScoped, Tracked, Register, Workflow):
+class Application(Voidable, Numbered, PropertyScoped, Tracked, Register):
     """Applied for by the owner or the owner's renovation lead (source 篇5: 确认是业主或装修负责人)."""
 
     grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, **APPROVERS)
+    void_roles = ("cs_admin", "manager")
 
     unit_id: Mapped[int] = field(T("房号", "Unit"), ForeignKey("unit.id"), nullable=False, index=True)
     applicant_id: Mapped[int | None] = field(T("申请业主", "Applying owner"), ForeignKey("resident.id"))
@@ -61,7 +64,7 @@ class Application(Numbered, PropertyScoped, Tracked, Register, Workflow):
 class RenovationPermit(Application, db.Model):
     __tablename__ = "renovation_permit"
     __label__ = T("装修申请/许可证", "Renovation permits")
-    grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, finance=VIEW, **APPROVERS)
+    grants = dict(clerk=KEEP + ("reveal",), cs_admin=KEEP + ("reveal",), engineering=VIEW, finance=VIEW, **APPROVERS)
     number_prefix = "ZX"
     states = {"submitted": T("已提交", "Submitted"), "approved": T("已批准", "Approved"),
               "rejected": T("已驳回", "Rejected"), "void": T("作废", "Void")}
@@ -71,8 +74,10 @@ class RenovationPermit(Application, db.Model):
     applicant = link("Resident", T("申请业主", "Applying owner"))
     lead_name: Mapped[str] = field(T("装修负责人", "Renovation lead"), String(40), nullable=False)
     lead_phone: Mapped[str | None] = field(T("负责人电话", "Lead's phone"), String(20), validators=["phone"])
-    lead_id_number: Mapped[str | None] = field(T("负责人身份证号", "Lead's ID number"), String(18), pii=True,
-                                               validators=["id_number"])
+    lead_id_number: Mapped[str | None] = encrypted_field(T("负责人身份证号", "Lead's ID number"),
+                                                         validators=["id_number"])
+    lead_id_number_hash: Mapped[str | None] = blind_index("lead_id_number")
+    retention = Retention(start="end_on", days=3 * 365)
     content: Mapped[str] = field(T("装修内容", "Works"), Text, nullable=False)
     start_on: Mapped[date] = field(T("开工日期", "Start"), Date, nullable=False, default=today)
     end_on: Mapped[date | None] = field(T("完工期限", "End"), Date,
@@ -107,30 +112,35 @@ class RenovationPermit(Application, db.Model):
     def reject(self, ctx):
         pass
 
-    @transition(source="approved", target="void", roles=("manager",), label=T("作废", "Void"), comment_required=True)
+    @transition(source=("submitted", "approved"), target="void", roles=("manager",), label=T("作废", "Void"),
+                comment_required=True, destructive=True)
     def void(self, ctx):
         for p in ctx.session.scalars(select(WorkerPass).where(WorkerPass.permit_id == self.id,
                                                               WorkerPass.state == "issued")).all():
             fire(p, "void_with_permit", ctx.user, (), ctx.session, comment=f"装修许可证 {self.number} 作废", system=True)
 
 
-class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
+class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     """Never edited after issue: a change is a reissue (new number, old one superseded and linked)."""
 
     __tablename__ = "worker_pass"
     __label__ = T("装修人员出入证", "Worker passes")
-    grants = dict(clerk=KEEP, cs_admin=KEEP, finance=READ, engineering=VIEW, **APPROVERS)
+    grants = dict(clerk=KEEP + ("reveal",), cs_admin=KEEP + ("reveal",), finance=READ, engineering=VIEW,
+                  **APPROVERS)
+    retention = Retention(start="valid_until", days=365)
     verify = Verify(shown=("worker_name", "unit", "valid_until"))
     number_prefix = "CZ"
     states = {"draft": T("草稿", "Draft"), "issued": T("已签发", "Issued"), "superseded": T("已换发", "Superseded"),
-              "returned": T("已退证", "Returned"), "void": T("作废", "Void")}
+              "returned": T("已退证(待退押金)", "Card returned"), "refunded": T("已退押金", "Deposit refunded"),
+              "void": T("作废", "Void")}
     initial_state = "draft"
-    locked_states = ("issued", "superseded", "returned", "void")
+    locked_states = ("issued", "superseded", "returned", "refunded", "void")
     permit_id: Mapped[int] = field(T("装修许可证", "Permit"), ForeignKey("renovation_permit.id"), nullable=False, index=True)
     permit = link("RenovationPermit", T("装修许可证", "Permit"))
     worker_name: Mapped[str] = field(T("施工人员姓名", "Worker"), String(40), nullable=False, index=True)
-    worker_id_number: Mapped[str] = field(T("身份证号", "ID number"), String(18), nullable=False, pii=True,
-                                          validators=["id_number"])
+    worker_id_number: Mapped[str | None] = encrypted_field(T("身份证号", "ID number"),
+                                                           validators=["required", "id_number"])
+    worker_id_number_hash: Mapped[str | None] = blind_index("worker_id_number")
     photo_on_file: Mapped[bool] = field(T("已收一寸照片", "Photo on file"), Boolean, default=False, nullable=False)
     id_copy_on_file: Mapped[bool] = field(T("已收身份证复印件", "ID copy on file"), Boolean, default=False, nullable=False)
     valid_until: Mapped[date | None] = field(T("有效期至", "Valid until"), Date,
@@ -186,7 +196,7 @@ class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model
     def verdict(self) -> str:
         if self.state == "superseded":
             return "superseded"
-        if self.state in ("void", "returned", "draft"):
+        if self.state in ("void", "returned", "refunded", "draft"):
             return "void"
         if self.valid_until and self.valid_until < today():
             return "expired"
@@ -236,21 +246,28 @@ class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model
     def void_with_permit(self, ctx):
         """System step: a voided renovation permit voids the passes issued under it."""
 
-    @transition(source="issued", target="returned", roles=DESK + ("finance",), label=T("退证退押金", "Return and refund"),
-                fields=("reissue_reason",))
+    # The desk takes the card back; finance pays the deposit back and books it (篇5 §2 d: 押金 is finance's).
+    @transition(source="issued", target="returned", roles=DESK, label=T("收回出入证", "Card returned"),
+                done=T("已收回出入证，待财务退押金", "Card returned; finance refunds the deposit"))
     def return_pass(self, ctx):
+        pass
+
+    @transition(source="returned", target="refunded", roles=("finance",), label=T("退押金", "Refund the deposit"),
+                destructive=True)
+    def refund_deposit(self, ctx):
         self._payment(ctx.session, "refund", self.deposit, "worker_pass_deposit", f"{self.receipt_no}-R")
 
     @transition(source=("draft", "issued"), target="void", roles=("cs_admin", "manager"), label=T("作废", "Void"),
-                comment_required=True)
+                comment_required=True, destructive=True)
     def void(self, ctx):
         pass
 
 
-class GoodsPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
+class GoodsPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "goods_pass"
     __label__ = T("物品放行条", "Goods passes")
-    grants = dict(clerk=KEEP, cs_admin=KEEP, **APPROVERS)
+    grants = dict(clerk=KEEP + ("reveal",), cs_admin=KEEP + ("reveal",), **APPROVERS)
+    retention = Retention(start="valid_on", days=365)
     open_states = ("draft", "signed")
     verify = Verify(shown=("unit", "carrier_name", "items", "valid_on"), guard_step="exit")
     number_prefix = "FX"
@@ -264,8 +281,9 @@ class GoodsPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model)
     applicant = link("Resident", T("办证人", "Applicant"))
     lead_name: Mapped[str | None] = field(T("或：装修负责人", "Or: renovation lead"), String(40))
     carrier_name: Mapped[str] = field(T("运出人姓名", "Carrier"), String(40), nullable=False)
-    carrier_id_number: Mapped[str] = field(T("运出人身份证号", "Carrier's ID number"), String(18), nullable=False, pii=True,
-                                           validators=["id_number"])
+    carrier_id_number: Mapped[str | None] = encrypted_field(T("运出人身份证号", "Carrier's ID number"),
+                                                            validators=["required", "id_number"])
+    carrier_id_number_hash: Mapped[str | None] = blind_index("carrier_id_number")
     items: Mapped[str] = field(T("搬出物品", "Items"), Text, nullable=False)
     owner_signed: Mapped[bool] = field(T("办证人已签字", "Applicant signed"), Boolean, default=False, nullable=False)
     owner_consent: Mapped[bool] = field(T("租户搬出已获业主同意", "Owner consents (tenant)"), Boolean, default=False,
@@ -311,7 +329,7 @@ class GoodsPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model)
         self.exited_at = now()
 
     @transition(source=("draft", "signed", "issued"), target="void", roles=("cs_admin", "manager"), label=T("作废", "Void"),
-                comment_required=True)
+                comment_required=True, destructive=True)
     def void(self, ctx):
         pass
 
@@ -335,10 +353,11 @@ class ReviewedByEngineering:
         pass
 
 
-class RenovationExtension(ReviewedByEngineering, Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
+class RenovationExtension(ReviewedByEngineering, Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "renovation_extension"
     __label__ = T("装修延期申请", "Renovation extensions")
     grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, finance=VIEW, **APPROVERS)
+    void_roles = ("cs_admin", "manager")
     open_states = ("submitted", "reviewed", "approved")
     number_prefix = "YQ"
     states = {"submitted": T("已提交", "Submitted"), "reviewed": T("工程部已审核", "Reviewed"),
@@ -360,7 +379,10 @@ class RenovationExtension(ReviewedByEngineering, Numbered, PropertyScoped, Track
         if self.new_end_on and p.end_on and self.new_end_on <= p.end_on:
             return {"new_end_on": T(f"延期日期须晚于原期限 {p.end_on}", f"Must be after the current end {p.end_on}")}
 
-    @transition(source="approved", target="done", roles=DESK + ("finance",), label=T("登记延期并重办出入证", "Extend and reissue passes"),
+    # 篇5 §3 d-f: the desk tells the applicant to pay, re-registers the date and re-makes the passes; finance only
+    # issues the receipt the desk enters here.
+    @transition(source="approved", target="done", roles=DESK,
+                label=T("登记延期并重办出入证", "Extend and reissue passes"),
                 fields=("fee_receipt_no",),
                 conditions=(lambda r: T("应交费用尚未交纳(请填收据号)", "The fee is not paid yet (enter the receipt)")
                             if r.fee_due and not r.fee_receipt_no else None,))
@@ -459,11 +481,15 @@ class StairElevatorUse(Application, db.Model):
     __tablename__ = "stair_elevator_use"
     __label__ = T("使用楼梯/电梯申请", "Stair / elevator use")
     number_prefix = "LT"
+    # The lobby (guard) sees the applications handed to it and confirms the 承诺书 (篇5 §11 c, §12 d).
+    grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, guard=VIEW, **APPROVERS)
+    visible_rows = dict(guard=in_states("approved", "handed_over", "letter_received"))
     states = {"submitted": T("已提交", "Submitted"), "reviewed": T("工程部已审核", "Reviewed"),
               "approved": T("已批准", "Approved"), "handed_over": T("已交大堂", "Handed to lobby"),
+              "letter_received": T("大堂已收承诺书", "Letter received by the lobby"),
               "rejected": T("已驳回", "Rejected")}
     initial_state = "submitted"
-    locked_states = ("approved", "handed_over", "rejected")
+    locked_states = ("approved", "handed_over", "letter_received", "rejected")
     unit = link("Unit", T("房号", "Unit"))
     applicant = link("Resident", T("申请业主", "Applying owner"))
     kind: Mapped[str] = field(T("申请类别", "Kind"), String(16), nullable=False, default="stairs",
@@ -472,6 +498,7 @@ class StairElevatorUse(Application, db.Model):
     materials: Mapped[str] = field(T("搬运物品", "Materials"), Text, nullable=False)
     use_on: Mapped[date] = field(T("使用日期", "Date of use"), Date, nullable=False, default=today)
     commitment_letter: Mapped[bool] = field(T("已签承诺书", "Commitment letter signed"), Boolean, default=False, nullable=False)
+    letter_received_at: Mapped[datetime | None] = field(T("大堂收到承诺书时间", "Letter received at"), DateTime)
 
     def clean(self):
         if not self.commitment_letter:
@@ -484,8 +511,9 @@ class StairElevatorUse(Application, db.Model):
     def review(self, ctx):
         pass
 
-    @transition(source="reviewed", target="approved", roles=("cs_admin",), label=T("当值管理员审批", "Duty admin approves"),
-                sign_off=True, distinct_from=("review",), bulk=True)
+    # 当值管理员审批 (篇5 §12 c): the admin on duty, a supervisor when the CS admin entered it (nobody signs their own).
+    @transition(source="reviewed", target="approved", roles=("cs_admin", "supervisor"),
+                label=T("当值管理员审批", "Duty admin approves"), sign_off=True, distinct_from=("review",), bulk=True)
     def approve(self, ctx):
         pass
 
@@ -494,3 +522,9 @@ class StairElevatorUse(Application, db.Model):
                             if r.kind == "fire_elevator" and r.state != "approved" else None,))
     def hand_over(self, ctx):
         pass
+
+    # 篇5 §11 c, §12 d: the applicant brings the application and the 承诺书 to the lobby assistant, who confirms it.
+    @transition(source="handed_over", target="letter_received", roles=("guard",),
+                label=T("大堂确认收到承诺书", "Lobby confirms the commitment letter"))
+    def confirm_letter(self, ctx):
+        self.letter_received_at = now()

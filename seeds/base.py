@@ -8,6 +8,7 @@ from kernel.deadlines import DeadlineRule
 from kernel.identity import Role
 from kernel.permissions import ROLES
 from kernel.register import registers
+from kernel.retention import RetentionRule
 
 
 def get_or_add(model: type, lookup: dict, **values: object) -> tuple[object, bool]:
@@ -21,7 +22,8 @@ def get_or_add(model: type, lookup: dict, **values: object) -> tuple[object, boo
 
 
 def load_base() -> int:
-    """Roles from kernel.permissions, one deadline rule per declared deadline (with its default minutes)."""
+    """Roles from kernel.permissions, one deadline rule per declared deadline (with its default minutes), one
+    retention rule per register that keeps personal data (with its default days)."""
     added = 0
     for code, (label, wide) in ROLES.items():
         added += get_or_add(Role, {"code": code}, name=label.zh, company_wide=wide)[1]
@@ -29,5 +31,8 @@ def load_base() -> int:
         for d in getattr(model, "deadlines", ()):
             added += get_or_add(DeadlineRule, {"code": d.code}, name=f"{model.__label__.zh}：{d.label.zh}",
                                 minutes=d.minutes)[1]
+        if getattr(model, "retention", None) is not None:
+            added += get_or_add(RetentionRule, {"register": model.__tablename__},
+                                name=f"{model.__label__.zh}：身份证号", days=model.retention.days)[1]
     db.session.commit()
     return added

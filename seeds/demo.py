@@ -73,8 +73,8 @@ def load_demo() -> int:
 
     for username, name, code in DEMO_USERS:
         user(username, name, [(props[0], code)])
-    user("regional", "黄海", [(props[0], "manager"), (props[1], "manager"),
-                              (props[0], "regional"), (props[1], "regional")])
+    # company-wide oversight (totals and deadlines per property), not an approver at either property
+    user("regional", "黄海", [(props[0], "regional"), (props[1], "regional")])
     # the second property's own desk, so the two sit side by side
     for username, name, code in [("clerk_b", "林小雨", "clerk"), ("supervisor_b", "郭敏", "supervisor"),
                                  ("manager_b", "罗刚", "manager"), ("engineering_b", "高杰", "engineering")]:

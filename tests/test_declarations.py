@@ -36,6 +36,17 @@ PLANTED = [  # one message per kind of mistake in tests/declarations/planted_mis
     "broken_register.print_template: 'print/missing.html' does not exist",
     "unitless_register.search_units: the register has no unit to search by",
     "orphan_register.grants: no screen serves this register",
+    "broken_register.not_edited_by: 'subject_id' is not a column",
+    "broken_register.edited_only_by: 'author_id' is not a column",
+    "broken_register.visible_rows: unknown role 'wizard'",
+    "broken_register.visible_rows: role 'guard' may not list this register",
+    "broken_register.retention: start 'kept_since' is not a column",
+    "broken_register.plain_id: personal data must be stored encrypted (use kernel.pii.encrypted_field)",
+    "broken_register.plain_id: personal data needs a blind index for exact search (kernel.pii.blind_index)",
+    "broken_register.search: 'plain_id' holds personal data (exact full-number search only, for the desk)",
+    "voided_register.void: voiding needs a reason (comment_required) and is destructive",
+    "voided_register.grants: 'clerk' may delete a business record (void it instead)",
+    "voided_register.grants: 'reveal' on a register without personal data",
 ]
 
 

@@ -182,7 +182,7 @@ def test_incident_records_who_was_told_and_cannot_close_without_it(app, world, c
     c.post("/admin/incident/new/", {"location": "2栋大堂", "content": "水管爆裂"})
     with app.app_context():
         rid = latest(Incident).id
-    r = step(c, "incident", "close", rid)
+    r = step(client_as("supervisor"), "incident", "close", rid)
     assert "请先填写" in r.get_data(as_text=True)
     travel(timedelta(minutes=11))
     assert latest_number(app, Incident) in c.get("/admin/incident/?overdue=1").get_data(as_text=True)

@@ -14,7 +14,7 @@ PROBES = [
 
 @pytest.mark.parametrize("register", REGISTERS)
 def test_no_500_on_odd_urls(app, world, client_as, register):
-    c = client_as("regional")  # a manager at A: the widest reading role
+    c = client_as("manager")  # the widest reading role at A
     it = client_as("it")
     for who in (c, it):
         for probe in PROBES:

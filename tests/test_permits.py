@@ -160,10 +160,15 @@ def test_issue_records_deposit_and_fee_payments_and_return_refunds(app, world, c
         pays = db.session.scalars(select(Payment).where(Payment.linked_id == wid).order_by(Payment.id)).all()
         assert [(p.kind, p.amount, p.receipt_no) for p in pays] == [("deposit", Decimal("100.00"), "CW-0001"),
                                                                     ("fee", Decimal("5.00"), "CW-0001")]
-    step(c, "worker_pass", "return_pass", wid)
+    step(c, "worker_pass", "return_pass", wid)  # the desk takes the card back ...
+    with app.app_context():
+        assert reload(WorkerPass, wid).state == "returned"
+        assert db.session.scalar(select(Payment).where(Payment.linked_id == wid, Payment.kind == "refund")) is None
+    assert c.post("/admin/worker_pass/transition/refund_deposit/", {"id": wid}).status_code == 403
+    step(client_as("finance"), "worker_pass", "refund_deposit", wid)  # ... finance pays the deposit back
     with app.app_context():
         refund = db.session.scalar(select(Payment).where(Payment.linked_id == wid, Payment.kind == "refund"))
-        assert refund.amount == Decimal("100.00")
+        assert refund.amount == Decimal("100.00") and reload(WorkerPass, wid).state == "refunded"
 
 
 def test_an_issued_pass_is_never_edited_a_change_is_a_reissue(app, world, client_as):
@@ -197,7 +202,7 @@ def test_extension_review_approve_fee_then_end_moves_and_passes_reissued_in_one_
     step(client_as("engineering"), "renovation_extension", "review", ext.id)
     step(client_as("manager"), "renovation_extension", "approve", ext.id)
     assert "应交费用尚未交纳" in step(c, "renovation_extension", "extend", ext.id).get_data(as_text=True)
-    step(client_as("finance"), "renovation_extension", "extend", ext.id, fee_receipt_no="CW-0099")
+    step(c, "renovation_extension", "extend", ext.id, fee_receipt_no="CW-0099")
     with app.app_context():
         assert reload(RenovationPermit, pid).end_on == new_end
         old = reload(WorkerPass, wid)

@@ -42,7 +42,7 @@ def test_a_step_form_offers_only_this_propertys_departments_and_refuses_another(
         assert reload(RepairOrder, order_id).state == "registered"
         denied = db.session.scalar(select(AuditLog).where(AuditLog.action == "denied",
                                                           AuditLog.register == "repair_order"))
-        assert denied is not None and denied.property_id == world.a
+        assert denied is not None and denied.property_id == world.b  # the property the attempt reached for
     step(clerk, "repair_order", "dispatch", order_id, department=dept_a)
     with app.app_context():
         assert reload(RepairOrder, order_id).department_id == dept_a

@@ -39,7 +39,8 @@ def build():
     user("clerk2", [(a, "clerk")])
     user("manager2", [(a, "manager")])
     user("supervisor2", [(a, "supervisor")])
-    user("regional", [(a, "manager"), (b, "manager"), (a, "regional"), (b, "regional")])
+    user("regional", [(a, "regional"), (b, "regional")])  # oversight only: not an approver anywhere
+    user("manager_ab", [(a, "manager"), (b, "manager")])  # one person approving at two properties
     for username, code in SECOND:
         user(username, [(b, code)])
     rng = random.Random(1)

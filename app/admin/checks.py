@@ -11,6 +11,7 @@ from app.admin.access import operations_of
 from app.admin.guard import RegisterView
 from kernel import permissions
 from kernel.checks import attributes, check, properties
+from kernel.register import pii_columns
 
 COLUMN_OPTIONS = ("column_list", "column_details_list", "column_filters", "column_sortable_list",
                   "column_editable_list", "form_columns", "form_excluded_columns", "search_prefix", "search_contains")
@@ -59,6 +60,9 @@ def views_name_real_columns(app: Any) -> Iterator[str]:
             for col in _names(_declared(cls, option)):
                 if not _known(model, col, known):
                     yield f"{name}.{option}: '{col}' is not a column or relationship"
+        for col in _names(_declared(cls, "search_prefix")) + _names(_declared(cls, "search_contains")):
+            if col in pii_columns(model):
+                yield f"{name}.search: '{col}' holds personal data (exact full-number search only, for the desk)"
         rels = sa_inspect(model).relationships
         for lookup in cls.lookups:
             if lookup not in rels or rels[lookup].direction.name != "MANYTOONE":

@@ -31,7 +31,10 @@ class DailySheets:
             abort(400)
         col = getattr(self.model, self.daily.date_column)
         start = start_of(day)
-        rows = self.get_query().filter(col >= start, col < start + timedelta(days=1)).order_by(col).all()
+        query = self.get_query().filter(col >= start, col < start + timedelta(days=1))
+        if "void" in (getattr(self.model, "states", None) or {}):
+            query = query.filter(self.model.state != "void")  # 作废 is not on the day's sheet nor in its count
+        rows = query.order_by(col).all()
         columns = [(c, self.column_labels.get(c, c)) for c in self.daily.columns]
         return self.render("admin/daily_sheet.html", rows=rows, day=day, columns=columns,
                            value=lambda obj, c: self._value({}, None, obj, c))

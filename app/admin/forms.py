@@ -12,15 +12,17 @@ from typing import Any
 from flask_admin.babel import Translations
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
-from wtforms import Form
+from wtforms import Form, StringField
+from wtforms.utils import unset_value
 
 from kernel import audit, scoping
 from kernel.db import db
 from kernel.i18n import T
 from kernel.identity import Membership, Role, StaffUser
-from kernel.validators import BY_NAME, bounds_for
+from kernel.validators import BY_NAME, bounds_for, mask_id
 
 MSG_SCOPE = T("所选记录不属于当前项目，请从下拉列表中选择",
               "The chosen record belongs to another property; pick one from the list")
@@ -39,12 +41,50 @@ class SecureForm(FlaskForm):
         def get_translations(self, form: Any) -> Any:
             return Translations()
 
+    def __init__(self, formdata: Any = _Auto, obj: Any = None, **kwargs: Any):
+        # Flask-Admin's Unique validator compares against the edited record: without it, saving any record with a
+        # unique column (an account's username) failed with "已经存在" even unchanged.
+        self._obj = obj
+        super().__init__(formdata=formdata, obj=obj, **kwargs)
+
+
+class PersonalField(StringField):
+    """An ID number on a form: typed at capture, never sent back to the browser afterwards.
+
+    An edit form shows the masked number as a hint and an empty box; left empty, the stored number stays.
+    """
+
+    stored: str | None = None
+
+    def process(self, formdata: Any, data: Any = unset_value, extra_filters: Any = None) -> None:
+        super().process(formdata, data, extra_filters)
+        self.stored = data if isinstance(data, str) and data else None
+        if self.stored:
+            self.description = str(T(f"已登记：{mask_id(self.stored)}（留空则不变）",
+                                     f"On file: {mask_id(self.stored)} (leave empty to keep)"))
+
+    def _value(self) -> str:
+        return self.raw_data[0] if self.raw_data and self.raw_data[0] != self.stored else ""
+
+    def pre_validate(self, form: Any) -> None:
+        if not (self.data or "").strip() and self.stored:
+            self.data = self.stored
+
+    def populate_obj(self, obj: Any, name: str) -> None:
+        value = (self.data or "").strip().upper() or None
+        if value is None and self.stored:
+            return
+        setattr(obj, name, value)
+
 
 class ScopedLoader(QueryAjaxModelLoader):
     """Search-as-you-type for foreign keys, limited to the current property."""
 
     def get_query(self) -> Any:
-        return scoping.scope(super().get_query(), self.model)
+        query = scoping.scope(super().get_query(), self.model)
+        if hasattr(self.model, "active") and self.model is not StaffUser:
+            query = query.filter(self.model.active.is_(True))  # 停用 master data is no longer offered
+        return query
 
     def get_one(self, pk: Any) -> Any:
         if not str(pk).isdigit() or len(str(pk)) > 18:
@@ -57,6 +97,8 @@ def choices_query(target: type, staff_roles: tuple[str, ...] = ()) -> Callable[[
     """The records a dropdown offers: the current property's, staff by membership (and role, if named)."""
     def query() -> list:
         q = scoping.scope(select(target), target)
+        if hasattr(target, "active") and target is not StaffUser:
+            q = q.where(target.active.is_(True))  # 停用 master data is no longer offered
         if target is StaffUser:
             q = q.where(StaffUser.active.is_(True))
             if staff_roles:
@@ -119,13 +161,38 @@ def unresolved_choices(form: Form) -> list[str]:
     return out
 
 
+def property_of(obj: Any) -> int | None:
+    """The property a record belongs to (staff: the first property they work at)."""
+    if obj is None:
+        return None
+    if hasattr(obj, "property_id"):
+        return obj.property_id
+    memberships = getattr(obj, "memberships", None) or []
+    return memberships[0].property_id if memberships else None
+
+
+def targeted_property(record: Any, name: str, raw: Any) -> int | None:
+    """The property of the record an out-of-scope id in field `name` names (what the attempt targeted)."""
+    rel = sa_inspect(type(record)).relationships.get(name) if record is not None else None
+    raw = str(raw or "")
+    if rel is None or not raw.isdigit() or len(raw) > 18:
+        return None
+    return property_of(db.session.get(rel.mapper.class_, int(raw)))
+
+
 def refuse_out_of_scope(register: str, record: Any, form: Form) -> bool:
-    """True (and a `denied` audit row, and a message on each field) when the form names an out-of-scope id."""
+    """True (and a `denied` audit row, and a message on each field) when the form names an out-of-scope id.
+
+    The row carries the property the id belongs to, so that property's supervisor sees the attempt.
+    """
     names = unresolved_choices(form)
     if not names:
         return False
-    audit.record_denied(register, getattr(record, "id", None), f"foreign key outside scope: {names}",
-                        getattr(record, "property_id", None) or scoping.current_property_id())
+    for name in names:
+        raw = (getattr(getattr(form, name), "raw_data", None) or [None])[0]
+        audit.record_denied(register, getattr(record, "id", None), f"foreign key outside scope: {names}",
+                            targeted_property(record, name, raw) or getattr(record, "property_id", None)
+                            or scoping.current_property_id())
     for name in names:
         field = getattr(form, name)
         field.errors = list(field.errors) + [str(MSG_SCOPE)]
@@ -140,6 +207,6 @@ def related_out_of_scope(register: str, record: Any) -> dict[str, T] | None:
         target = getattr(record, rel.key, None)
         if target is not None and hasattr(record, "property_id") and not scoping.in_scope(target, record.property_id):
             audit.record_denied(register, getattr(record, "id", None), f"foreign key {rel.key} of other property",
-                                record.property_id)
+                                property_of(target) or record.property_id)
             return {rel.key: MSG_SCOPE}
     return None

@@ -19,6 +19,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.model.widgets import XEditableWidget
 from flask_login import current_user
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
@@ -26,15 +27,24 @@ from wtforms import HiddenField
 from app.admin.access import login_redirect, operations_of
 from app.admin.daily import DailySheets
 from app.admin.export import Exporting
-from app.admin.forms import MSG_SCOPE, SecureForm, field_args, refuse_out_of_scope, related_out_of_scope
+from app.admin.forms import (
+    MSG_SCOPE,
+    PersonalField,
+    SecureForm,
+    field_args,
+    refuse_out_of_scope,
+    related_out_of_scope,
+)
 from app.admin.listing import Listing
+from app.admin.personal import Personal
 from app.admin.printing import Printing
 from app.admin.steps import Steps
 from kernel import audit, permissions, scoping
 from kernel.db import db
 from kernel.display import Display
 from kernel.i18n import T
-from kernel.workflow import WorkflowError
+from kernel.register import blind_indexes, pii_columns
+from kernel.workflow import WorkflowError, about_self
 
 SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "version", "created_by", "created_by_id", "property",
                   "property_id", "number", "state", "state_changed_at")
@@ -47,6 +57,25 @@ MSG_OUT_OF_RANGE = T("保存失败：数值、日期或文字超出允许范围�
                      "Not saved: a number, date or text is out of range; check and save again")
 MSG_NOT_SAVED = T("保存失败：与已有记录重复或缺少必填项，请检查后再保存",
                   "Not saved: duplicates an existing record or misses a required value")
+MSG_ABOUT_SELF = T("这条记录与您本人有关，不能由您修改", "This record is about you; you cannot change it")
+MSG_NOT_INSPECTOR = T("只有检查人本人可以更正这条记录", "Only the person who made the check may correct it")
+MSG_REFERENCED = T("该记录已被其他记录引用，不能删除；请改为停用",
+                   "Other records point at this one: switch it off instead")
+MSG_NO_DELETE = T("业务记录不能删除，请作废并填写原因", "Business records are not deleted: void it with a reason")
+
+
+def changed_columns(model: Any) -> dict[str, tuple[Any, Any]]:
+    """{column: (old, new)} of what a form just changed on a persistent record (read before the flush)."""
+    state = sa_inspect(model)
+    out = {}
+    for attr in state.mapper.column_attrs:
+        hist = state.attrs[attr.key].history
+        if hist.has_changes():
+            old = hist.deleted[0] if hist.deleted else None
+            new = hist.added[0] if hist.added else None
+            if old != new:
+                out[attr.key] = (old, new)
+    return out
 
 
 class VersionedXEditable(XEditableWidget):
@@ -58,7 +87,7 @@ class VersionedXEditable(XEditableWidget):
         return super().__call__(field, **kwargs)
 
 
-class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
+class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, Personal, ModelView):
     form_base_class = SecureForm
     list_template = "admin/register_list.html"
     details_template = "admin/register_details.html"
@@ -95,11 +124,13 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
         self.form_choices = {k: [(a, b) for a, b in v] for k, v in choices.items() if k != "state"}
         args, refs = field_args(model, self.lookups, self.lookup_fields)
         self.form_args = {**args, **(self.form_args or {})}
+        self.form_overrides = {**{c: PersonalField for c in pii_columns(model)}, **(self.form_overrides or {})}
         self.form_ajax_refs = {**refs, **(self.form_ajax_refs or {})}
         # Relationships are edited through their relationship, never raw ids; system columns never.
         excluded = set(SYSTEM_COLUMNS) | set(self.form_excluded_columns or ())
         excluded |= {a.key for a in mapper.column_attrs if a.columns[0].foreign_keys}
         excluded |= {r.key for r in mapper.relationships if r.direction.name != "MANYTOONE"}
+        excluded |= set(blind_indexes(model).values())
         self.form_excluded_columns = sorted(excluded)
 
     def scaffold_form(self) -> Any:
@@ -151,16 +182,34 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
         return fn(self, *args, **kwargs)
 
     # ---------------------------------------------------------------- scope
+    def rows_clause(self) -> Any:
+        """The rows the current roles may see when the register limits some role to some rows (visible_rows):
+        None when one of the roles that may list it sees every row."""
+        rules = getattr(self.model, "visible_rows", None) or {}
+        if not rules or not current_user.is_authenticated:
+            return None
+        listing = [r for r in self.roles if permissions.allowed({r}, self.register, "list")]
+        if not listing or any(r not in rules for r in listing):
+            return None
+        return or_(*[rules[r](self.model, current_user.id) for r in sorted(listing)])
+
     def get_query(self) -> Any:
-        return scoping.scope(super().get_query(), self.model)
+        query = scoping.scope(super().get_query(), self.model)
+        rows = self.rows_clause()
+        return query if rows is None else query.filter(rows)
 
     def get_one(self, id: Any) -> Any:
-        """One record of the current property, or 404 (and a `denied` row when it belongs to another)."""
+        """One record of the current property and of the rows the roles see, or 404 (and a `denied` row)."""
         if not str(id).isdigit() or len(str(id)) > 18:
             return None
         obj = self.session.get(self.model, int(id))
         if obj is not None and not scoping.in_scope(obj):
             audit.record_denied(self.register, obj.id, "other property", getattr(obj, "property_id", None))
+            abort(404)
+        rows = self.rows_clause() if obj is not None else None
+        if rows is not None and self.session.scalar(
+                select(self.model.id).where(self.model.id == obj.id, rows)) is None:
+            audit.record_denied(self.register, obj.id, "row not shown to the role", getattr(obj, "property_id", None))
             abort(404)
         return obj
 
@@ -176,14 +225,27 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
     def locked(record: Any) -> bool:
         return bool(getattr(record, "is_locked", False))
 
+    def personal_refusal(self, record: Any) -> T | None:
+        """Records about oneself: nobody edits one naming them; a check is corrected by its inspector only."""
+        if about_self(record, current_user):
+            return MSG_ABOUT_SELF
+        owner = getattr(record, "edited_only_by", None)
+        if owner and getattr(record, owner, None) not in (None, current_user.id):
+            return MSG_NOT_INSPECTOR
+        return None
+
     def _refuse_locked(self, name: str) -> Any:
         rid = request.args.get("id") if name == "edit_view" else request.form.get(
             "list_form_pk" if name == "ajax_update" else "id")
+        rid = str(rid or "").partition(".")[0]
         obj = self.get_one(rid) if rid else None
-        if obj is None or not self.locked(obj):
+        if obj is None:
+            return None
+        why = MSG_LOCKED if self.locked(obj) else self.personal_refusal(obj)
+        if why is None:
             return None
         if name == "edit_view":
-            flash(str(MSG_LOCKED), "error")
+            flash(str(why), "error")
             return redirect(url_for(".details_view", id=obj.id))
         abort(403)
 
@@ -198,12 +260,27 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
         """A missing or malformed row version is refused like an old one."""
         return hasattr(record, "version") and str(sent or "").strip() != str(record.version)
 
+    def before_save(self, form: Any, model: Any, is_created: bool) -> None:
+        """A screen's values the server sets before the record is first written (a password's hash)."""
+
+    def _refused(self, form: Any, errors: dict) -> bool:
+        for key, message in errors.items():
+            target = getattr(form, key, None)
+            if target is not None:
+                target.errors = list(target.errors) + [str(message)]
+            flash(str(message), "error")
+        self.session.rollback()
+        return False
+
     def _apply(self, form: Any, model: Any, is_created: bool, version: Any = None) -> bool:
         """populate -> property -> scope of linked records -> clean -> commit, or nothing at all."""
         try:
             if not is_created:
                 if self.locked(model):
                     flash(str(MSG_LOCKED), "error")
+                    return False
+                if (why := self.personal_refusal(model)) is not None:
+                    flash(str(why), "error")
                     return False
                 if self.stale(model, version):
                     flash(str(MSG_STALE), "error")
@@ -212,6 +289,10 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
                 flash(str(MSG_SCOPE), "error")
                 return False
             form.populate_obj(model)
+            if not is_created and hasattr(model, "refuse_change"):
+                errors = model.refuse_change(changed_columns(model))
+                if errors:
+                    return self._refused(form, errors)
             if is_created:
                 if self.needs_property:
                     pid = scoping.current_property_id()
@@ -224,16 +305,15 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
                 self.session.add(model)
                 if hasattr(model, "on_create"):
                     model.on_create(self.session)
+            self.before_save(form, model, is_created)
             self.session.flush()  # foreign keys of relationships set by the form are filled only now
             errors = related_out_of_scope(self.register, model) or (model.clean() if hasattr(model, "clean") else None)
             if errors:
-                for key, message in errors.items():
-                    target = getattr(form, key, None)
-                    if target is not None:
-                        target.errors = list(target.errors) + [str(message)]
-                    flash(str(message), "error")
-                self.session.rollback()
-                return False
+                return self._refused(form, errors)
+            if is_created and hasattr(model, "after_create"):
+                model.after_create(self.session)
+            if not is_created and hasattr(model, "on_edit"):
+                model.on_edit(self.session, current_user)
             self._on_model_change(form, model, is_created)
             self.session.commit()
         except StaleDataError:
@@ -262,11 +342,30 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
     def update_model(self, form: Any, model: Any) -> bool:
         return self._apply(form, model, False, form.row_version.data)
 
-    def delete_model(self, model: Any) -> bool:
+    def delete_refusal(self, model: Any) -> T | None:
+        """Why `model` may not be deleted: a business record is voided instead; master data others point at is
+        switched off; a price that has been in force is ended, not deleted."""
         if self.locked(model):
-            flash(str(MSG_LOCKED), "error")
+            return MSG_LOCKED
+        if "void" in (getattr(model, "states", None) or {}):
+            return MSG_NO_DELETE
+        if (why := self.personal_refusal(model)) is not None:
+            return why
+        return model.delete_refusal() if hasattr(model, "delete_refusal") else None
+
+    def delete_model(self, model: Any) -> bool:
+        why = self.delete_refusal(model)
+        if why is not None:
+            flash(str(why), "error")
             return False
-        return super().delete_model(model)
+        try:
+            self.session.delete(model)
+            self.session.commit()
+        except IntegrityError:  # a foreign key: SQLite (PRAGMA foreign_keys=ON) and PostgreSQL alike
+            self.session.rollback()
+            flash(str(MSG_REFERENCED), "error")
+            return False
+        return True
 
     def get_list_form(self) -> Any:
         return self.scaffold_list_form(widget=VersionedXEditable(), validators={

@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from kernel import scoping
 from kernel.deadlines import overdue_clause, overdue_for
-from kernel.register import model_for
+from kernel.register import blind_indexes, model_for
 
 DEEP_PAGE_ROWS = 500  # from this offset on, find the page's ids from the index alone first
 LAST_PAGE = 10_000_000  # beyond any list; keeps OFFSET inside a 64-bit integer
@@ -86,6 +86,7 @@ class Listing:
         """Exact or prefix match on indexed columns (an index range, never LIKE), contains only on short text."""
         for term in search.split()[:SEARCH_TERMS]:
             clauses = [prefix(getattr(self.model, name), term) for name in self.search_prefix]
+            clauses += self.pii_search_clauses(term)
             for name in self.search_contains:
                 like = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 clauses.append(getattr(self.model, name).ilike(f"%{like}%", escape="\\"))
@@ -122,7 +123,10 @@ class Listing:
 
     @pass_context
     def get_list_value(self, context: Any, model: Any, name: str) -> Any:
-        return self._value(self.column_formatters or {}, context, model, name)
+        value = self._value(self.column_formatters or {}, context, model, name)
+        if getattr(model, "state", None) == "void":  # 作废: kept and shown, struck through
+            return Markup('<del class="fd-void">') + escape(value) + Markup("</del>")
+        return value
 
     @pass_context
     def get_detail_value(self, context: Any, model: Any, name: str) -> Any:
@@ -130,7 +134,8 @@ class Listing:
 
     def get_details_columns(self) -> list:
         """Number and state first, the record's own fields, then who/when/where."""
-        cols = [c for c in super().get_details_columns() if c[0] != "version"]
+        hidden = {"version", "session_generation"} | set(blind_indexes(self.model).values())
+        cols = [c for c in super().get_details_columns() if c[0] not in hidden]
         first = [c for c in cols if c[0] in ("number", "state")]
         tail_names = ("property", "created_by", "created_at", "updated_at", "state_changed_at")
         last = sorted((c for c in cols if c[0] in tail_names), key=lambda c: tail_names.index(c[0]))

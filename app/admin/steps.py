@@ -21,6 +21,7 @@ from app.admin.forms import MSG_SCOPE, SecureForm, refuse_out_of_scope
 from kernel import audit, permissions, scoping
 from kernel.audit import AuditLog
 from kernel.i18n import T
+from kernel.register import pii_columns
 from kernel.workflow import SignOff, Transition, WorkflowError, fire, fire_set, refusal
 
 HISTORY_ROWS = 200
@@ -74,13 +75,23 @@ class Steps:
 
     @action("delete", T("删除", "Delete"), T("确定删除所选记录？", "Delete the selected records?"))
     def action_delete(self, ids: list[str]) -> None:
+        """Each row asked like a single delete; a row others point at is skipped, the rest are deleted."""
         done, skipped = 0, []
         for obj in self.rows_for(ids):
-            if self.locked(obj):
-                skipped.append((obj, T("该记录已签发/已完结，不能删除", "Issued or final: cannot be deleted")))
+            why = self.delete_refusal(obj)
+            if why is not None:
+                skipped.append((obj, why))
                 continue
-            self.session.delete(obj)
-            done += 1
+            nested = self.session.begin_nested()
+            try:
+                self.session.delete(obj)
+                self.session.flush()
+                nested.commit()
+                done += 1
+            except IntegrityError:
+                nested.rollback()
+                skipped.append((obj, T("该记录已被其他记录引用，不能删除；请改为停用",
+                                       "Other records point at this one: switch it off instead")))
         self.session.commit()
         report(done, skipped)
 
@@ -89,8 +100,10 @@ class Steps:
         wanted = {int(i) for i in ids if str(i).isdigit() and len(str(i)) <= 18}
         rows = self.get_query().filter(self.model.id.in_(wanted)).all() if wanted else []
         missing = wanted - {r.id for r in rows}
-        for rid in missing:
-            audit.record_denied(self.register, rid, "action on a record outside scope")
+        targets = dict(self.session.execute(select(self.model.id, self.model.property_id).where(
+            self.model.id.in_(missing))).all()) if missing and hasattr(self.model, "property_id") else {}
+        for rid in missing:  # kept with the property it targeted, so that property's supervisor sees it
+            audit.record_denied(self.register, rid, "action on a record outside scope", targets.get(rid))
         if missing or len(wanted) < len(ids):
             flash(str(T(f"{len(ids) - len(rows)} 条记录不存在或不属于当前项目，已忽略",
                         f"{len(ids) - len(rows)} records do not exist or belong to another property; ignored")),
@@ -179,6 +192,8 @@ class Steps:
                     steps.append((t, refusal(model, t, current_user, self.roles, self.session)))
                     if t.fields:
                         forms[t.name] = self.step_form(t)(obj=model)
+        reveal = [(name, self.display().label(name)) for name in pii_columns(self.model)
+                  if getattr(model, name, None)] if self.allowed("reveal") else []
         return dict(history=history, signoffs=signoffs, steps=steps, step_forms=forms,
                     late=self.overdue_badges(model), pii=permissions.may_see_pii(self.roles),
-                    secure_form=SecureForm())
+                    secure_form=SecureForm(), reveal_fields=reveal)

@@ -14,7 +14,7 @@ from kernel.db import db
 from kernel.deadlines import Deadline
 from kernel.i18n import T
 from kernel.permissions import KEEP
-from kernel.register import Numbered, PropertyScoped, Register, Tracked, Verify, Workflow, field, link
+from kernel.register import Numbered, PropertyScoped, Register, Retention, Tracked, Verify, Workflow, field, link, own
 from kernel.workflow import transition
 
 
@@ -31,6 +31,11 @@ class Broken(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
     unit = link("Unit", T("房号", "Unit"))
     name: Mapped[str] = field(T("名称", "Name"), String(20), validators=["shouting"], info={"colour": "red"})
     deadlines = (Deadline("broken.late", T("迟", "Late"), start="begun_at", done="name", open_states=("limbo",)),)
+    not_edited_by = ("subject_id",)
+    edited_only_by = "author_id"
+    visible_rows = dict(wizard=own("name"), guard=own("name"))
+    retention = Retention(start="kept_since", days=30)
+    plain_id: Mapped[str] = field(T("身份证号", "ID number"), String(18), pii=True)
 
     @transition(source="nowhere", target="elsewhere", roles=("wizard",), label=T("走", "Go"),
                 requires=("ghost",), distinct_from=("phantom",), bulk=True)
@@ -42,10 +47,26 @@ class BrokenView(RegisterView):
     column_list = ("name", "colour")
     column_filters = ("unit.planet",)
     lookups = ("name",)
-    search_prefix = ("serial",)
+    search_prefix = ("serial", "plain_id")
     daily = DailySheet("begun_at", ("name",))
     action_operations = {"shred": "obliterate"}
     print_template = "print/missing.html"
+
+
+class Voided(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
+    __tablename__ = "voided_register"
+    __label__ = T("作废无理由", "Voided")
+    grants = dict(clerk=("list", "delete"), cs_admin=("list", "reveal"))
+    states = {"open": T("开", "Open"), "void": T("作废", "Void")}
+    initial_state = "open"
+
+    @transition(source="open", target="void", roles=("clerk",), label=T("作废", "Void"))
+    def void(self, ctx):
+        pass
+
+
+class VoidedView(RegisterView):
+    search_units = False
 
 
 class Orphan(Register, db.Model):
@@ -67,7 +88,9 @@ class UnitlessView(RegisterView):
 
 
 _views = admin_views.views
-admin_views.views = lambda: _views() + [(BrokenView, Broken, admin_views.DESK), (UnitlessView, Unitless, admin_views.DESK)]
+admin_views.views = lambda: _views() + [(BrokenView, Broken, admin_views.DESK),
+                                        (UnitlessView, Unitless, admin_views.DESK),
+                                        (VoidedView, Voided, admin_views.DESK)]
 try:
     create_app(TestConfig, SQLALCHEMY_DATABASE_URI="sqlite://")
 except ConfigurationError as ex:
