@@ -7,6 +7,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from app import ops
 from kernel import checks
 from kernel.db import db
 from kernel.identity import Membership, Property, Role, StaffUser, hash_password
@@ -15,6 +16,8 @@ from seeds.demo import load_demo
 
 
 def register_cli(app: Flask) -> None:
+    ops.register(app)  # backup, restore
+
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Load the demo properties, users and data (idempotent). Never in production."""
