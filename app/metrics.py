@@ -48,17 +48,11 @@ class DatabaseGauges:
         return []  # nothing to read at registration; collect() runs per scrape
 
     def collect(self) -> Iterator[Metric]:
-        overdue = GaugeMetricFamily("frontdesk_overdue_records", "Open records past a declared deadline",
-                                    labels=("register", "property"))
-        codes = dict(db.session.execute(select(Property.id, Property.code)).all())
-        for name, model in sorted(registers().items()):
-            if not getattr(model, "deadlines", ()) or not hasattr(model, "property_id"):
-                continue
-            counts = dict(db.session.execute(select(model.property_id, func.count()).where(overdue_clause(model))
-                                             .group_by(model.property_id)).all())
-            for pid, code in sorted(codes.items()):
-                overdue.add_metric((name, code), counts.get(pid, 0))
-        yield overdue
+        try:
+            yield self.overdue()
+        except Exception:  # the database is down or behind: the request counters still answer
+            db.session.rollback()
+            current_app.logger.exception("overdue counts failed")
         for hook in probes.gauges():
             try:
                 value = hook.read()
@@ -72,6 +66,20 @@ class DatabaseGauges:
             else:
                 family.add_metric((), float(value))
             yield family
+
+    @staticmethod
+    def overdue() -> Metric:
+        family = GaugeMetricFamily("frontdesk_overdue_records", "Open records past a declared deadline",
+                                   labels=("register", "property"))
+        codes = dict(db.session.execute(select(Property.id, Property.code)).all())
+        for name, model in sorted(registers().items()):
+            if not getattr(model, "deadlines", ()) or not hasattr(model, "property_id"):
+                continue
+            counts = dict(db.session.execute(select(model.property_id, func.count()).where(overdue_clause(model))
+                                             .group_by(model.property_id)).all())
+            for pid, code in sorted(codes.items()):
+                family.add_metric((name, code), counts.get(pid, 0))
+        return family
 
 
 def _authorised() -> bool:

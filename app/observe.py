@@ -117,11 +117,13 @@ def error_page(e: HTTPException) -> Response:
 class StripQuery(logging.Filter):
     """The development server logs the request line, query string included; keep the path only."""
 
-    LINE = re.compile(r"^(\S+ [^?\s]*)\?\S*( HTTP/[\d.]+)$")
+    QUERY = re.compile(r"(/[^\s?]*)\?[^\s'\"]*")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args and isinstance(record.args[0], str):
-            record.args = (self.LINE.sub(r"\1\2", record.args[0]), *record.args[1:])
+        if isinstance(record.msg, str):
+            record.msg = self.QUERY.sub(r"\1", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.QUERY.sub(r"\1", a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
