@@ -216,8 +216,6 @@ def _copy_files(source: Path, target: Path) -> dict[str, dict[str, Any]]:
 
 def _backup_sqlite(url: URL, directory: Path) -> tuple[dict, list[str], dict]:
     source = url.database
-    if not source or source == ":memory:" or not Path(source).exists():
-        raise BackupError(f"no SQLite database file at {source!r}")
     out = directory / "database.sqlite3"
     src = sqlite3.connect(f"file:{Path(source).resolve()}?mode=ro", uri=True)
     dst = sqlite3.connect(out)
@@ -255,6 +253,8 @@ def backup(directory: Path) -> dict[str, Any]:
     url = db.engine.url
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise BackupError(f"cannot back up a {url.get_backend_name()} database")
+    if url.get_backend_name() == "sqlite" and not Path(url.database or ":memory:").is_file():
+        raise BackupError(f"no SQLite database file at {url.database!r}")
     _prepare_target(directory)
     started = datetime.now(UTC)
     if url.get_backend_name() == "sqlite":
@@ -414,6 +414,6 @@ def register(app: Flask) -> None:
         m = restore(directory, allow_unknown_revision)
         rows = sum(t["rows"] for t in m["tables"].values())
         click.echo(f"restored {directory} (made {m['created_at']} by {m['app_version']}): {len(m['tables'])} tables, "
-                   f"{rows} rows and {len(m['attachments']['files'])} files match the manifest")
+                   f"{rows} rows and {len(m['attachments']['files'])} attachment files match the manifest")
         if m["schema_revision"] != _migration_heads():
             click.echo("the backup's schema is older than this release: run `flask --app wsgi db upgrade` next")
