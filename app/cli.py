@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy import String, literal, select
 from sqlalchemy import cast as sa_cast
 
+from app import ops
 from kernel import checks, pii, retention
 from kernel.db import db
 from kernel.identity import Membership, Property, Role, StaffUser, hash_password
@@ -17,6 +18,8 @@ from seeds.demo import load_demo
 
 
 def register_cli(app: Flask) -> None:
+    ops.register(app)  # backup, restore
+
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Load the demo properties, users and data (idempotent). Never in production."""

@@ -13,7 +13,7 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'frontdesk.db'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}  # no phone numbers in error logs
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_Hans_CN", "en")
@@ -42,6 +42,12 @@ class Config:
     PII_INDEX_KEY = os.environ.get("FRONTDESK_PII_INDEX_KEY", "")
     PII_KEY_FILE = os.environ.get("FRONTDESK_PII_KEY_FILE", str(ROOT / "instance" / "pii_keys.json"))
     PII_REVEAL_LIMIT = os.environ.get("PII_REVEAL_LIMIT", "10 per hour")  # per user: the desk's audited reveals
+    # running it (README "Production"): files, probes, metrics, backups
+    ATTACHMENTS_DIR = os.environ.get("ATTACHMENTS_DIR", str(ROOT / "instance" / "attachments"))
+    READY_MIN_FREE_MB = int(os.environ.get("READY_MIN_FREE_MB", "500"))  # /readyz fails below this on ATTACHMENTS_DIR
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # bearer token for /metrics; empty: IT users only
+    LOG_REQUESTS = os.environ.get("LOG_REQUESTS", "1") == "1"  # one JSON line per request on stderr
+    PG_BIN_DIR = os.environ.get("PG_BIN_DIR", "")  # where pg_dump/pg_restore live if not on PATH
 
 
 class TestConfig(Config):

@@ -12,7 +12,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 import admin_views
 import models  # noqa: F401  (registers every model on the metadata)
-from app import security
+from app import observe, security
 from app.admin import checks as _view_checks  # noqa: F401
 from app.auth import bp as auth_bp
 from app.cli import register_cli
@@ -54,6 +54,7 @@ def create_app(config_object: type = Config, **overrides: Any) -> Flask:
     pii.install()
     app.after_request(audit.write_denied)
     app.teardown_request(lambda exc: audit.write_denied())  # an abort(404) skips after_request handlers
+    observe.install(app)  # request id, JSON request log, /metrics, /readyz
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(verify_bp)

@@ -64,7 +64,8 @@ class FormValues(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        if tag == "form" and self.action in (a.get("action") or "") and not self.values:
+        if tag == "form" and not self.values and (self.action in (a.get("action") or "")
+                                                   or "admin-form" in (a.get("class") or "")):
             self.inside = True
         if not self.inside:
             return
@@ -197,14 +198,17 @@ def test_hostile_input_everywhere_answers_below_500_and_saves_nothing(app, world
     if creator and hasattr(model, "property_id") or creator and register in ("property", "staff_user"):
         c = client_as(creator)
         fields = FormValues(c.get(f"/admin/{register}/new/").get_data(as_text=True), "/new/").values
-        with app.app_context():
-            before = db.session.query(model).count()
         for name in fields:
+            col = columns[name] if name in columns else columns.get(name + "_id")
+            refuse = col is not None and (col.foreign_keys or isinstance(col.type, MUST_REFUSE))
             for value in _hostile_for(model, name):
+                with app.app_context():
+                    before = db.session.query(model).count()
                 r = _count(c.post(f"/admin/{register}/new/", {name: value}))
                 assert r.status_code < 500, f"create {register}.{name}={value[:30]}: {r.status_code}"
-        with app.app_context():
-            assert db.session.query(model).count() == before, f"{register}: a hostile create saved a row"
+                if refuse:  # text may be legitimate; an out-of-range number, date or link never is
+                    with app.app_context():
+                        assert db.session.query(model).count() == before, f"{register}.{name}={value} saved a row"
     # edit forms: a valid record, its own form posted back with one field hostile
     editor = _user_with(register, "edit")
     if editor:

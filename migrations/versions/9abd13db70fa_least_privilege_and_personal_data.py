@@ -68,6 +68,16 @@ def mask_audit_rows():
             conn.execute(AUDIT.update().where(AUDIT.c.id == rid).values(changes=changes))
 
 
+# What this migration rewrites on purpose (read by tests/test_upgrades.py): ID numbers are encrypted in place
+# (the upgrade test decrypts them back to the originals), and audit rows keep only the masked form.
+DATA_CHANGES = {
+    "resident.id_number": "encrypted at rest (Fernet); the blind index sits beside it",
+    "goods_pass.carrier_id_number": "encrypted at rest",
+    "worker_pass.worker_id_number": "encrypted at rest",
+    "renovation_permit.lead_id_number": "encrypted at rest",
+    "audit_log.changes": "ID numbers in old audit rows masked (one way: the downgrade cannot unmask them)",
+}
+
 # revision identifiers, used by Alembic.
 revision = '9abd13db70fa'
 down_revision = '35d9bf0cdf06'
