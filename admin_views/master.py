@@ -5,8 +5,8 @@ from wtforms import PasswordField
 from wtforms.validators import Length, Optional
 
 from app.admin import RegisterView
-from kernel import permissions
-from kernel.display import Display, action_label, register_label
+from kernel import permissions, scoping
+from kernel.display import ACTIONS, Display, action_label, register_label
 from kernel.i18n import T
 from kernel.identity import Membership, hash_password
 from kernel.register import model_for, registers
@@ -107,6 +107,29 @@ def _changes(view, row, html):
     return Markup("<br>").join(escape(p) for p in parts) if html else "; ".join(parts)
 
 
+def _readable_registers():
+    roles = scoping.current_roles()
+    return sorted(name for name in set(registers()) | set(permissions.grants())
+                  if permissions.allowed(roles, name, "details") or permissions.allowed(roles, name, "list"))
+
+
+def _register_options():
+    return sorted(((name, register_label(name)) for name in _readable_registers()), key=lambda o: o[1])
+
+
+def _action_options():
+    """What was done, by its label: create/update/... and every declared step (one entry per step name)."""
+    steps: dict[str, list[str]] = {}
+    for name in _readable_registers():
+        model = model_for(name)
+        for t in getattr(model, "transitions", {}).values():
+            label = str(t.label)
+            if label not in steps.setdefault(f"transition:{t.name}", []):
+                steps[f"transition:{t.name}"].append(label)
+    return [(code, str(label)) for code, label in ACTIONS.items()] + sorted(
+        ((code, " / ".join(labels)) for code, labels in steps.items()), key=lambda o: o[1])
+
+
 class AuditLogView(RegisterView):
     """Each row only for a role that may read that register at that property (issue: no side doors)."""
 
@@ -117,17 +140,17 @@ class AuditLogView(RegisterView):
     column_formatters_export = {"changes": lambda v, c, m, n: _changes(v, m, html=False),
                                 "register": lambda v, c, m, n: register_label(m.register),
                                 "action": lambda v, c, m, n: action_label(model_for(m.register), m.action)}
-    column_filters = ("at", "register", "action", "record_id", "user.username")
+    column_filters = ("at", "register", "action", "record_id", "user")
     column_default_sort = ("id", True)
     search_prefix = ("register", "action")
+    filter_choices = {"register": _register_options, "action": _action_options}
 
     @property
     def displays(self):
         return g.setdefault("audit_displays", {})
 
     def readable_registers(self):
-        return sorted(name for name in set(registers()) | set(permissions.grants())
-                      if permissions.allowed(self.roles, name, "details") or permissions.allowed(self.roles, name, "list"))
+        return _readable_registers()
 
     def get_query(self):
         model = self.model

@@ -11,6 +11,7 @@ from flask_admin.theme import Bootstrap4Theme
 import admin_views
 import models  # noqa: F401  (registers every model on the metadata)
 from app.admin import checks as _view_checks  # noqa: F401
+from app import clock_control, errors
 from app.auth import bp as auth_bp
 from app.cli import register_cli
 from app.config import Config
@@ -54,6 +55,8 @@ def create_app(config_object: type = Config, **overrides: Any) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(verify_bp)
     install_templating(app)
+    errors.install(app)
+    clock_control.install(app)
     app.extensions["frontdesk_screens"] = dict(views=admin_views.views(), pages=admin_views.pages())
     checks.enforce(app)  # before any screen is built: a wrong declaration names itself, not a traceback
     build_admin(app)

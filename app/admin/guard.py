@@ -25,6 +25,7 @@ from wtforms import HiddenField
 from app.admin.access import login_redirect, operations_of
 from app.admin.daily import DailySheets
 from app.admin.export import Exporting
+from app.admin.filters import Filtering, build_filters
 from app.admin.forms import MSG_SCOPE, SecureForm, field_args, refuse_out_of_scope, related_out_of_scope
 from app.admin.listing import Listing
 from app.admin.printing import Printing
@@ -55,7 +56,7 @@ class VersionedXEditable(XEditableWidget):
         return super().__call__(field, **kwargs)
 
 
-class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
+class RegisterView(Filtering, Listing, Exporting, Steps, DailySheets, Printing, ModelView):
     form_base_class = SecureForm
     list_template = "admin/register_list.html"
     details_template = "admin/register_details.html"
@@ -64,6 +65,7 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
     column_display_pk = False
     lookups: tuple[str, ...] = ()        # relationships chosen by search-as-you-type (large tables)
     lookup_fields: dict[str, tuple[str, ...]] = {}
+    filter_choices: dict[str, Any] = {}  # column -> {code: label} or a callable, for columns without `choices`
 
     def __init__(self, model: type, category: Any = None, **kw: Any):
         self.register = model.__tablename__
@@ -89,6 +91,7 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, ModelView):
         labels.update({"state": T("状态", "State"), "overdue": T("超时", "Overdue")})
         self.column_labels = {**labels, **(self.column_labels or {})}
         self.column_choices = {**choices, **(self.column_choices or {})}
+        self.column_filters = build_filters(model, self.column_filters, self.column_labels, self.filter_choices)
         self.form_choices = {k: [(a, b) for a, b in v] for k, v in choices.items() if k != "state"}
         args, refs = field_args(model, self.lookups, self.lookup_fields)
         self.form_args = {**args, **(self.form_args or {})}
