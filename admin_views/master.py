@@ -1,11 +1,12 @@
 """Company and property master data: declared registers, no logic of their own beyond forms."""
-from flask import g
+from flask import g, request
 from markupsafe import Markup, escape
-from wtforms import PasswordField
-from wtforms.validators import Length, Optional
+from wtforms import IntegerField, PasswordField, SelectField
+from wtforms.validators import Length, NumberRange, Optional
 
 from app.admin import RegisterView
 from kernel import permissions, scoping
+from kernel.deadlines import UNITS, declared, describe_minutes, join_minutes, split_minutes
 from kernel.display import ACTIONS, Display, action_label, register_label
 from kernel.i18n import T
 from kernel.identity import Membership, hash_password
@@ -33,8 +34,8 @@ class StaffUserView(RegisterView):
                                                        validators=[Optional(), Length(min=8, max=128)])}
 
     def __init__(self, model, **kw):
-        self.inline_models = [(Membership, dict(form_columns=["id", "property", "role"],
-                                                column_labels={"property": T("项目", "Property"), "role": T("角色", "Role")}))]
+        labels = {"property": T("项目", "Property"), "role": T("角色", "Role")}
+        self.inline_models = [(Membership, dict(form_columns=["id", "property", "role"], column_labels=labels))]
         super().__init__(model, **kw)
 
     def on_model_change(self, form, model, is_created):
@@ -44,9 +45,42 @@ class StaffUserView(RegisterView):
             raise WorkflowError(T("新账号必须设置密码（至少8位）", "A new account needs a password (8+ characters)"))
 
 
+def _same_day(rule):
+    d = declared(rule.code)
+    return bool(d and d.same_day)
+
+
 class DeadlineRuleView(RegisterView):
-    column_list = ("code", "name", "minutes", "note")
-    form_columns = ("name", "minutes", "note")
+    """IT types a deadline as an amount and a unit (minutes, hours, days, same day); minutes are stored."""
+
+    column_list = ("name", "minutes", "note", "code")
+    column_labels = {"minutes": T("时限", "Deadline"), "code": T("代码", "Code")}
+    form_columns = ("name", "amount", "unit", "note")
+    form_extra_fields = {
+        "amount": IntegerField(T("时限", "Deadline"), validators=[Optional(), NumberRange(min=0, max=366 * 24 * 60)],
+                               description=T("选“当天内”时不用填写", "Leave empty for “same day”")),
+        "unit": SelectField(T("单位", "Unit"), choices=[(k, v[0]) for k, v in UNITS.items()], default="hours"),
+    }
+    column_formatters = {"minutes": lambda v, c, m, n: describe_minutes(m.minutes, _same_day(m))}
+    column_formatters_detail = column_formatters
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if request.method == "GET" and obj is not None:
+            form.amount.data, form.unit.data = split_minutes(obj.minutes, _same_day(obj))
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        unit, amount = form.unit.data, form.amount.data
+        if unit == "same_day" and not _same_day(model):
+            raise WorkflowError(T("该时限按时长计算（如 3 分钟、2 天），不能设为“当天内”",
+                                  "This deadline runs for a duration (3 minutes, 2 days); “same day” does not apply"))
+        if unit != "same_day" and amount is None:
+            raise WorkflowError(T("请填写时限", "Enter the deadline"))
+        minutes = join_minutes(amount or 0, unit)
+        if minutes > 366 * 24 * 60:
+            raise WorkflowError(T("时限不能超过366天", "A deadline cannot exceed 366 days"))
+        model.minutes = minutes
 
 
 class ShiftView(RegisterView):
@@ -54,8 +88,8 @@ class ShiftView(RegisterView):
 
 
 class FeeItemView(RegisterView):
-    column_list = ("code", "name", "unit_of_charge", "amount", "effective_from", "effective_to")
-    column_filters = ("code", "effective_from")
+    column_list = ("name", "unit_of_charge", "amount", "effective_from", "effective_to", "code")
+    column_filters = ("name", "effective_from")
     search_prefix = ("code",)
     search_contains = ("name",)
 
@@ -100,8 +134,7 @@ def _changes(view, row, html):
     parts = []
     if target is not None and hasattr(target, "__table__"):
         show = view.displays.setdefault(row.register, Display(target, view.roles, view.session))
-        for key, (old, new) in (row.changes or {}).items():
-            parts.append(f"{show.label(key)}: {show.stored(key, old)} → {show.stored(key, new)}")
+        parts = [f"{label}: {old} → {new}" for label, old, new in show.diff(row.action, row.changes)]
     else:
         parts = [f"{k}: {a} → {b}" for k, (a, b) in (row.changes or {}).items()]
     return Markup("<br>").join(escape(p) for p in parts) if html else "; ".join(parts)

@@ -147,6 +147,7 @@ class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model
                          foreign_keys=[superseded_by_id], post_update=True)
     reissue_reason: Mapped[str | None] = field(T("换发原因", "Reissue reason"), String(80))
     reissue_valid_until: Mapped[date | None] = field(T("换发后有效期至", "New valid until"), Date)
+    return_reason: Mapped[str | None] = field(T("退证原因", "Return reason"), String(80))
 
     def __str__(self):
         return f"{self.number} {self.worker_name}"
@@ -234,7 +235,7 @@ class WorkerPass(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model
         """System step: a voided renovation permit voids the passes issued under it."""
 
     @transition(source="issued", target="returned", roles=DESK + ("finance",), label=T("退证退押金", "Return and refund"),
-                fields=("reissue_reason",))
+                fields=("return_reason",))
     def return_pass(self, ctx):
         self._payment(ctx.session, "refund", self.deposit, "worker_pass_deposit", f"{self.receipt_no}-R")
 

@@ -61,6 +61,19 @@ def app(database_url):
         db.engine.dispose()
 
 
+def empty_tables():
+    from kernel.db import db
+    db.session.remove()
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL lock_timeout = '20s'"))  # a leaked transaction fails the test, not CI
+            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
 @pytest.fixture(autouse=True)
 def world(app):
     """Empty every table and load the small world of tests/world.py."""
@@ -69,15 +82,7 @@ def world(app):
     from tests.world import build
     travel(__import__("datetime").timedelta(0))
     with app.app_context():
-        db.session.remove()
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SET LOCAL lock_timeout = '20s'"))  # a leaked transaction fails the test, not CI
-                names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
-                for table in reversed(db.metadata.sorted_tables):
-                    conn.execute(table.delete())
+        empty_tables()
         limiter.reset()
         w = build()
         db.session.remove()
@@ -124,3 +129,47 @@ def client_as(app):
 def ctx(app):
     with app.app_context():
         yield
+
+
+# ---------------------------------------------------------------- browser tests (tests/browser.py)
+@pytest.fixture(scope="session")
+def live_server(app):
+    from tests.browser import LiveServer, need_browser
+    need_browser()
+    server = LiveServer(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(live_server):
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, FLAGS
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def demo(app, world, live_server):
+    """A fresh demo database behind the live server (after the small world, which it replaces)."""
+    from tests.browser import load_demo_database
+    load_demo_database(app)
+    yield live_server
+
+
+@pytest.fixture
+def person(request, browser, demo):
+    """person("clerk") -> a logged-in tab; every tab opened is closed, and checked clean, after the test."""
+    from tests.browser import Person
+    opened = []
+
+    def make(username=None, **kw):
+        p = Person(browser, demo, request.node.name, username, **kw)
+        opened.append(p)
+        return p
+    yield make
+    for p in opened:
+        p.close()

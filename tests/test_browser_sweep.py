@@ -1,0 +1,119 @@
+"""Walk 7: every page reachable from every role's menu, in a real browser.
+
+In Chinese no visible English word may appear outside an allow-list (numbers, record numbers, codes people
+typed, "IT"); in English no Chinese may appear in the app's own words (labels, headings, buttons, menus;
+data people typed, such as names and addresses, stays as typed). Any 4xx/5xx or console error fails.
+"""
+import re
+
+import pytest
+
+from seeds.demo import DEMO_USERS
+
+ROLES = [u for u, _, _ in DEMO_USERS] + ["regional"]
+ALLOWED_WORDS = {"IT", "QR", "CSV", "XLSX", "ID"}
+# what people typed or the system numbered: record numbers, fee/deadline/shift codes, logins, receipts
+DATA_CELLS = ("td.col-code", "td.col-username", "td.col-receipt_no", "td.col-tracking_no", "td.col-account",
+              "td.col-address", "td.col-card_no", "td.col-fee_item", ".fd-data", "#fd-history td:nth-child(4)")
+ASCII_DATA = re.compile(r"\b[A-Z]{1,3}-[A-Z]{2}-\d{8}-\d{4}(-R)?\b|\b\d[\d\-:./]*\b|[\w.+-]+@[\w.-]+")
+ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
+CHINESE = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
+# in English mode, where text people typed is shown (cells, the user's name, the property's name, dropdown data)
+ZH_DATA = ("td", ".navbar-text", "form.fd-prop", ".select2-container", "select", "option", ".fd-data",
+           "#verdict", ".card-pass", "textarea", "input[type=text]")
+
+COLLECT = """(skip) => {
+  const out = [];
+  const shown = el => el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement;
+    if (!el || ['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE'].includes(el.tagName)) continue;
+    if ((skip && el.closest(skip)) || !shown(el)) continue;
+    const t = walker.currentNode.textContent.trim();
+    if (t) out.push(t);
+  }
+  for (const el of document.querySelectorAll('[placeholder], [title], select, input[type=submit]')) {
+    if ((skip && el.closest(skip)) || !shown(el)) continue;
+    if (el.tagName === 'SELECT') { if (el.selectedOptions[0]) out.push(el.selectedOptions[0].text); continue; }
+    for (const a of ['placeholder', 'title']) if (el.getAttribute(a)) out.push(el.getAttribute(a));
+    if (el.type === 'submit' && el.value) out.push(el.value);
+  }
+  document.title && out.push(document.title);
+  return out;
+}"""
+
+
+def english_words(texts):
+    found = set()
+    for t in texts:
+        for w in ENGLISH_WORD.findall(ASCII_DATA.sub(" ", t)):
+            if w not in ALLOWED_WORDS:
+                found.add(w)
+    return found
+
+
+def chinese_bits(texts):
+    return {t for t in texts if CHINESE.search(t)}
+
+
+def menu_links(p):
+    hrefs = p.page.eval_on_selector_all(".navbar a[href]", "els => els.map(e => e.getAttribute('href'))")
+    return sorted({h for h in hrefs if h.startswith("/admin") or h.startswith("/verify")})
+
+
+def more_links(p, seen_registers):
+    """From a list page: its create form and its first record's details, once per register in a sweep."""
+    register = p.page.url.split("/admin/", 1)[-1].split("/", 1)[0]
+    if not register or register in seen_registers:
+        return []
+    seen_registers.add(register)
+    hrefs = p.page.eval_on_selector_all(
+        "a[href*='/new/'], a[href*='/details/']", "els => els.map(e => e.getAttribute('href'))")
+    out, kinds = [], set()
+    for h in hrefs:
+        kind = "new" if "/new/" in h else "details"
+        if kind not in kinds and h.startswith(f"/admin/{register}/"):
+            kinds.add(kind)
+            out.append(h)
+    return out
+
+
+def sweep(p, english=False):
+    """Open the dashboard, every menu page, and (once per register) a create form and a details page."""
+    problems, pages, seen = [], [], set()
+    queue = ["/admin/"] + [h for h in menu_links(p) if h != "/admin/"]
+    while queue:
+        path = queue.pop(0)
+        response = p.go(path)
+        pages.append(path)
+        if response.status >= 400:
+            problems.append(f"{path}: HTTP {response.status}")
+        texts = p.page.evaluate(COLLECT, ", ".join(ZH_DATA if english else DATA_CELLS))
+        bad = chinese_bits(texts) if english else english_words(texts)
+        if bad:
+            problems.append(f"{path}: {sorted(bad)[:12]}")
+        if "/admin/" in path and path.count("/") == 3 and "?" not in path:
+            queue += more_links(p, seen)
+    if problems:
+        p.shot("problems")
+    return pages, problems
+
+
+@pytest.mark.parametrize("username", ROLES)
+def test_every_menu_page_is_chinese(person, username, record_property):
+    p = person(username)
+    pages, problems = sweep(p)
+    record_property("pages_swept", len(pages))
+    print(f"\nswept {username} zh-CN: {len(pages)} pages")
+    assert not problems, "\n".join(problems)
+    p.check_clean()
+
+
+@pytest.mark.parametrize("username", ["supervisor", "it", "guard"])
+def test_every_menu_page_is_english_in_english(person, username):
+    p = person(username, english=True)
+    pages, problems = sweep(p, english=True)
+    print(f"\nswept {username} en: {len(pages)} pages")
+    assert not problems, "\n".join(problems)
+    p.check_clean()
