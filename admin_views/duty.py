@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
@@ -123,7 +124,8 @@ class DutyLogView(RegisterView):
             abort(403)
         day = business_day(request.form.get("day"))
         if day is None:
-            abort(400)
+            flash(_("请先选择要标记的日期"), "error")
+            return redirect(url_for(".index_view"))
         pid = scoping.current_property_id()
         if not db.session.scalar(select(DutyLogReading.id).where(DutyLogReading.property_id == pid, DutyLogReading.day == day)):
             db.session.add(DutyLogReading(property_id=pid, day=day, read_by_id=current_user.id))

@@ -70,7 +70,8 @@ class Person:
         self.errors: list[str] = []
         self.bad_status: list[str] = []
         self.allowed_status: set[int] = set()
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(
+            f"console: {m.text} at {m.location.get('url')} on {self.page.url}"))
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         self.page.on("response", self._response)
         self.folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", test_name)

@@ -11,15 +11,17 @@ import pytest
 from seeds.demo import DEMO_USERS
 
 ROLES = [u for u, _, _ in DEMO_USERS] + ["regional"]
-ALLOWED_WORDS = {"IT", "QR", "CSV", "XLSX", "ID"}
+ALLOWED_WORDS = {"IT", "QR", "CSV", "XLSX", "ID"}  # the language switch (#fd-lang) names the other language
 # what people typed or the system numbered: record numbers, fee/deadline/shift codes, logins, receipts
-DATA_CELLS = ("td.col-code", "td.col-username", "td.col-receipt_no", "td.col-tracking_no", "td.col-account",
+DATA_CELLS = ("#fd-lang", "td.col-code", "td.col-username", "td.col-receipt_no", "td.col-tracking_no", "td.col-account",
               "td.col-address", "td.col-card_no", "td.col-fee_item", ".fd-data", "#fd-history td:nth-child(4)")
-ASCII_DATA = re.compile(r"\b[A-Z]{1,3}-[A-Z]{2}-\d{8}-\d{4}(-R)?\b|\b\d[\d\-:./]*\b|[\w.+-]+@[\w.-]+")
+ASCII_DATA = re.compile(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b"     # record, receipt and unit numbers: A-FX-20261128-0001
+                        r"|\b[A-Z]{1,4}\d{4,}\b"             # tracking numbers: SF1234567890
+                        r"|\b\d[\d\-:./]*\b|[\w.+-]+@[\w.-]+|(?<!\w)/[\w/.?=&%-]+")  # numbers, e-mail, paths
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 CHINESE = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
 # in English mode, where text people typed is shown (cells, the user's name, the property's name, dropdown data)
-ZH_DATA = ("td", ".navbar-text", "form.fd-prop", ".select2-container", "select", "option", ".fd-data",
+ZH_DATA = ("#fd-lang", "td", ".navbar-text", "form.fd-prop", ".select2-container", "select", "option", ".fd-data",
            "#verdict", ".card-pass", "textarea", "input[type=text]")
 
 COLLECT = """(skip) => {
@@ -35,7 +37,10 @@ COLLECT = """(skip) => {
   }
   for (const el of document.querySelectorAll('[placeholder], [title], select, input[type=submit]')) {
     if ((skip && el.closest(skip)) || !shown(el)) continue;
-    if (el.tagName === 'SELECT') { if (el.selectedOptions[0]) out.push(el.selectedOptions[0].text); continue; }
+    if (el.tagName === 'SELECT') {  // a select2 shows its own text; its hidden <select> is not seen
+      if (!el.matches('[data-role^=select2], .select2-offscreen') && el.selectedOptions[0]) out.push(el.selectedOptions[0].text);
+      continue;
+    }
     for (const a of ['placeholder', 'title']) if (el.getAttribute(a)) out.push(el.getAttribute(a));
     if (el.type === 'submit' && el.value) out.push(el.value);
   }

@@ -98,6 +98,7 @@ def field_args(model: type, lookups: tuple[str, ...], lookup_fields: dict[str, t
             local = next(iter(rel.local_columns))
             roles = tuple(local.info.get("staff_roles", ()))
             args.setdefault(rel.key, {})["query_factory"] = choices_query(target, roles)
+            args[rel.key]["blank_text"] = "—"  # WTForms shows an empty label as its value, "__None"
     return args, refs
 
 
