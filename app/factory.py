@@ -75,7 +75,7 @@ def refuse_nul_bytes() -> None:
 
 def build_admin(app: Flask) -> Admin:
     """Every register's screen at /admin/<register>/, the pages, and the dashboard at /admin/."""
-    admin = Admin(app, name=str(T("物业客服前台", "FrontDesk")), url="/admin", translations_path=str(TRANSLATIONS),
+    admin = Admin(app, name=T("物业客服前台", "FrontDesk"), url="/admin", translations_path=str(TRANSLATIONS),
                   index_view=Dashboard(name=T("工作台", "Dashboard"), url="/admin"),
                   theme=Bootstrap4Theme(base_template="admin/fd_master.html", fluid=True))
     for view_class, model, category in admin_views.views():

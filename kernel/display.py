@@ -145,6 +145,8 @@ class Display:
             if target is not None:
                 return lambda v: self._linked_text(target, v)
         if col is None and name in self.mapper.relationships:
+            if self.mapper.relationships[name].uselist:  # a collection reads as its records, one after another
+                return lambda v: "、".join(str(x) for x in (v or ()))
             return lambda v: EMPTY if v is None else str(v)
         return text_of
 

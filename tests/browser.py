@@ -78,10 +78,10 @@ class Person:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.steps = 0
         self.username = username
-        if english:
-            self.go("/language/en?next=/login")
         if username:
             self.login(username)
+        if english:  # after logging in: a login starts a new session
+            self.go("/language/en?next=/admin/")
 
     def _response(self, response) -> None:
         if response.status >= 400 and response.status not in self.allowed_status:
