@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, abort, redirect, request, session, url_for
 from flask_admin import Admin
+from flask_admin import babel as fa_babel
 from flask_admin.theme import Bootstrap4Theme
 
 import admin_views
@@ -73,6 +74,14 @@ def refuse_nul_bytes() -> None:
             abort(400)
 
 
+class _AppCatalogFirst(fa_babel.CustomDomain):
+    """Flask-Admin merges its own catalog after ours, so its "项目" for "items" would win over our "条/页"."""
+
+    @property
+    def translation_directories(self) -> list[str]:
+        return list(reversed(super().translation_directories))
+
+
 def build_admin(app: Flask) -> Admin:
     """Every register's screen at /admin/<register>/, the pages, and the dashboard at /admin/."""
     admin = Admin(app, name=T("物业客服前台", "FrontDesk"), url="/admin", translations_path=str(TRANSLATIONS),
@@ -82,5 +91,6 @@ def build_admin(app: Flask) -> Admin:
         admin.add_view(view_class(model, category=category))
     for endpoint, view_class, name, category in admin_views.pages():
         admin.add_view(view_class(name=name, endpoint=endpoint, category=category))
+    fa_babel.domain.__class__ = _AppCatalogFirst  # Flask-Admin's templates hold bound methods of this object
     app.extensions["frontdesk_admin"] = admin
     return admin

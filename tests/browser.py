@@ -62,7 +62,7 @@ class Person:
     """One browser tab logged in as a demo user; every response and console message is watched."""
 
     def __init__(self, browser, server: LiveServer, test_name: str, username: str | None = None,
-                 viewport: dict | None = None, english: bool = False):
+                 viewport: dict | None = None, english: bool = False, counter: list | None = None):
         self.server = server
         self.context = browser.new_context(viewport=viewport or {"width": 1366, "height": 900}, locale="zh-CN")
         self.context.set_default_timeout(15_000)
@@ -76,7 +76,7 @@ class Person:
         self.page.on("response", self._response)
         self.folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", test_name)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.steps = 0
+        self.counter = counter if counter is not None else [0]  # shared by the tabs of one test
         self.username = username
         if username:
             self.login(username)
@@ -99,9 +99,9 @@ class Person:
         assert "/login" not in self.page.url, f"login of {username} failed"
 
     def shot(self, name: str) -> Path:
-        self.steps += 1
-        safe = re.sub(r"[^\w.-]+", "_", name)
-        path = self.folder / f"{self.steps:02d}-{safe}.png"
+        self.counter[0] += 1
+        safe = re.sub(r"[^\w.-]+", "_", f"{name}-{self.username or 'anonymous'}")
+        path = self.folder / f"{self.counter[0]:02d}-{safe}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
 
@@ -126,3 +126,55 @@ def load_demo_database(app) -> None:
     with app.app_context():
         empty_tables()
         load_demo()
+
+
+# ---------------------------------------------------------------- what a person does on the screens
+def pick(p: Person, field: str, text: str, search: str | None = None) -> None:
+    """Choose in a select2 box (a dropdown or a search-as-you-type lookup) by the text a person reads."""
+    p.page.click(f"#s2id_{field} .select2-choice, #s2id_{field} .select2-choices")
+    if search is not None:
+        p.page.keyboard.type(search)
+    p.page.locator(".select2-drop-active .select2-result-label", has_text=text).first.click()
+
+
+def save(p: Person, label: str = "保存") -> None:
+    with p.page.expect_navigation():
+        p.page.click(f"form.admin-form input[type=submit][value='{label}']")
+
+
+def step_form(p: Person, step: str):
+    return p.page.locator(f"form[action*='/transition/{step}/']")
+
+
+def take_step(p: Person, step: str, comment: str | None = None, **fields: str) -> str:
+    """Fill a step's own form on a details page and press its button; returns the flashed messages."""
+    form = step_form(p, step)
+    for name, value in fields.items():
+        box = form.locator(f"[name={name}]")
+        if box.evaluate("e => e.tagName") == "SELECT":
+            box.select_option(label=value)
+        elif box.get_attribute("type") == "checkbox":
+            box.set_checked(value == "y")
+        else:
+            box.fill(value)
+    if comment is not None:
+        form.locator("[name=comment]").fill(comment)
+    with p.page.expect_navigation():
+        form.locator("button").click()
+    return p.flashes()
+
+
+def clock(p: Person, minutes: int) -> None:
+    """Move the app's own clock (the test-only control); the browser never waits for real time."""
+    r = p.page.request.post(p.server.url + "/_test/clock", form={"minutes": str(minutes)})
+    assert r.ok, r.status
+
+
+def first_row(p: Person, column: str = "number") -> str:
+    return p.page.locator(f"table.model-list tbody tr td.col-{column}").first.inner_text().strip()
+
+
+def open_details(p: Person, register: str, number: str) -> None:
+    p.go(f"/admin/{register}/?search={number}")
+    with p.page.expect_navigation():
+        p.page.locator("table.model-list tbody tr").first.locator("a[href*='/details/']").first.click()

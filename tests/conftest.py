@@ -163,13 +163,30 @@ def demo(app, world, live_server):
 @pytest.fixture
 def person(request, browser, demo):
     """person("clerk") -> a logged-in tab; every tab opened is closed, and checked clean, after the test."""
-    from tests.browser import Person
-    opened = []
+    import shutil
+
+    from tests.browser import ARTIFACTS, Person
+    opened, counter = [], [0]
+    shutil.rmtree(ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name), ignore_errors=True)
 
     def make(username=None, **kw):
-        p = Person(browser, demo, request.node.name, username, **kw)
+        p = Person(browser, demo, request.node.name, username, counter=counter, **kw)
         opened.append(p)
         return p
     yield make
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     for p in opened:
+        if failed:
+            try:
+                p.shot("FAILED")
+            except Exception:  # the page itself may be what broke; the failure is reported anyway
+                pass
         p.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Lets a fixture see whether its test failed (the browser tests keep a screenshot of the failure)."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
