@@ -67,12 +67,12 @@ class RosterView(RegisterView):
                     _, sid, iso = key.split("_", 2)
                     sid, day = int(sid), date.fromisoformat(iso)
                 except ValueError:
-                    errors.append(str(T(f"无法识别的格子 {key}", f"Unknown cell {key}")))
+                    errors.append(_("无法识别的格子 %(key)s", key=key))
                     continue
                 if sid not in staff_ids or day not in days:
-                    errors.append(str(T(f"格子不属于本月/本项目：{key}", f"Cell outside this roster: {key}")))
+                    errors.append(_("格子不属于本月/本项目：%(key)s", key=key))
                 elif value and (not value.isdigit() or int(value) not in shift_ids):
-                    errors.append(str(T(f"未知班次：{value}", f"Unknown shift: {value}")))
+                    errors.append(_("未知班次：%(value)s", value=value))
                 else:
                     wanted[(sid, day)] = int(value) if value else None
             if not errors:
@@ -86,7 +86,7 @@ class RosterView(RegisterView):
                     elif cell is not None and cell.shift_id != shift_id:
                         cell.shift_id = shift_id
                 db.session.commit()
-                flash(str(T("排班已保存", "Roster saved")), "success")
+                flash(_("排班已保存"), "success")
                 return redirect(url_for(".grid_view", id=roster.id))
             for e in errors[:20]:
                 flash(e, "error")
@@ -130,7 +130,7 @@ class DutyLogView(RegisterView):
         if not db.session.scalar(select(DutyLogReading.id).where(DutyLogReading.property_id == pid, DutyLogReading.day == day)):
             db.session.add(DutyLogReading(property_id=pid, day=day, read_by_id=current_user.id))
             db.session.commit()
-        flash(str(T(f"{day} 的值班记录已查阅", f"Duty log of {day} marked read")), "success")
+        flash(_("%(day)s 的值班记录已查阅", day=day), "success")
         return redirect(url_for(".index_view"))
 
 
@@ -213,10 +213,10 @@ def duty_panels(dashboard):
     waiting = db.session.scalars(select(Handover).where(Handover.property_id == pid,
                                                        Handover.state.in_(("open", "outgoing_signed")))).all()
     for h in waiting:
-        lines.append(Markup(f'<span class="badge badge-warning" id="fd-awaiting-handover">{T("待交接", "Awaiting handover")}</span> '
+        lines.append(Markup(f'<span class="badge badge-warning" id="fd-awaiting-handover">{escape(_("待交接"))}</span> '
                             f'{h.number} {h.to_shift} · {h.states[h.state]}'))
     if not waiting:
-        lines.append(T("前台无待交接班", "No handover pending"))
+        lines.append(_("前台无待交接班"))
     first = today().replace(day=1)
     next_month = (first + timedelta(days=32)).replace(day=1)
     roster = db.session.scalar(select(Roster).where(Roster.property_id == pid, Roster.month == next_month))
@@ -224,15 +224,15 @@ def duty_panels(dashboard):
     if roster is None or roster.submitted_at is None:
         late = now() > due
         lines.append(Markup(f'<span class="{"text-danger font-weight-bold" if late else ""}" id="fd-roster-due">'
-                            f'{T("下月排班表", "Next month roster")} {next_month:%Y-%m}: '
-                            f'{T("未提交", "not submitted")}, {T("期限", "due")} {due:%m-%d}</span>'))
+                            + escape(_("下月排班表 %(month)s：未提交，期限 %(due)s", month=next_month.strftime("%Y-%m"),
+                                       due=due.strftime("%m-%d"))) + Markup("</span>")))
     else:
-        lines.append(f'{T("下月排班表", "Next month roster")} {next_month:%Y-%m}: {roster.state_label}')
+        lines.append(_("下月排班表 %(month)s：%(state)s", month=next_month.strftime("%Y-%m"), state=roster.state_label))
     week_start = start_of(today() - timedelta(days=today().weekday()))
     spot = db.session.scalar(select(func.count()).select_from(QualityCheck).where(
         QualityCheck.property_id == pid, QualityCheck.kind == "supervisor_spot", QualityCheck.checked_at >= week_start))
     lines.append(Markup(f'<span id="fd-spot-checks" class="{"text-danger" if spot < 3 else "text-success"}">'
-                        f'{T("本周主管抽查", "Supervisor spot checks this week")}: {spot}/3</span>'))
+                        f'{escape(_("本周主管抽查: %(n)d/3", n=spot))}</span>'))
     since = today() - timedelta(days=7)
     days = set(db.session.scalars(select(func.date(DutyLog.logged_at)).where(
         DutyLog.property_id == pid, DutyLog.logged_at >= start_of(since), DutyLog.logged_at < start_of(today())).distinct()))
@@ -240,7 +240,7 @@ def duty_panels(dashboard):
     read = set(db.session.scalars(select(DutyLogReading.day).where(DutyLogReading.property_id == pid,
                                                                    DutyLogReading.day >= since)))
     unread = sorted(days - read)
-    lines.append(Markup(f'<span id="fd-unread-log">{T("值班记录未查阅天数", "Duty-log days unread")}: {len(unread)}</span>'
+    lines.append(Markup(f'<span id="fd-unread-log">{escape(_("值班记录未查阅天数: %(n)d", n=len(unread)))}</span>'
                         + (" (" + ", ".join(d.isoformat() for d in unread) + ")" if unread else "")))
-    return _panel(T("值班", "Duty"), lines)
+    return _panel(_("值班"), lines)
 

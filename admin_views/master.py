@@ -1,5 +1,6 @@
 """Company and property master data: declared registers, no logic of their own beyond forms."""
 from flask import g, request
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from wtforms import IntegerField, PasswordField, SelectField
 from wtforms.validators import Length, NumberRange, Optional
@@ -42,7 +43,7 @@ class StaffUserView(RegisterView):
         if form.new_password.data:
             model.password_hash = hash_password(form.new_password.data)
         elif is_created:
-            raise WorkflowError(T("新账号必须设置密码（至少8位）", "A new account needs a password (8+ characters)"))
+            raise WorkflowError(_l("新账号必须设置密码（至少8位）"))
 
 
 def _same_day(rule):
@@ -73,13 +74,12 @@ class DeadlineRuleView(RegisterView):
     def on_model_change(self, form, model, is_created):
         unit, amount = form.unit.data, form.amount.data
         if unit == "same_day" and not _same_day(model):
-            raise WorkflowError(T("该时限按时长计算（如 3 分钟、2 天），不能设为“当天内”",
-                                  "This deadline runs for a duration (3 minutes, 2 days); “same day” does not apply"))
+            raise WorkflowError(_l("该时限按时长计算（如 3 分钟、2 天），不能设为“当天内”"))
         if unit != "same_day" and amount is None:
-            raise WorkflowError(T("请填写时限", "Enter the deadline"))
+            raise WorkflowError(_l("请填写时限"))
         minutes = join_minutes(amount or 0, unit)
         if minutes > 366 * 24 * 60:
-            raise WorkflowError(T("时限不能超过366天", "A deadline cannot exceed 366 days"))
+            raise WorkflowError(_l("时限不能超过366天"))
         model.minutes = minutes
 
 

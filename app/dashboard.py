@@ -9,6 +9,8 @@ from typing import Any
 
 from flask import url_for
 from flask_admin import AdminIndexView, expose
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import and_, func, or_, select
@@ -43,11 +45,11 @@ def overdue_count(view: Any) -> int:
 
 def verify_panel(dashboard: Any) -> dict:
     """Every role, the guard above all: type or scan a pass number."""
-    return dict(title=T("通行证核验", "Verify a pass"), body=Markup(
+    return dict(title=_l("通行证核验"), body=Markup(
         f'<form method="get" action="{url_for("verify.index")}" class="form-inline">'
         f'<input name="number" class="form-control mr-2" '
-        f'placeholder="{escape(str(T("输入或扫描编号", "Type or scan the number")))}">'
-        f'<button class="btn btn-primary">{escape(str(T("核验", "Check")))}</button></form>'))
+        f'placeholder="{escape(gettext("输入或扫描编号"))}">'
+        f'<button class="btn btn-primary">{escape(gettext("核验"))}</button></form>'))
 
 
 class Dashboard(AdminIndexView):

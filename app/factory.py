@@ -11,8 +11,8 @@ from flask_admin.theme import Bootstrap4Theme
 
 import admin_views
 import models  # noqa: F401  (registers every model on the metadata)
-from app.admin import checks as _view_checks  # noqa: F401
 from app import clock_control, errors
+from app.admin import checks as _view_checks  # noqa: F401
 from app.auth import bp as auth_bp
 from app.cli import register_cli
 from app.config import Config

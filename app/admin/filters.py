@@ -19,14 +19,16 @@ from typing import Any
 
 from flask import has_request_context
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, BooleanEqualFilter, FilterEqual, FilterInList
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect as sa_inspect
 
 from app.admin.forms import choices_query
 from kernel.i18n import T
 
-OP_EQUAL = T("等于", "equals")
-OP_IN = T("属于其中之一", "is one of")
-OP_IS = T("是", "is")
+OP_EQUAL = _l("等于")
+OP_IN = _l("属于其中之一")
+OP_IS = _l("为")
 
 
 class _Picked(BaseSQLAFilter):
@@ -92,7 +94,7 @@ class YesNo(BooleanEqualFilter):
 
     def __init__(self, column: Any, name: Any, **kw: Any):
         super().__init__(column, name)
-        self.options = lambda: [("1", str(T("是", "Yes"))), ("0", str(T("否", "No")))]
+        self.options = lambda: [("1", gettext("是")), ("0", gettext("否"))]
         self.field = column.key
 
     def operation(self) -> Any:

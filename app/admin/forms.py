@@ -11,6 +11,7 @@ from typing import Any
 
 from flask_admin.babel import Translations
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from kernel.i18n import T
 from kernel.identity import Membership, Role, StaffUser
 from kernel.validators import BY_NAME
 
-MSG_SCOPE = T("所选记录不属于当前项目，请从下拉列表中选择", "The chosen record belongs to another property; pick one from the list")
+MSG_SCOPE = _l("所选记录不属于当前项目，请从下拉列表中选择")
 LOOKUP_PAGE = 20
 DROPDOWN_LIMIT = 500
 

@@ -16,6 +16,7 @@ from flask import abort, flash, g, get_flashed_messages, redirect, request, url_
 from flask_admin import expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.model.widgets import XEditableWidget
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
@@ -39,12 +40,10 @@ from kernel.workflow import WorkflowError
 SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "version", "created_by", "created_by_id", "property",
                   "property_id", "number", "state", "state_changed_at")
 
-MSG_LOCKED = T("该记录已签发/已完结，不能再修改或删除", "This record is issued or final and cannot be changed")
-MSG_STALE = T("该记录已被他人修改，您的更改未保存。请刷新页面后重新填写。",
-              "Someone else saved this record in the meantime; your change was not saved. Reload and try again.")
-MSG_PICK_PROPERTY = T("请先在页头选择一个项目", "Choose a property in the header first")
-MSG_NOT_SAVED = T("保存失败：与已有记录重复或缺少必填项，请检查后再保存",
-                  "Not saved: duplicates an existing record or misses a required value")
+MSG_LOCKED = _l("该记录已签发/已完结，不能再修改或删除")
+MSG_STALE = _l("该记录已被他人修改，您的更改未保存。请刷新页面后重新填写。")
+MSG_PICK_PROPERTY = _l("请先在页头选择一个项目")
+MSG_NOT_SAVED = _l("保存失败：与已有记录重复或缺少必填项，请检查后再保存")
 
 
 class VersionedXEditable(XEditableWidget):
@@ -286,7 +285,7 @@ class RegisterView(Filtering, Listing, Exporting, Steps, DailySheets, Printing, 
             return "; ".join(str(e) for errs in form.errors.values() for e in errs), 400
         if not self._apply(form, record, False, version):
             return "; ".join(str(m) for m in get_flashed_messages()), 400
-        return str(T("已保存", "Saved"))
+        return str(_l("已保存"))
 
     # ---------------------------------------------------------------- pages
     def render(self, template: str, **kwargs: Any) -> Any:

@@ -10,6 +10,8 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.form import get_form
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,7 +26,7 @@ from kernel.workflow import SignOff, Transition, WorkflowError, fire, fire_set, 
 
 HISTORY_ROWS = 200
 REPORTED_SKIPS = 50
-MSG_STALE_STEP = T("该记录已被他人修改，请刷新页面后再办理", "Someone else changed this record; reload and try again")
+MSG_STALE_STEP = _l("该记录已被他人修改，请刷新页面后再办理")
 
 
 def local_target(target: str | None) -> str | None:
@@ -32,7 +34,7 @@ def local_target(target: str | None) -> str | None:
 
 
 def report(done: int, skipped: list) -> None:
-    flash(str(T(f"完成 {done} 条，跳过 {len(skipped)} 条", f"Done {done}, skipped {len(skipped)}")),
+    flash(gettext("完成 %(done)d 条，跳过 %(skipped)d 条", done=done, skipped=len(skipped)),
           "success" if done else "warning")
     for obj, why in skipped[:REPORTED_SKIPS]:
         flash(f"{getattr(obj, 'number', None) or obj.id}: {why}", "warning")
@@ -69,12 +71,12 @@ class Steps:
             abort(403)
         return self.handle_action()
 
-    @action("delete", T("删除", "Delete"), T("确定删除所选记录？", "Delete the selected records?"))
+    @action("delete", _l("删除"), _l("确定删除所选记录？"))
     def action_delete(self, ids: list[str]) -> None:
         done, skipped = 0, []
         for obj in self.rows_for(ids):
             if self.locked(obj):
-                skipped.append((obj, T("该记录已签发/已完结，不能删除", "Issued or final: cannot be deleted")))
+                skipped.append((obj, _l("该记录已签发/已完结，不能删除")))
                 continue
             self.session.delete(obj)
             done += 1
@@ -89,9 +91,7 @@ class Steps:
         for rid in missing:
             audit.record_denied(self.register, rid, "action on a record outside scope")
         if missing or len(wanted) < len(ids):
-            flash(str(T(f"{len(ids) - len(rows)} 条记录不存在或不属于当前项目，已忽略",
-                        f"{len(ids) - len(rows)} records do not exist or belong to another property; ignored")),
-                  "error")
+            flash(gettext("%(n)d 条记录不存在或不属于当前项目，已忽略", n=len(ids) - len(rows)), "error")
         return rows
 
     def fire_many(self, name: str, ids: list[str], comment: str = "") -> tuple[int, list]:
