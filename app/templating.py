@@ -10,7 +10,7 @@ from sqlalchemy import select
 from kernel import permissions, scoping
 from kernel.db import db
 from kernel.display import action_label, register_label
-from kernel.i18n import T, is_english
+from kernel.i18n import is_english
 from kernel.identity import Property
 from kernel.register import model_for
 

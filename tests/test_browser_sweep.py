@@ -38,7 +38,8 @@ COLLECT = """(skip) => {
   for (const el of document.querySelectorAll('[placeholder], [title], select, input[type=submit]')) {
     if ((skip && el.closest(skip)) || !shown(el)) continue;
     if (el.tagName === 'SELECT') {  // a select2 shows its own text; its hidden <select> is not seen
-      if (!el.matches('[data-role^=select2], .select2-offscreen') && el.selectedOptions[0]) out.push(el.selectedOptions[0].text);
+      const hidden = el.matches('[data-role^=select2], .select2-offscreen');
+      if (!hidden && el.selectedOptions[0]) out.push(el.selectedOptions[0].text);
       continue;
     }
     for (const a of ['placeholder', 'title']) if (el.getAttribute(a)) out.push(el.getAttribute(a));

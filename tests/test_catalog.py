@@ -24,7 +24,8 @@ def test_the_compiled_catalog_matches_its_source():
 
 def test_templates_ask_the_catalog_not_inline_pairs():
     """fd_t('中文', 'English') is kept for old templates only: the app's own templates use _('中文')."""
-    inline = [str(p.relative_to(ROOT)) for p in (ROOT / "app" / "templates").rglob("*.html") if "fd_t(" in p.read_text()]
+    templates = (ROOT / "app" / "templates").rglob("*.html")
+    inline = [str(p.relative_to(ROOT)) for p in templates if "fd_t(" in p.read_text()]
     assert not inline
 
 

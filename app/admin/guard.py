@@ -5,8 +5,9 @@ A register's screen is a short subclass that declares columns, filters and searc
   (app/admin/access.STOCK_OPERATIONS), new ones by the operation declared with `@endpoint`;
 - property scope on list, count, details, edit, delete, actions, steps, lookups and every dropdown;
 - locked states, row versions against lost updates, the model's `clean()`, one transaction per request;
-- from its collaborators: the list (listing.py), exports (export.py), workflow steps and bulk actions
-  (steps.py), the printable daily sheet (daily.py) and prints (printing.py), all showing values through one `kernel.display.Display`.
+- from its collaborators: the list (listing.py), filters (filters.py), exports (export.py), workflow steps and
+  bulk actions (steps.py), the printable daily sheet (daily.py) and prints (printing.py), all showing values
+  through one `kernel.display.Display`.
 """
 from __future__ import annotations
 
