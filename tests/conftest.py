@@ -136,6 +136,7 @@ def ctx(app):
 def live_server(app):
     from tests.browser import LiveServer, need_browser
     need_browser()
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # the browser keeps the (versioned) assets between pages
     server = LiveServer(app)
     yield server
     server.stop()
