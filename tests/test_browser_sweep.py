@@ -9,6 +9,7 @@ import re
 import pytest
 
 from seeds.demo import DEMO_USERS
+from tests.browser import ARTIFACTS
 
 ROLES = [u for u, _, _ in DEMO_USERS] + ["regional"]
 ALLOWED_WORDS = {"IT", "QR", "CSV", "XLSX", "ID"}  # the language switch (#fd-lang) names the other language
@@ -95,6 +96,13 @@ def more_links(p, seen_registers, roles):
     return out
 
 
+def note(username, language, pages):
+    """The pages swept per role, kept beside the screenshots (CI prints the folder when a run fails)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / "sweep-pages.txt", "a") as f:
+        f.write(f"{username} {language} {len(pages)}\n")
+
+
 def sweep(p, roles, english=False):
     """Open the dashboard, every menu page, and (once per register) a create form and a details page."""
     problems, pages, seen = [], [], set()
@@ -121,7 +129,7 @@ def test_every_menu_page_is_chinese(person, username, record_property):
     p = person(username)
     pages, problems = sweep(p, ROLES)
     record_property("pages_swept", len(pages))
-    print(f"\nswept {username} zh-CN: {len(pages)} pages")
+    note(username, "zh-CN", pages)
     assert not problems, "\n".join(problems)
     p.check_clean()
 
@@ -133,6 +141,6 @@ ENGLISH_ROLES = ["supervisor", "it", "guard", "clerk"]
 def test_every_menu_page_is_english_in_english(person, username):
     p = person(username, english=True)
     pages, problems = sweep(p, ENGLISH_ROLES, english=True)
-    print(f"\nswept {username} en: {len(pages)} pages")
+    note(username, "en", pages)
     assert not problems, "\n".join(problems)
     p.check_clean()

@@ -231,3 +231,33 @@ def test_roster_month_grid_is_edited_and_saved(person):
     assert cells.nth(1).evaluate("e => e.selectedOptions[0].text") == "晚"
     admin.shot("grid saved")
     admin.check_clean()
+
+
+def test_supervisor_filters_by_state_and_department_from_dropdowns(person):
+    sup = person("supervisor")
+    sup.go("/admin/repair_order/")
+    sup.page.click("a.nav-link:has-text('添加筛选器')")
+    sup.page.click("a.dropdown-item.filter:has-text('状态')")
+    row = sup.page.locator("table.filters tr").last
+    assert row.locator("select.filter-val, input.filter-val").count() == 1
+    assert "已登记" in row.inner_text() or row.locator("option", has_text="已登记").count() == 1
+    pick_in_filter(sup, row, "已登记")
+    sup.shot("state filter: 等于 已登记")
+    with sup.page.expect_navigation():
+        sup.page.click("#filter_form button[type=submit]")
+    states = sup.page.locator("table.model-list tbody td.col-state").all_inner_texts()
+    assert states and set(states) == {"已登记"}, states
+    sup.page.click("a.nav-link:has-text('添加筛选器')")
+    sup.page.click("a.dropdown-item.filter:has-text('接单部门')")
+    row = sup.page.locator("table.filters tr").last
+    text = row.inner_text()
+    assert "/" not in text and "Name" not in text
+    assert row.locator("option", has_text="工程部").count() == 1
+    sup.shot("department filter by name")
+    sup.check_clean()
+
+
+def pick_in_filter(p, row, label):
+    """A filter's value box is a select2 over the offered labels: open it and click the label."""
+    row.locator(".select2-choice").last.click()
+    p.page.locator(".select2-drop-active .select2-result-label", has_text=label).first.click()

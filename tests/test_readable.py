@@ -45,8 +45,9 @@ def test_state_filters_by_a_dropdown_of_chinese_labels(app, world, client_as):
 
 def test_every_choice_column_filters_by_its_labels(app, world, client_as):
     it = client_as("supervisor")
-    for register, label, code, text in (("repair_order", "来源", "phone", "电话"), ("complaint", "类别", "suggestion", "建议"),
-                                        ("duty_log", "轻重缓急", "high", None)):
+    cases = (("repair_order", "来源", "phone", "电话"), ("complaint", "类别", "suggestion", "建议"),
+             ("duty_log", "轻重缓急", "high", None))
+    for register, label, code, text in cases:
         groups = filter_groups(it.get(f"/admin/{register}/").get_data(as_text=True))
         options = dict(map(tuple, groups[label][0]["options"]))
         assert code in options and (text is None or options[code] == text), (register, options)
