@@ -13,7 +13,6 @@ from app.admin import RegisterView, endpoint, login_redirect
 from kernel import permissions, scoping
 from kernel.clock import now, start_of, today
 from kernel.db import db
-from kernel.i18n import T
 from kernel.identity import Membership, Role, StaffUser
 from kernel.permissions import VIEW
 from kernel.validators import business_day

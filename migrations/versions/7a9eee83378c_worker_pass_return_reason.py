@@ -5,9 +5,8 @@ Revises: 13a83a03bd9f
 Create Date: 2026-11-28 11:58:46.478050
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '7a9eee83378c'
