@@ -140,6 +140,17 @@ def _changes(view, row, html):
     return Markup("<br>").join(escape(p) for p in parts) if html else "; ".join(parts)
 
 
+def _record(view, row):
+    """The record an audit row is about, by its number or name (a deleted record keeps its id)."""
+    target = model_for(row.register)
+    if row.record_id is None:
+        return ""
+    if target is None or not hasattr(target, "__table__"):
+        return f"#{row.record_id}"
+    show = view.displays.setdefault(row.register, Display(target, view.roles, view.session))
+    return show.linked(target, row.record_id)
+
+
 def _readable_registers():
     roles = scoping.current_roles()
     return sorted(name for name in set(registers()) | set(permissions.grants())
@@ -168,9 +179,11 @@ class AuditLogView(RegisterView):
 
     column_list = ("at", "user", "register", "record_id", "action", "changes", "address")
     column_formatters = {"changes": lambda v, c, m, n: _changes(v, m, html=True),
+                         "record_id": lambda v, c, m, n: _record(v, m),
                          "register": lambda v, c, m, n: register_label(m.register),
                          "action": lambda v, c, m, n: action_label(model_for(m.register), m.action)}
     column_formatters_export = {"changes": lambda v, c, m, n: _changes(v, m, html=False),
+                                "record_id": lambda v, c, m, n: _record(v, m),
                                 "register": lambda v, c, m, n: register_label(m.register),
                                 "action": lambda v, c, m, n: action_label(model_for(m.register), m.action)}
     column_filters = ("at", "register", "action", "record_id", "user")

@@ -150,6 +150,10 @@ class Display:
             return lambda v: EMPTY if v is None else str(v)
         return text_of
 
+    def linked(self, target: type, key: Any) -> str:
+        """Another register's record by its number or name (an audit row names its record by id)."""
+        return self._linked_text(target, key)
+
     def _linked_text(self, target: type, key: Any) -> str:
         if key is None:
             return EMPTY

@@ -194,7 +194,8 @@ def fire(record: Any, name: str, user: Any, roles: Iterable[str], session: Sessi
         if key in t.fields:
             setattr(record, key, value)
     if data:
-        session.flush()  # a relationship set above fills its foreign key only on flush
+        with audit.acting(f"transition:{name}"):  # what was entered on the step shows under the step's name
+            session.flush()  # a relationship set above fills its foreign key only on flush
     roles = set(roles)
     why = refusal(record, t, user, roles, session, system=system)
     if why:

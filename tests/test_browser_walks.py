@@ -29,6 +29,7 @@ def overlaps(a, b):
 def test_repair_order_walk_with_overdue_badge(person):
     clerk = person("clerk")
     clerk.go("/admin/repair_order/new/")
+    assert clerk.page.locator("form.admin-form[novalidate]").count() == 1  # the server's messages, no bubbles
     pick(clerk, "unit", "1-1-101", search="1-1-101")
     clerk.page.fill("#contact", "王先生")
     clerk.page.fill("#phone", "13800138000")

@@ -150,6 +150,7 @@ def test_a_refused_attempt_reads_in_words_in_the_audit_log(app, world, client_as
     client_as("clerk").get(f"/admin/repair_order/details/?id={other}")
     page = client_as("supervisor_b").get("/admin/audit_log/").get_data(as_text=True)
     assert "记录属于其他项目" in page and "other property" not in page and "拒绝访问" in page
+    assert "A-BX-" in page or "B-BX-" in page  # the record by its number, not its id
 
 
 def test_read_only_final_only_when_no_step_is_left(app, world, client_as):
@@ -183,3 +184,18 @@ def test_the_return_step_asks_for_its_own_reason(app, world, client_as):
 def test_page_size_menu_reads_items_per_page(app, world, client_as):
     page = client_as("clerk").get("/admin/repair_order/").get_data(as_text=True)
     assert "25 条/页" in page and "项目</a>" not in page and "25 项目" not in page
+
+
+def test_values_entered_on_a_step_show_under_the_steps_name(app, world, client_as):
+    from models.master import Department
+    c = client_as("clerk")
+    with app.app_context():
+        rid = make(RepairOrder, world.a, state="registered", commit=True).id
+        dept = db.session.scalar(select(Department.id).where(Department.property_id == world.a,
+                                                             Department.name == "工程部"))
+    step(c, "repair_order", "dispatch", rid, department=dept)
+    history = c.get(f"/admin/repair_order/details/?id={rid}").get_data(as_text=True).split('id="fd-history"')[1]
+    rows = history.split("<tr>")[1:]
+    dispatch = [r for r in rows if "<td>派工</td>" in r]
+    assert any("接单部门</b>: — → 工程部" in r for r in dispatch), rows[:3]
+    assert not [r for r in rows if "<td>修改</td>" in r]
