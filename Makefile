@@ -7,11 +7,11 @@ export FLASK_APP := wsgi.py
 
 .PHONY: run install migrate demo test bench clean translations
 
-$(BIN)/flask: requirements.txt
+$(BIN)/flask: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $(BIN)/flask
 
 install: $(BIN)/flask
@@ -35,5 +35,6 @@ bench: install
 clean:
 	rm -rf $(VENV) instance .pytest_cache
 
+# every catalog under app/translations: Flask-Admin's strings in Chinese (admin.po), the app's in English (frontdesk.po)
 translations: install
-	$(BIN)/python -c "from babel.messages.pofile import read_po; from babel.messages.mofile import write_mo; d='app/translations/zh_Hans_CN/LC_MESSAGES/'; write_mo(open(d+'admin.mo','wb'), read_po(open(d+'admin.po','rb')))"
+	$(BIN)/python -c "import glob; from babel.messages.pofile import read_po; from babel.messages.mofile import write_mo; [write_mo(open(p[:-3] + '.mo', 'wb'), read_po(open(p, 'rb'))) for p in glob.glob('app/translations/*/LC_MESSAGES/*.po')]"

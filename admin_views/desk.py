@@ -16,7 +16,7 @@ class DeskView(RegisterView):
 
 class PhoneLogView(DeskView):
     column_list = ("number", "called_at", "caller", "phone", "unit", "content", "department", "forwarded_at")
-    column_filters = ("called_at", "department.name")
+    column_filters = ("called_at", "department")
     search_prefix = ("number", "phone")
     search_contains = ("caller",)
 
@@ -24,7 +24,7 @@ class PhoneLogView(DeskView):
 class RepairOrderView(DeskView):
     column_list = ("number", "state", "urgent", "unit", "contact", "phone", "content", "received_at",
                    "department", "dispatched_at", "completed_at")
-    column_filters = ("state", "urgent", "source", "received_at", "completed_at", "department.name")
+    column_filters = ("state", "urgent", "source", "received_at", "completed_at", "department")
     search_prefix = ("number", "phone")
     form_excluded_columns = ("dispatched_at", "on_site_at", "completed_at", "visited_at", "delay_told_at",
                              "department", "result", "engineer")
@@ -34,7 +34,7 @@ class RepairOrderView(DeskView):
 
 class ComplaintView(DeskView):
     column_list = ("number", "state", "kind", "unit", "complainant", "phone", "content", "received_at", "department")
-    column_filters = ("state", "kind", "received_at", "department.name")
+    column_filters = ("state", "kind", "received_at", "department")
     search_prefix = ("number", "phone")
     search_contains = ("complainant",)
     form_excluded_columns = ("forwarded_at", "replied_at", "department", "reply")
@@ -137,6 +137,6 @@ class MoveInView(DeskView):
 
 class InspectionIssueView(DeskView):
     column_list = ("number", "state", "unit", "inspected_at", "location", "description", "department", "fed_back_at")
-    column_filters = ("state", "inspected_at", "department.name")
+    column_filters = ("state", "inspected_at", "department")
     form_excluded_columns = ("fed_back_at", "fixed_at", "department")
     daily = DailySheet("inspected_at", ("number", "unit", "location", "description", "department", "fed_back_at"))

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
+from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
@@ -13,7 +14,6 @@ from kernel import permissions, scoping
 from kernel.clock import now, start_of, today
 from kernel.db import db
 from kernel.deadlines import overdue_clause
-from kernel.i18n import T
 from kernel.identity import Membership, Property, Role, StaffUser
 from kernel.permissions import VIEW
 from kernel.validators import business_day
@@ -68,12 +68,12 @@ class RosterView(RegisterView):
                     _, sid, iso = key.split("_", 2)
                     sid, day = int(sid), date.fromisoformat(iso)
                 except ValueError:
-                    errors.append(str(T(f"无法识别的格子 {key}", f"Unknown cell {key}")))
+                    errors.append(gettext("无法识别的格子 %(key)s", key=key))
                     continue
                 if sid not in staff_ids or day not in days:
-                    errors.append(str(T(f"格子不属于本月/本项目：{key}", f"Cell outside this roster: {key}")))
+                    errors.append(gettext("格子不属于本月/本项目：%(key)s", key=key))
                 elif value and (not value.isdigit() or int(value) not in shift_ids):
-                    errors.append(str(T(f"未知班次：{value}", f"Unknown shift: {value}")))
+                    errors.append(gettext("未知班次：%(value)s", value=value))
                 else:
                     wanted[(sid, day)] = int(value) if value else None
             if not errors:
@@ -88,7 +88,7 @@ class RosterView(RegisterView):
                     elif cell is not None and cell.shift_id != shift_id:
                         cell.shift_id = shift_id
                 db.session.commit()
-                flash(str(T("排班已保存", "Roster saved")), "success")
+                flash(gettext("排班已保存"), "success")
                 return redirect(url_for(".grid_view", id=roster.id))
             for e in errors[:20]:
                 flash(e, "error")
@@ -126,12 +126,13 @@ class DutyLogView(RegisterView):
             abort(403)
         day = business_day(request.form.get("day"))
         if day is None:
-            abort(400)
+            flash(gettext("请先选择要标记的日期"), "error")
+            return redirect(url_for(".index_view"))
         pid = scoping.current_property_id()
         if not db.session.scalar(select(DutyLogReading.id).where(DutyLogReading.property_id == pid, DutyLogReading.day == day)):
             db.session.add(DutyLogReading(property_id=pid, day=day, read_by_id=current_user.id))
             db.session.commit()
-        flash(str(T(f"{day} 的值班记录已查阅", f"Duty log of {day} marked read")), "success")
+        flash(gettext("%(day)s 的值班记录已查阅", day=day), "success")
         return redirect(url_for(".index_view"))
 
 
@@ -220,27 +221,31 @@ def duty_panels(dashboard):
     waiting = db.session.scalars(select(Handover).where(Handover.property_id == pid,
                                                        Handover.state.in_(("open", "outgoing_signed")))).all()
     for h in waiting:
-        lines.append(Markup(f'<span class="badge badge-warning" id="fd-awaiting-handover">{T("待交接", "Awaiting handover")}</span> '
-                            f'{h.number} {h.to_shift} · {h.states[h.state]}'))
+        badge = gettext("待交接")
+        lines.append(Markup('<span class="badge badge-warning" id="fd-awaiting-handover">{}</span> {} {} · {}').format(
+            badge, h.number, h.to_shift, h.states[h.state]))
     if not waiting:
-        lines.append(T("前台无待交接班", "No handover pending"))
+        lines.append(gettext("前台无待交接班"))
     first = today().replace(day=1)
     next_month = (first + timedelta(days=32)).replace(day=1)
     roster = db.session.scalar(select(Roster).where(Roster.property_id == pid, Roster.month == next_month))
     due = roster_due(next_month)
     if roster is None or roster.submitted_at is None:
         late = now() > due
-        lines.append(Markup(f'<span class="{"text-danger font-weight-bold" if late else ""}" id="fd-roster-due">'
-                            f'{T("下月排班表", "Next month roster")} {next_month:%Y-%m}: '
-                            f'{T("未提交", "not submitted")}, {T("期限", "due")} {due:%m-%d}</span>'))
+        text = gettext("下月排班表 %(month)s：未提交，期限 %(due)s", month=next_month.strftime("%Y-%m"),
+                       due=due.strftime("%m-%d"))
+        css = "text-danger font-weight-bold" if late else ""
+        lines.append(Markup('<span class="{}" id="fd-roster-due">{}</span>').format(css, text))
     else:
-        lines.append(f'{T("下月排班表", "Next month roster")} {next_month:%Y-%m}: {roster.state_label}')
+        lines.append(gettext("下月排班表 %(month)s：%(state)s", month=next_month.strftime("%Y-%m"),
+                             state=roster.state_label))
     week_start = start_of(today() - timedelta(days=today().weekday()))
     spot = db.session.scalar(select(func.count()).select_from(QualityCheck).where(
         QualityCheck.property_id == pid, QualityCheck.kind == "supervisor_spot", QualityCheck.checked_at >= week_start,
         QualityCheck.state != "void"))
-    lines.append(Markup(f'<span id="fd-spot-checks" class="{"text-danger" if spot < 3 else "text-success"}">'
-                        f'{T("本周主管抽查", "Supervisor spot checks this week")}: {spot}/3</span>'))
+    text = gettext("本周主管抽查: %(n)d/3", n=spot)
+    lines.append(Markup('<span id="fd-spot-checks" class="{}">{}</span>').format(
+        "text-danger" if spot < 3 else "text-success", text))
     since = today() - timedelta(days=7)
     days = set(db.session.scalars(select(func.date(DutyLog.logged_at)).where(
         DutyLog.property_id == pid, DutyLog.logged_at >= start_of(since), DutyLog.logged_at < start_of(today())).distinct()))
@@ -248,9 +253,10 @@ def duty_panels(dashboard):
     read = set(db.session.scalars(select(DutyLogReading.day).where(DutyLogReading.property_id == pid,
                                                                    DutyLogReading.day >= since)))
     unread = sorted(days - read)
-    lines.append(Markup(f'<span id="fd-unread-log">{T("值班记录未查阅天数", "Duty-log days unread")}: {len(unread)}</span>'
-                        + (" (" + ", ".join(d.isoformat() for d in unread) + ")" if unread else "")))
-    return _panel(T("值班", "Duty"), lines)
+    text = gettext("值班记录未查阅天数: %(n)d", n=len(unread))
+    days_text = " (" + ", ".join(d.isoformat() for d in unread) + ")" if unread else ""
+    lines.append(Markup('<span id="fd-unread-log">{}</span>{}').format(text, days_text))
+    return _panel(gettext("值班"), lines)
 
 
 

@@ -1,16 +1,18 @@
 """Company and property master data: declared registers, no logic of their own beyond forms."""
-from flask import abort, flash, g
+from flask import abort, flash, g, request
 from flask_admin.actions import action
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_
-from wtforms import PasswordField
-from wtforms.validators import Length, Optional
+from wtforms import IntegerField, PasswordField, SelectField
+from wtforms.validators import Length, NumberRange, Optional
 
 from app.admin import RegisterView, report
 from kernel import audit, permissions, scoping
-from kernel.display import Display, action_label, register_label
+from kernel.deadlines import UNITS, declared, describe_minutes, join_minutes, split_minutes
+from kernel.display import ACTIONS, Display, action_label, register_label
 from kernel.i18n import T
 from kernel.identity import Membership, MembershipGrant, Property, Role, end_sessions, hash_password, pending_clause
 from kernel.register import model_for, registers
@@ -43,8 +45,8 @@ class StaffUserView(RegisterView):
         validators=[Optional(), Length(min=8, max=128)])}
 
     def __init__(self, model, **kw):
-        self.inline_models = [(Membership, dict(form_columns=["id", "property", "role"],
-                                                column_labels={"property": T("项目", "Property"), "role": T("角色", "Role")}))]
+        labels = {"property": T("项目", "Property"), "role": T("角色", "Role")}
+        self.inline_models = [(Membership, dict(form_columns=["id", "property", "role"], column_labels=labels))]
         super().__init__(model, **kw)
 
     action_operations = {"end_sessions": "edit"}
@@ -119,13 +121,46 @@ class MembershipGrantView(RegisterView):
     column_default_sort = ("id", True)
 
 
+def _same_day(rule):
+    d = declared(rule.code)
+    return bool(d and d.same_day)
+
+
 class DeadlineRuleView(RegisterView):
-    column_list = ("code", "name", "minutes", "note")
-    form_columns = ("name", "minutes", "note")
+    """IT types a deadline as an amount and a unit (minutes, hours, days, same day); minutes are stored."""
+
+    column_list = ("name", "minutes", "note", "code")
+    column_labels = {"minutes": T("时限", "Deadline"), "code": T("代码", "Code")}
+    form_columns = ("name", "amount", "unit", "note")
+    form_extra_fields = {
+        "amount": IntegerField(T("时限", "Deadline"), validators=[Optional(), NumberRange(min=0, max=366 * 24 * 60)],
+                               description=T("选“当天内”时不用填写", "Leave empty for “same day”")),
+        "unit": SelectField(T("单位", "Unit"), choices=[(k, v[0]) for k, v in UNITS.items()], default="hours"),
+    }
+    column_formatters = {"minutes": lambda v, c, m, n: describe_minutes(m.minutes, _same_day(m))}
+    column_formatters_detail = column_formatters
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        if request.method == "GET" and obj is not None:
+            form.amount.data, form.unit.data = split_minutes(obj.minutes, _same_day(obj))
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        unit, amount = form.unit.data, form.amount.data
+        if unit == "same_day" and not _same_day(model):
+            raise WorkflowError(_l("该时限按时长计算（如 3 分钟、2 天），不能设为“当天内”"))
+        if unit != "same_day" and amount is None:
+            raise WorkflowError(_l("请填写时限"))
+        minutes = join_minutes(amount or 0, unit)
+        if minutes > 366 * 24 * 60:
+            raise WorkflowError(_l("时限不能超过366天"))
+        model.minutes = minutes
 
 
 class RetentionRuleView(RegisterView):
     column_list = ("register", "name", "days", "note")
+    column_formatters = {"register": lambda v, c, m, n: register_label(m.register)}
     form_columns = ("name", "days", "note")
 
 
@@ -134,8 +169,8 @@ class ShiftView(RegisterView):
 
 
 class FeeItemView(RegisterView):
-    column_list = ("code", "name", "unit_of_charge", "amount", "effective_from", "effective_to")
-    column_filters = ("code", "effective_from")
+    column_list = ("name", "unit_of_charge", "amount", "effective_from", "effective_to", "code")
+    column_filters = ("name", "effective_from")
     search_prefix = ("code",)
     search_contains = ("name",)
 
@@ -181,11 +216,44 @@ def _changes(view, row, html):
     parts = []
     if target is not None and hasattr(target, "__table__"):
         show = view.displays.setdefault(row.register, Display(target, view.roles, view.session))
-        for key, (old, new) in (row.changes or {}).items():
-            parts.append(f"{show.label(key)}: {show.stored(key, old)} → {show.stored(key, new)}")
+        parts = [f"{label}: {old} → {new}" for label, old, new in show.diff(row.action, row.changes)]
     else:
         parts = [f"{k}: {a} → {b}" for k, (a, b) in (row.changes or {}).items()]
     return Markup("<br>").join(escape(p) for p in parts) if html else "; ".join(parts)
+
+
+def _record(view, row):
+    """The record an audit row is about, by its number or name (a deleted record keeps its id)."""
+    target = model_for(row.register)
+    if row.record_id is None:
+        return ""
+    if target is None or not hasattr(target, "__table__"):
+        return f"#{row.record_id}"
+    show = view.displays.setdefault(row.register, Display(target, view.roles, view.session))
+    return show.linked(target, row.record_id)
+
+
+def _readable_registers():
+    roles = scoping.current_roles()
+    return sorted(name for name in set(registers()) | set(permissions.grants())
+                  if permissions.allowed(roles, name, "details") or permissions.allowed(roles, name, "list"))
+
+
+def _register_options():
+    return sorted(((name, register_label(name)) for name in _readable_registers()), key=lambda o: o[1])
+
+
+def _action_options():
+    """What was done, by its label: create/update/... and every declared step (one entry per step name)."""
+    steps: dict[str, list[str]] = {}
+    for name in _readable_registers():
+        model = model_for(name)
+        for t in getattr(model, "transitions", {}).values():
+            label = str(t.label)
+            if label not in steps.setdefault(f"transition:{t.name}", []):
+                steps[f"transition:{t.name}"].append(label)
+    return [(code, str(label)) for code, label in ACTIONS.items()] + sorted(
+        ((code, " / ".join(labels)) for code, labels in steps.items()), key=lambda o: o[1])
 
 
 class AuditLogView(RegisterView):
@@ -193,22 +261,24 @@ class AuditLogView(RegisterView):
 
     column_list = ("at", "user", "register", "record_id", "action", "changes", "address")
     column_formatters = {"changes": lambda v, c, m, n: _changes(v, m, html=True),
+                         "record_id": lambda v, c, m, n: _record(v, m),
                          "register": lambda v, c, m, n: register_label(m.register),
                          "action": lambda v, c, m, n: action_label(model_for(m.register), m.action)}
     column_formatters_export = {"changes": lambda v, c, m, n: _changes(v, m, html=False),
+                                "record_id": lambda v, c, m, n: _record(v, m),
                                 "register": lambda v, c, m, n: register_label(m.register),
                                 "action": lambda v, c, m, n: action_label(model_for(m.register), m.action)}
-    column_filters = ("at", "register", "action", "record_id", "user.username")
+    column_filters = ("at", "register", "action", "record_id", "user")
     column_default_sort = ("id", True)
     search_prefix = ("register", "action")
+    filter_choices = {"register": _register_options, "action": _action_options}
 
     @property
     def displays(self):
         return g.setdefault("audit_displays", {})
 
     def readable_registers(self):
-        return sorted(name for name in set(registers()) | set(permissions.grants())
-                      if permissions.allowed(self.roles, name, "details") or permissions.allowed(self.roles, name, "list"))
+        return _readable_registers()
 
     def get_query(self):
         model = self.model

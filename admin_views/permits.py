@@ -23,10 +23,11 @@ class WorkerPassView(PermitView):
     search_prefix = ("number", "receipt_no")
     search_contains = ("worker_name",)
     form_excluded_columns = ("deposit", "fee", "supersedes", "superseded_by", "reissue_reason", "reissue_valid_until",
-                             "receipt_no")
+                             "return_reason", "receipt_no")
     column_details_list = ("number", "state", "permit", "worker_name", "worker_id_number", "photo_on_file",
                            "id_copy_on_file", "valid_until", "deposit", "fee", "receipt_no", "signed_by_lead",
-                           "supersedes", "superseded_by", "reissue_reason", "created_by", "created_at")
+                           "supersedes", "superseded_by", "reissue_reason", "return_reason", "created_by",
+                           "created_at")
 
 
 class GoodsPassView(PermitView):

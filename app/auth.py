@@ -8,6 +8,7 @@ Throttling: OWASP "device cookies" (see app/config.py).
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select, text
@@ -28,6 +29,13 @@ MSG_BAD_LOGIN = T("用户名或密码错误", "Wrong username or password")
 MSG_THROTTLED = T("登录失败次数过多，请15分钟后再试", "Too many failed logins; try again in 15 minutes")
 DEVICE_COOKIE = "fd_device"
 GENERATION = "fd_gen"
+
+# Flask-Login's own messages (its defaults are English), shown on the login page after a redirect
+login_manager.login_message = _l("请先登录，再打开此页面。")
+login_manager.login_message_category = "warning"
+login_manager.needs_refresh_message = _l("为了安全，请重新登录。")
+login_manager.needs_refresh_message_category = "warning"
+login_manager.localize_callback = str  # flash the text of the request's language, not a lazy object
 
 
 @login_manager.user_loader

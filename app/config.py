@@ -17,6 +17,10 @@ class Config:
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_Hans_CN", "en")
+    # The app's own messages are written in Chinese (the msgid) and translated in app/translations/en/.../frontdesk.po
+    BABEL_DOMAIN = "frontdesk"
+    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "app" / "translations")
+    FRONTDESK_TEST_CLOCK = os.environ.get("FRONTDESK_TEST_CLOCK", "0") == "1"  # /_test/clock; never in production
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"

@@ -9,15 +9,16 @@ from typing import Any
 
 from flask import url_for
 from flask_admin import AdminIndexView, expose
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import and_, func, or_, select
 
 from app.admin.access import login_redirect
 from kernel import scoping
 from kernel.db import db
 from kernel.deadlines import overdue_clause
-from kernel.i18n import T
 
 
 def pending_for_me(view: Any) -> int:
@@ -43,11 +44,11 @@ def overdue_count(view: Any) -> int:
 
 def verify_panel(dashboard: Any) -> dict:
     """Every role, the guard above all: type or scan a pass number."""
-    return dict(title=T("通行证核验", "Verify a pass"), body=Markup(
-        f'<form method="get" action="{url_for("verify.index")}" class="form-inline">'
-        f'<input name="number" class="form-control mr-2" '
-        f'placeholder="{escape(str(T("输入或扫描编号", "Type or scan the number")))}">'
-        f'<button class="btn btn-primary">{escape(str(T("核验", "Check")))}</button></form>'))
+    placeholder, check = gettext("输入或扫描编号"), gettext("核验")
+    return dict(title=_l("通行证核验"), body=Markup(
+        '<form method="get" action="{}" class="form-inline"><input name="number" class="form-control mr-2" '
+        'placeholder="{}"><button class="btn btn-primary">{}</button></form>').format(
+            url_for("verify.index"), placeholder, check))
 
 
 class Dashboard(AdminIndexView):

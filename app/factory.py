@@ -8,11 +8,12 @@ from typing import Any
 
 from flask import Flask, abort, redirect, request, session, url_for
 from flask_admin import Admin
+from flask_admin import babel as fa_babel
 from flask_admin.theme import Bootstrap4Theme
 
 import admin_views
 import models  # noqa: F401  (registers every model on the metadata)
-from app import observe, security
+from app import clock_control, errors, observe, security
 from app.admin import checks as _view_checks  # noqa: F401
 from app.auth import bp as auth_bp
 from app.cli import register_cli
@@ -59,6 +60,8 @@ def create_app(config_object: type = Config, **overrides: Any) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(verify_bp)
     install_templating(app)
+    errors.install(app)
+    clock_control.install(app)
     app.extensions["frontdesk_screens"] = dict(views=admin_views.views(), pages=admin_views.pages())
     checks.enforce(app)  # before any screen is built: a wrong declaration names itself, not a traceback
     build_admin(app)
@@ -94,14 +97,23 @@ def refuse_nul_bytes() -> None:
             abort(400)
 
 
+class _AppCatalogFirst(fa_babel.CustomDomain):
+    """Flask-Admin merges its own catalog after ours, so its "项目" for "items" would win over our "条/页"."""
+
+    @property
+    def translation_directories(self) -> list[str]:
+        return list(reversed(super().translation_directories))
+
+
 def build_admin(app: Flask) -> Admin:
     """Every register's screen at /admin/<register>/, the pages, and the dashboard at /admin/."""
-    admin = Admin(app, name=str(T("物业客服前台", "FrontDesk")), url="/admin", translations_path=str(TRANSLATIONS),
+    admin = Admin(app, name=T("物业客服前台", "FrontDesk"), url="/admin", translations_path=str(TRANSLATIONS),
                   index_view=Dashboard(name=T("工作台", "Dashboard"), url="/admin"),
                   theme=Bootstrap4Theme(base_template="admin/fd_master.html", fluid=True))
     for view_class, model, category in admin_views.views():
         admin.add_view(view_class(model, category=category))
     for endpoint, view_class, name, category in admin_views.pages():
         admin.add_view(view_class(name=name, endpoint=endpoint, category=category))
+    fa_babel.domain.__class__ = _AppCatalogFirst  # Flask-Admin's templates hold bound methods of this object
     app.extensions["frontdesk_admin"] = admin
     return admin

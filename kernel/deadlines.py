@@ -24,7 +24,7 @@ from kernel.clock import now, start_of
 from kernel.db import db
 from kernel.i18n import T
 from kernel.permissions import VIEW
-from kernel.register import Register, Tracked, field
+from kernel.register import Register, Tracked, field, registers
 
 
 class DeadlineRule(Tracked, Register, db.Model):
@@ -64,6 +64,46 @@ def open_states_of(model: type, d: Deadline) -> tuple[str, ...] | None:
     if "void" in states:
         return tuple(s for s in states if s != "void")
     return None
+
+
+UNITS = {"minutes": (T("分钟", "minutes"), 1), "hours": (T("小时", "hours"), 60), "days": (T("天", "days"), 24 * 60),
+         "same_day": (T("当天内", "same day"), 0)}
+SAME_DAY = T("当天内", "the same day")
+
+
+def declared(code: str) -> Deadline | None:
+    """The declaration behind a deadline_rule row (by its code), from the registers that declare it."""
+    for model in registers().values():
+        for d in getattr(model, "deadlines", ()):
+            if d.code == code:
+                return d
+    return None
+
+
+def split_minutes(minutes: int, same_day: bool = False) -> tuple[int, str]:
+    """Stored minutes as (amount, unit) a person types: 2880 -> (2, "days"); a same-day 0 -> (0, "same_day")."""
+    if same_day and not minutes:
+        return 0, "same_day"
+    for unit in ("days", "hours"):
+        size = UNITS[unit][1]
+        if minutes and minutes % size == 0:
+            return minutes // size, unit
+    return minutes, "minutes"
+
+
+def join_minutes(amount: int, unit: str) -> int:
+    return 0 if unit == "same_day" else amount * UNITS[unit][1]
+
+
+def describe_minutes(minutes: int | None, same_day: bool = False) -> str:
+    """"2 天", "15 分钟", "当天内", "当天内 + 2 小时" (a same-day deadline ends at midnight, plus the minutes)."""
+    if minutes is None:
+        return ""
+    amount, unit = split_minutes(minutes, same_day)
+    if unit == "same_day":
+        return str(SAME_DAY)
+    text = f"{amount} {UNITS[unit][0]}"
+    return f"{SAME_DAY} + {text}" if same_day else text
 
 
 def minutes_for(d: Deadline) -> int:

@@ -26,6 +26,9 @@ from kernel.validators import last_four, mask_id
 
 YES, NO = T("是", "Yes"), T("否", "No")
 EMPTY = ""
+# kept by the system, not typed: left out of a new record's history (an update still shows what moved)
+SYSTEM_FIELDS = frozenset({"id", "version", "property_id", "created_by_id", "created_at", "updated_at",
+                           "state_changed_at"})
 
 
 def text_of(value: Any) -> str:
@@ -117,6 +120,19 @@ class Display:
             return "***"
         return self.value(name)(value) or "—"
 
+    def diff(self, action: str, changes: dict | None) -> list[tuple[str, str, str]]:
+        """An audit row's changes as (label, old, new) a person reads; a creation without system columns."""
+        rows = []
+        for key, pair in (changes or {}).items():
+            if action == "create" and key in SYSTEM_FIELDS:
+                continue
+            old, new = (list(pair) + [None, None])[:2] if isinstance(pair, (list, tuple)) else (None, pair)
+            if action == "denied" and key in DENIED_FIELDS:
+                rows.append((str(DENIED_FIELDS[key]), "—", denied_reason(new) if key == "reason" else str(new or "—")))
+                continue
+            rows.append((str(self.label(key)), self.stored(key, old), self.stored(key, new)))
+        return rows
+
     def _choose(self, name: str) -> Callable[[Any], str]:
         col = self.table.c.get(name)
         info = col.info if col is not None else {}
@@ -133,8 +149,14 @@ class Display:
             if target is not None:
                 return lambda v: self._linked_text(target, v)
         if col is None and name in self.mapper.relationships:
+            if self.mapper.relationships[name].uselist:  # a collection reads as its records, one after another
+                return lambda v: "、".join(str(x) for x in (v or ()))
             return lambda v: EMPTY if v is None else str(v)
         return text_of
+
+    def linked(self, target: type, key: Any) -> str:
+        """Another register's record by its number or name (an audit row names its record by id)."""
+        return self._linked_text(target, key)
 
     def _linked_text(self, target: type, key: Any) -> str:
         if key is None:
@@ -155,6 +177,24 @@ ACTIONS = {"create": T("新建", "Created"), "update": T("修改", "Changed"), "
            "reveal": T("查看完整身份证号", "Revealed an ID number"),
            "search_pii": T("按身份证号查询", "Searched by ID number"),
            "erase": T("到期清除个人信息", "Personal data erased (retention)")}
+
+
+DENIED_FIELDS = {"reason": T("原因", "Reason"), "path": T("地址", "Path")}
+DENIED_REASONS = (  # what kernel.audit.record_denied keeps (English, for IT) -> what a supervisor reads
+    ("other property", T("记录属于其他项目", "The record belongs to another property")),
+    ("action on a record outside scope", T("批量操作包含其他项目或不存在的记录",
+                                           "A bulk action named another property's record")),
+    ("foreign key outside scope", T("表单选择了其他项目的关联记录", "The form named another property's linked record")),
+    ("foreign key", T("关联记录属于其他项目", "A linked record belongs to another property")),
+)
+
+
+def denied_reason(reason: Any) -> str:
+    text = str(reason or "")
+    for prefix, label in DENIED_REASONS:
+        if text.startswith(prefix):
+            return str(label)
+    return text or "—"
 
 
 def action_label(model: type | None, action: str) -> str:

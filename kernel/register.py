@@ -232,5 +232,10 @@ class Workflow:
         return self.state in self.locked_states
 
     @property
+    def is_final(self) -> bool:
+        """Locked and no person's step leads on from here (a locked handover still awaits a signature)."""
+        return self.is_locked and not any(self.state in t.source and t.roles for t in self.transitions.values())
+
+    @property
     def state_label(self) -> str:
         return str(self.states.get(self.state, self.state))

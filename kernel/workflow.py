@@ -205,7 +205,8 @@ def fire(record: Any, name: str, user: Any, roles: Iterable[str], session: Sessi
         if key in t.fields:
             setattr(record, key, value)
     if data:
-        session.flush()  # a relationship set above fills its foreign key only on flush
+        with audit.acting(f"transition:{name}"):  # what was entered on the step shows under the step's name
+            session.flush()  # a relationship set above fills its foreign key only on flush
     roles = set(roles)
     why = refusal(record, t, user, roles, session, system=system)
     if why:
@@ -321,7 +322,8 @@ def _declare_void(cls: type) -> None:
     cls.initial_state = cls.initial_state or "active"
     if VOID not in cls.locked_states:
         cls.locked_states = tuple(cls.locked_states) + (VOID,)
-    sources = tuple(s for s in states if s != VOID)
+    # A record in progress or in force is voided; a finished one (closed, exited, superseded) is history.
+    sources = tuple(s for s in states if s != VOID and s not in cls.locked_states)
     if not any(getattr(vars(k).get("void"), "_transition", None) for k in cls.__mro__):
         def void(self: Any, ctx: Context) -> None:
             _void(self, ctx)

@@ -157,6 +157,7 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
                          foreign_keys=[superseded_by_id], post_update=True)
     reissue_reason: Mapped[str | None] = field(T("换发原因", "Reissue reason"), String(80))
     reissue_valid_until: Mapped[date | None] = field(T("换发后有效期至", "New valid until"), Date)
+    return_reason: Mapped[str | None] = field(T("退证原因", "Return reason"), String(80))
 
     def __str__(self):
         return f"{self.number} {self.worker_name}"
@@ -248,7 +249,8 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
 
     # The desk takes the card back; finance pays the deposit back and books it (篇5 §2 d: 押金 is finance's).
     @transition(source="issued", target="returned", roles=DESK, label=T("收回出入证", "Card returned"),
-                done=T("已收回出入证，待财务退押金", "Card returned; finance refunds the deposit"))
+                done=T("已收回出入证，待财务退押金", "Card returned; finance refunds the deposit"),
+                fields=("return_reason",))
     def return_pass(self, ctx):
         pass
 

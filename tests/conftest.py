@@ -61,6 +61,19 @@ def app(database_url):
         db.engine.dispose()
 
 
+def empty_tables():
+    from kernel.db import db
+    db.session.remove()
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL lock_timeout = '20s'"))  # a leaked transaction fails the test, not CI
+            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
 @pytest.fixture(autouse=True)
 def world(app):
     """Empty every table and load the small world of tests/world.py."""
@@ -69,15 +82,7 @@ def world(app):
     from tests.world import build
     travel(__import__("datetime").timedelta(0))
     with app.app_context():
-        db.session.remove()
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SET LOCAL lock_timeout = '20s'"))  # a leaked transaction fails the test, not CI
-                names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
-                for table in reversed(db.metadata.sorted_tables):
-                    conn.execute(table.delete())
+        empty_tables()
         limiter.reset()
         w = build()
         db.session.remove()
@@ -124,3 +129,65 @@ def client_as(app):
 def ctx(app):
     with app.app_context():
         yield
+
+
+# ---------------------------------------------------------------- browser tests (tests/browser.py)
+@pytest.fixture(scope="session")
+def live_server(app):
+    from tests.browser import LiveServer, need_browser
+    need_browser()
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600  # the browser keeps the (versioned) assets between pages
+    server = LiveServer(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(live_server):
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, FLAGS
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def demo(app, world, live_server):
+    """A fresh demo database behind the live server (after the small world, which it replaces)."""
+    from tests.browser import load_demo_database
+    load_demo_database(app)
+    yield live_server
+
+
+@pytest.fixture
+def person(request, browser, demo):
+    """person("clerk") -> a logged-in tab; every tab opened is closed, and checked clean, after the test."""
+    import shutil
+
+    from tests.browser import ARTIFACTS, Person
+    opened, counter = [], [0]
+    shutil.rmtree(ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name), ignore_errors=True)
+
+    def make(username=None, **kw):
+        p = Person(browser, demo, request.node.name, username, counter=counter, **kw)
+        opened.append(p)
+        return p
+    yield make
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for p in opened:
+        if failed:
+            try:
+                p.shot("FAILED")
+            except Exception:  # the page itself may be what broke; the failure is reported anyway
+                pass
+        p.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Lets a fixture see whether its test failed (the browser tests keep a screenshot of the failure)."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)

@@ -96,9 +96,38 @@ def test_deadline_minutes_are_data_it_can_change(app, world, client_as):
         rule = db.session.scalar(select(DeadlineRule).where(DeadlineRule.code == "repair.dispatch"))
         rid, version = rule.id, rule.version
     it = client_as("it")
-    r = it.post(f"/admin/deadline_rule/edit/?id={rid}", {"name": "派工", "minutes": "10", "row_version": version})
+    r = it.post(f"/admin/deadline_rule/edit/?id={rid}", {"name": "派工", "amount": "10", "unit": "minutes",
+                                                          "row_version": version})
     assert r.status_code == 302
     assert "A-BX" not in c.get("/admin/repair_order/?overdue=1").get_data(as_text=True)
+
+
+def test_deadlines_are_typed_and_shown_in_minutes_hours_days_or_same_day(app, world, client_as):
+    from models import DeadlineRule
+    it = client_as("it")
+
+    def rule(code):
+        with app.app_context():
+            return db.session.scalar(select(DeadlineRule).where(DeadlineRule.code == code))
+
+    r = rule("network.send_to_isp")
+    assert it.post(f"/admin/deadline_rule/edit/?id={r.id}", {"name": r.name, "amount": "3", "unit": "days",
+                                                              "row_version": r.version}).status_code == 302
+    assert rule("network.send_to_isp").minutes == 3 * 24 * 60
+    page = it.get("/admin/deadline_rule/").get_data(as_text=True)
+    assert "3 天" in page and "4320" not in page
+    form = it.get(f"/admin/deadline_rule/edit/?id={r.id}").get_data(as_text=True)
+    assert 'value="3"' in form and '<option selected value="days">' in form
+    # "same day" is the end of the start's day: only for a deadline declared that way
+    r = rule("repair.dispatch")
+    page = it.post(f"/admin/deadline_rule/edit/?id={r.id}", {"name": r.name, "unit": "same_day",
+                                                              "row_version": r.version}).get_data(as_text=True)
+    assert "不能设为“当天内”" in page and rule("repair.dispatch").minutes == r.minutes
+    r = rule("inspection.feed_back")
+    assert it.post(f"/admin/deadline_rule/edit/?id={r.id}", {"name": r.name, "amount": "", "unit": "same_day",
+                                                              "row_version": r.version}).status_code == 302
+    assert rule("inspection.feed_back").minutes == 0
+    assert "当天内" in it.get(f"/admin/deadline_rule/details/?id={r.id}").get_data(as_text=True)
 
 
 def test_callback_due_the_day_of_completion(app, world, client_as):

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask_admin.babel import Translations
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from sqlalchemy import inspect as sa_inspect
@@ -24,18 +25,13 @@ from kernel.i18n import T
 from kernel.identity import Membership, Role, StaffUser
 from kernel.validators import BY_NAME, bounds_for, mask_id
 
-MSG_SCOPE = T("所选记录不属于当前项目，请从下拉列表中选择",
-              "The chosen record belongs to another property; pick one from the list")
+MSG_SCOPE = _l("所选记录不属于当前项目，请从下拉列表中选择")
 LOOKUP_PAGE = 20
 DROPDOWN_LIMIT = 500
 
 
 class SecureForm(FlaskForm):
     """Flask-WTF CSRF token on every Flask-Admin form (create, edit, delete, actions, ajax edits, steps)."""
-
-    def __init__(self, formdata: Any = None, obj: Any = None, **kwargs: Any):
-        super().__init__(formdata, obj=obj, **kwargs)
-        self._obj = obj  # Flask-Admin's Unique validator compares with the record being edited (its BaseForm does this)
 
     class Meta(FlaskForm.Meta):
         def get_translations(self, form: Any) -> Any:
@@ -147,6 +143,7 @@ def field_args(model: type, lookups: tuple[str, ...], lookup_fields: dict[str, t
             local = next(iter(rel.local_columns))
             roles = tuple(local.info.get("staff_roles", ()))
             args.setdefault(rel.key, {})["query_factory"] = choices_query(target, roles)
+            args[rel.key]["blank_text"] = "—"  # WTForms shows an empty label as its value, "__None"
     return args, refs
 
 

@@ -5,9 +5,9 @@ A register's screen is a short subclass that declares columns, filters and searc
   (app/admin/access.STOCK_OPERATIONS), new ones by the operation declared with `@endpoint`;
 - property scope on list, count, details, edit, delete, actions, steps, lookups and every dropdown;
 - locked states, row versions against lost updates, the model's `clean()`, one transaction per request;
-- from its collaborators: the list (listing.py), exports (export.py), workflow steps and bulk actions
-  (steps.py), the printable daily sheet (daily.py) and prints (printing.py), all showing values through
-  one `kernel.display.Display`.
+- from its collaborators: the list (listing.py), filters (filters.py), exports (export.py), workflow steps and
+  bulk actions (steps.py), the printable daily sheet (daily.py) and prints (printing.py), all showing values
+  through one `kernel.display.Display`.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from flask import abort, flash, g, get_flashed_messages, redirect, request, url_
 from flask_admin import expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.model.widgets import XEditableWidget
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_, select
@@ -27,6 +28,7 @@ from wtforms import HiddenField
 from app.admin.access import login_redirect, operations_of
 from app.admin.daily import DailySheets
 from app.admin.export import Exporting
+from app.admin.filters import Filtering, build_filters
 from app.admin.forms import (
     MSG_SCOPE,
     PersonalField,
@@ -49,19 +51,15 @@ from kernel.workflow import WorkflowError, about_self
 SYSTEM_COLUMNS = ("id", "created_at", "updated_at", "version", "created_by", "created_by_id", "property",
                   "property_id", "number", "state", "state_changed_at")
 
-MSG_LOCKED = T("该记录已签发/已完结，不能再修改或删除", "This record is issued or final and cannot be changed")
-MSG_STALE = T("该记录已被他人修改，您的更改未保存。请刷新页面后重新填写。",
-              "Someone else saved this record in the meantime; your change was not saved. Reload and try again.")
-MSG_PICK_PROPERTY = T("请先在页头选择一个项目", "Choose a property in the header first")
-MSG_OUT_OF_RANGE = T("保存失败：数值、日期或文字超出允许范围，请检查后再保存",
-                     "Not saved: a number, date or text is out of range; check and save again")
-MSG_NOT_SAVED = T("保存失败：与已有记录重复或缺少必填项，请检查后再保存",
-                  "Not saved: duplicates an existing record or misses a required value")
-MSG_ABOUT_SELF = T("这条记录与您本人有关，不能由您修改", "This record is about you; you cannot change it")
-MSG_NOT_INSPECTOR = T("只有检查人本人可以更正这条记录", "Only the person who made the check may correct it")
-MSG_REFERENCED = T("该记录已被其他记录引用，不能删除；请改为停用",
-                   "Other records point at this one: switch it off instead")
-MSG_NO_DELETE = T("业务记录不能删除，请作废并填写原因", "Business records are not deleted: void it with a reason")
+MSG_LOCKED = _l("该记录已签发/已完结，不能再修改或删除")
+MSG_STALE = _l("该记录已被他人修改，您的更改未保存。请刷新页面后重新填写。")
+MSG_PICK_PROPERTY = _l("请先在页头选择一个项目")
+MSG_NOT_SAVED = _l("保存失败：与已有记录重复或缺少必填项，请检查后再保存")
+MSG_OUT_OF_RANGE = _l("保存失败：数值、日期或文字超出允许范围，请检查后再保存")
+MSG_ABOUT_SELF = _l("这条记录与您本人有关，不能由您修改")
+MSG_NOT_INSPECTOR = _l("只有检查人本人可以更正这条记录")
+MSG_REFERENCED = _l("该记录已被其他记录引用，不能删除；请改为停用")
+MSG_NO_DELETE = _l("业务记录不能删除，请作废并填写原因")
 
 
 def changed_columns(model: Any) -> dict[str, tuple[Any, Any]]:
@@ -87,7 +85,7 @@ class VersionedXEditable(XEditableWidget):
         return super().__call__(field, **kwargs)
 
 
-class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, Personal, ModelView):
+class RegisterView(Filtering, Listing, Exporting, Steps, DailySheets, Printing, Personal, ModelView):
     form_base_class = SecureForm
     list_template = "admin/register_list.html"
     details_template = "admin/register_details.html"
@@ -96,6 +94,7 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, Personal, M
     column_display_pk = False
     lookups: tuple[str, ...] = ()        # relationships chosen by search-as-you-type (large tables)
     lookup_fields: dict[str, tuple[str, ...]] = {}
+    filter_choices: dict[str, Any] = {}  # column -> {code: label} or a callable, for columns without `choices`
 
     def __init__(self, model: type, category: Any = None, **kw: Any):
         self.register = model.__tablename__
@@ -121,6 +120,7 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, Personal, M
         labels.update({"state": T("状态", "State"), "overdue": T("超时", "Overdue")})
         self.column_labels = {**labels, **(self.column_labels or {})}
         self.column_choices = {**choices, **(self.column_choices or {})}
+        self.column_filters = build_filters(model, self.column_filters, self.column_labels, self.filter_choices)
         self.form_choices = {k: [(a, b) for a, b in v] for k, v in choices.items() if k != "state"}
         args, refs = field_args(model, self.lookups, self.lookup_fields)
         self.form_args = {**args, **(self.form_args or {})}
@@ -393,7 +393,7 @@ class RegisterView(Listing, Exporting, Steps, DailySheets, Printing, Personal, M
             return "; ".join(str(e) for errs in form.errors.values() for e in errs), 400
         if not self._apply(form, record, False, version):
             return "; ".join(str(m) for m in get_flashed_messages()), 400
-        return str(T("已保存", "Saved"))
+        return str(_l("已保存"))
 
     # ---------------------------------------------------------------- pages
     def render(self, template: str, **kwargs: Any) -> Any:

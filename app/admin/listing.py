@@ -104,7 +104,8 @@ class Listing:
     def filter_arg(self, column: str, operation: type) -> str:
         """The list URL argument of a filter, e.g. flt0_12 (tests, benchmarks, links from the dashboard)."""
         for i, f in enumerate(self._filters or ()):
-            if getattr(f.column, "key", None) == column and type(f) is operation:
+            name = getattr(f, "field", None) or getattr(f.column, "key", None)
+            if name == column and (type(f) is operation or isinstance(f, operation)):
                 return f"flt0_{self.get_filter_arg(i, f)}"
         raise KeyError((column, operation))
 

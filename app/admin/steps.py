@@ -10,6 +10,8 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.form import get_form
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
@@ -26,9 +28,8 @@ from kernel.workflow import SignOff, Transition, WorkflowError, fire, fire_set, 
 
 HISTORY_ROWS = 200
 REPORTED_SKIPS = 50
-MSG_STEP_NOT_SAVED = T("未办理：记录的资料不完整或超出范围，请先补全记录后再办理",
-                       "Not done: the record is incomplete or out of range; complete it first")
-MSG_STALE_STEP = T("该记录已被他人修改，请刷新页面后再办理", "Someone else changed this record; reload and try again")
+MSG_STEP_NOT_SAVED = _l("未办理：记录的资料不完整或超出范围，请先补全记录后再办理")
+MSG_STALE_STEP = _l("该记录已被他人修改，请刷新页面后再办理")
 
 
 def local_target(target: str | None) -> str | None:
@@ -36,7 +37,7 @@ def local_target(target: str | None) -> str | None:
 
 
 def report(done: int, skipped: list) -> None:
-    flash(str(T(f"完成 {done} 条，跳过 {len(skipped)} 条", f"Done {done}, skipped {len(skipped)}")),
+    flash(gettext("完成 %(done)d 条，跳过 %(skipped)d 条", done=done, skipped=len(skipped)),
           "success" if done else "warning")
     for obj, why in skipped[:REPORTED_SKIPS]:
         flash(f"{getattr(obj, 'number', None) or obj.id}: {why}", "warning")
@@ -73,7 +74,7 @@ class Steps:
             abort(403)
         return self.handle_action()
 
-    @action("delete", T("删除", "Delete"), T("确定删除所选记录？", "Delete the selected records?"))
+    @action("delete", _l("删除"), _l("确定删除所选记录？"))
     def action_delete(self, ids: list[str]) -> None:
         """Each row asked like a single delete; a row others point at is skipped, the rest are deleted."""
         done, skipped = 0, []
@@ -105,9 +106,7 @@ class Steps:
         for rid in missing:  # kept with the property it targeted, so that property's supervisor sees it
             audit.record_denied(self.register, rid, "action on a record outside scope", targets.get(rid))
         if missing or len(wanted) < len(ids):
-            flash(str(T(f"{len(ids) - len(rows)} 条记录不存在或不属于当前项目，已忽略",
-                        f"{len(ids) - len(rows)} records do not exist or belong to another property; ignored")),
-                  "error")
+            flash(gettext("%(n)d 条记录不存在或不属于当前项目，已忽略", n=len(ids) - len(rows)), "error")
         return rows
 
     def fire_many(self, name: str, ids: list[str], comment: str = "") -> tuple[int, list]:

@@ -1,0 +1,164 @@
+"""List filters a person can use: choice columns and linked records are picked from a dropdown of labels.
+
+A screen declares `column_filters = ("state", "kind", "received_at", "department")` and `build_filters()`
+turns each declared name into filters before Flask-Admin sees them:
+- a column with declared choices (and `state` of a workflow): 等于 / 属于其中之一, offered as the Chinese (or
+  English) labels; the URL carries the stored code, and a code that is not a choice is refused;
+- a linked record (`department`, or the old spelling `department.name`): 等于 / 属于其中之一 on the foreign key,
+  offered as the current property's records by name (the same scoped query as the form's dropdown);
+- anything else is left to Flask-Admin's own converter (dates get a picker, booleans 是/否, text 包含...).
+
+Options and labels are evaluated per request (`filter_groups()`): the language and the property are the
+request's, never those of start-up. Filter positions in URLs (`named_filter_urls = False`) do not change.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from flask import has_request_context
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, BooleanEqualFilter, FilterEqual, FilterInList
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import inspect as sa_inspect
+
+from app.admin.forms import choices_query
+from kernel.i18n import T
+
+OP_EQUAL = _l("等于")
+OP_IN = _l("属于其中之一")
+OP_IS = _l("为")
+
+
+class _Picked(BaseSQLAFilter):
+    """A filter whose value is one of the offered options (a code or an id), never free text."""
+
+    def __init__(self, column: Any, name: Any, options: Callable[[], list], field: str):
+        super().__init__(column, name, options=options)
+        self.field = field  # the name the screen declared, for `filter_arg()`
+
+    def get_options(self, view: Any) -> list | None:
+        if not has_request_context():  # Flask-Admin asks once at start-up; options belong to a request
+            return None
+        return super().get_options(view)
+
+    def keys(self) -> set[str]:
+        return {str(k) for k, _ in (self.get_options(None) or ())}
+
+    def convert(self, value: str) -> Any:
+        return value
+
+
+class ChoiceEqual(_Picked, FilterEqual):
+    def validate(self, value: str) -> bool:
+        return value in self.keys()
+
+    def clean(self, value: str) -> Any:
+        return self.convert(value)
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        return query.filter(self.get_column(alias) == value)
+
+    def operation(self) -> Any:
+        return OP_EQUAL
+
+
+class ChoiceInList(_Picked, FilterInList):
+    def validate(self, value: str) -> bool:
+        parts = [v.strip() for v in value.split(",") if v.strip()]
+        return bool(parts) and set(parts) <= self.keys()
+
+    def clean(self, value: str) -> list:
+        return [self.convert(v.strip()) for v in value.split(",") if v.strip()]
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        return query.filter(self.get_column(alias).in_(value))
+
+    def operation(self) -> Any:
+        return OP_IN
+
+
+class LinkEqual(ChoiceEqual):
+    def convert(self, value: str) -> int:
+        return int(value)
+
+
+class LinkInList(ChoiceInList):
+    def convert(self, value: str) -> int:
+        return int(value)
+
+
+class YesNo(BooleanEqualFilter):
+    """是 / 否 in the app's own words (Flask-Admin's Yes/No would need its catalog)."""
+
+    def __init__(self, column: Any, name: Any, **kw: Any):
+        super().__init__(column, name)
+        self.options = lambda: [("1", gettext("是")), ("0", gettext("否"))]
+        self.field = column.key
+
+    def operation(self) -> Any:
+        return OP_IS
+
+
+def labelled(choices: dict) -> Callable[[], list]:
+    return lambda: [(code, str(label)) for code, label in choices.items()]
+
+
+def linked(target: type, roles: tuple[str, ...] = ()) -> Callable[[], list]:
+    rows = choices_query(target, roles)
+    return lambda: sorted(((obj.id, str(obj)) for obj in rows()), key=lambda o: o[1])
+
+
+def build_filters(model: type, declared: Any, labels: dict, extra_choices: dict | None = None) -> list | None:
+    """The screen's declared filter names as filter objects (see the module's docstring)."""
+    if not declared:
+        return declared
+    mapper = sa_inspect(model)
+    out: list = []
+    for name in declared:
+        if not isinstance(name, str):
+            out.append(name)
+            continue
+        rel_name = name.split(".", 1)[0]
+        rel = mapper.relationships.get(rel_name)
+        col = model.__table__.c.get(name)
+        choices = (extra_choices or {}).get(name)
+        if choices is None and name == "state" and getattr(model, "states", None):
+            choices = model.states
+        if choices is None and col is not None and "choices" in col.info:
+            choices = col.info["choices"]
+        if choices is not None and col is not None:
+            label = labels.get(name, T.of(col.info.get("label", name)))
+            options = choices if callable(choices) else labelled(choices)
+            attr = getattr(model, name)
+            out += [ChoiceEqual(attr, label, options, name), ChoiceInList(attr, label, options, name)]
+        elif rel is not None and rel.direction.name == "MANYTOONE":
+            local = next(iter(rel.local_columns))
+            label = labels.get(rel_name, T.of(rel.info.get("label", rel_name)))
+            options = linked(rel.mapper.class_, tuple(local.info.get("staff_roles", ())))
+            attr = getattr(model, local.key)
+            out += [LinkEqual(attr, label, options, rel_name), LinkInList(attr, label, options, rel_name)]
+        elif col is not None and col.type.python_type is bool:
+            out.append(YesNo(getattr(model, name), labels.get(name, T.of(col.info.get("label", name)))))
+        else:
+            out.append(name)
+    return out
+
+
+class Filtering:
+    """Per-request filter groups: labels in the request's language, options of the current property."""
+
+    def filter_groups(self) -> OrderedDict | None:
+        if not self._filters:
+            return None
+        groups: OrderedDict[str, list] = OrderedDict()
+        for i, flt in enumerate(self._filters):
+            options = flt.get_options(self)
+            groups.setdefault(str(flt.name), []).append(dict(
+                index=i, arg=self.get_filter_arg(i, flt), operation=str(flt.operation()),
+                options=[(k, str(v)) for k, v in options] if options else None, type=flt.data_type))
+        return groups
+
+    def _get_filter_groups(self) -> OrderedDict | None:
+        return self.filter_groups()
