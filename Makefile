@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run install migrate demo test bench clean translations
+.PHONY: run install migrate demo test bench clean translations mutate
 
 $(BIN)/flask: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
@@ -33,8 +33,15 @@ bench: install
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache mutants
 
 # every catalog under app/translations: Flask-Admin's strings in Chinese (admin.po), the app's in English (frontdesk.po)
 translations: install
 	$(BIN)/python -c "import glob; from babel.messages.pofile import read_po; from babel.messages.mofile import write_mo; [write_mo(open(p[:-3] + '.mo', 'wb'), read_po(open(p, 'rb'))) for p in glob.glob('app/translations/*/LC_MESSAGES/*.po')]"
+
+# mutation testing of the kernel's mechanisms (setup.cfg [mutmut]): a developer tool, not part of `make test`
+MUTATE_JOBS ?= 2
+mutate: install
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $(MUTATE_JOBS) >/dev/null 2>&1 || true
+	$(BIN)/python tools/mutation_report.py
