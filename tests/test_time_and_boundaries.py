@@ -38,9 +38,9 @@ def test_numbering_restarts_each_day_and_across_midnight(app, world):
         assert next_value(conn, world.b, "ZZ", datetime(2026, 1, 1).date()) == 1
         assert next_value(conn, world.a, "ZY", datetime(2026, 1, 1).date()) == 1
         assert next_value(conn, world.a, "ZZ", datetime(2026, 1, 2).date()) == 1
-        assert db.session.scalar(select(NumberSequence.last).where(NumberSequence.prefix == "ZZ",
-                                                                   NumberSequence.property_id == world.a,
-                                                                   NumberSequence.day == datetime(2026, 1, 1).date())) == 2
+        day = datetime(2026, 1, 1).date()
+        assert db.session.scalar(select(NumberSequence.last).where(
+            NumberSequence.prefix == "ZZ", NumberSequence.property_id == world.a, NumberSequence.day == day)) == 2
         db.session.rollback()
 
 
@@ -71,7 +71,8 @@ def test_same_day_deadline_ends_at_midnight(app, world):
         midnight = start_of(done.date()) + timedelta(days=1)
         assert due_at(d, done) == midnight
         assert d not in overdue_for(o, midnight) and o.id not in late_ids(midnight)
-        assert d in overdue_for(o, midnight + timedelta(seconds=1)) and o.id in late_ids(midnight + timedelta(seconds=1))
+        past = midnight + timedelta(seconds=1)
+        assert d in overdue_for(o, past) and o.id in late_ids(past)
         early = make(RepairOrder, world.a, received_at=datetime(2026, 11, 28, 0, 0), state="completed",
                      dispatched_at=datetime(2026, 11, 28, 0, 0), completed_at=datetime(2026, 11, 28, 0, 0, 0))
         assert early.id not in late_ids(midnight) and early.id in late_ids(midnight + timedelta(seconds=1))
