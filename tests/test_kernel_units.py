@@ -11,7 +11,7 @@ from wtforms.validators import StopValidation, ValidationError
 
 from app.extensions import limiter
 from kernel import audit, deadlines, display, permissions, validators, workflow
-from kernel.clock import travel
+from kernel.clock import now, travel
 from kernel.db import db
 from kernel.deadlines import Deadline, DeadlineRule
 from kernel.i18n import T
@@ -481,3 +481,90 @@ def test_declare_records_rows_steps_and_personal():
         permissions._TRANSITIONS.pop("zz_test", None)
         permissions._PERSONAL.discard("zz_test")
     assert not permissions.needs_confirmation("guard")
+
+
+# ---------------------------------------------------------------- both languages of every message, exactly
+MESSAGES = [  # (validator, bad value, Chinese, English)
+    (validators.id_number, "110105194912310021", "身份证号码无效（18位，校验位不符）",
+     "Invalid ID number (18 characters, check digit)"),
+    (validators.mobile, "1380013800", "手机号码应为11位，以13-19开头", "A mobile number has 11 digits starting 13-19"),
+    (validators.phone, "12345", "电话应为手机号或固定电话（如 0755-88886666）",
+     "Enter a mobile or landline number (e.g. 0755-88886666)"),
+    (validators.required, " ", "必填", "Required"),
+    (validators.non_negative, -1, "不能为负数", "Must not be negative"),
+    (validators.positive, 0, "必须大于零", "Must be greater than zero"),
+    (validators.Within(0, 1, T("超出范围", "Out of range")), 2, "超出范围", "Out of range"),
+    (validators.Within(0, 1, T("x", "x")), Decimal("NaN"), "请输入有效的数字", "Enter a valid number"),
+]
+
+
+@pytest.mark.parametrize("check, bad, zh, en", MESSAGES, ids=[m[2][:6] for m in MESSAGES])
+def test_messages_in_both_languages(app, check, bad, zh, en):
+    from flask import g, session
+    for lang, text in (("zh_Hans_CN", zh), ("en", en)):
+        with app.test_request_context("/"):
+            session["lang"] = lang
+            g.pop("is_english", None)
+            with pytest.raises((ValidationError, StopValidation)) as caught:
+                check(None, field_of(bad))
+            assert str(caught.value) == text
+
+
+def test_register_reads_as_number_name_or_code():
+    from models.desk import RepairOrder
+    from models.master import Department, Unit
+    assert str(Department(name="工程部", id=3)) == "工程部"
+    assert str(Unit(code="1-1-101", id=3)) == "1-1-101"
+    assert str(RepairOrder(number="", id=9)) == "报修单 #9"
+    assert str(RepairOrder()) == "报修单 #None"  # not yet saved
+
+
+def test_does_nothing_reads_the_bytecode():
+    def empty(self, ctx):
+        pass
+
+    def doc_only(self, ctx):
+        """Only a docstring."""
+
+    def returns(self, ctx):
+        return 1
+
+    def calls(self, ctx):
+        print()
+
+    assert workflow._does_nothing(empty) and workflow._does_nothing(doc_only)
+    assert not workflow._does_nothing(returns) and not workflow._does_nothing(calls)
+    assert workflow._does_nothing(workflow._void) and workflow._does_nothing(workflow._void_own)
+
+
+def test_same_day_before_any_step(app, world):
+    from models.desk import RepairOrder
+    from tests.factories import make
+    with app.app_context():
+        o = make(RepairOrder, world.a)
+        assert workflow.same_day_before_any_step(o) is None
+        o.created_at = o.created_at - timedelta(days=1)
+        assert "只能作废当天录入的记录" in workflow.same_day_before_any_step(o).zh
+        o.created_at = None
+        assert "只能作废当天录入的记录" in workflow.same_day_before_any_step(o).zh
+        o.created_at = now()
+        db.session.add(workflow.SignOff(register="repair_order", record_id=o.id, transition="x", from_state="a",
+                                        to_state="b", user_id=world.users["clerk"], role="clerk"))
+        db.session.flush()
+        assert "已办理过步骤" in workflow.same_day_before_any_step(o).zh
+        db.session.add(workflow.SignOff(register="complaint", record_id=o.id + 1, transition="x", from_state="a",
+                                        to_state="b", user_id=world.users["clerk"], role="clerk"))
+        other = make(RepairOrder, world.a)
+        assert workflow.same_day_before_any_step(other) is None
+        assert workflow.same_day_before_any_step(RepairOrder(created_at=now())) is None  # not in a session
+        db.session.rollback()
+
+
+def test_about_self_and_column_label():
+    from models import StaffUser
+    from models.desk import RepairOrder
+    u = SimpleNamespace(id=5)
+    assert workflow.about_self(StaffUser(id=5), u) and not workflow.about_self(StaffUser(id=6), u)
+    assert not workflow.about_self(RepairOrder(created_by_id=5), u)
+    assert workflow.column_label(RepairOrder, "contact") == T("联系人", "Contact")
+    assert workflow.column_label(RepairOrder, "nope") == T("nope", "nope")
