@@ -568,3 +568,18 @@ def test_about_self_and_column_label():
     assert not workflow.about_self(RepairOrder(created_by_id=5), u)
     assert workflow.column_label(RepairOrder, "contact") == T("联系人", "Contact")
     assert workflow.column_label(RepairOrder, "nope") == T("nope", "nope")
+
+
+@pytest.mark.parametrize("ops, reads", [(["details"], True), (["reveal"], True), (["list"], True),
+                                        (["export", "create"], False)])
+def test_each_reading_operation_counts_as_reading_personal_data(ops, reads):
+    try:
+        permissions.declare_personal("zz_only_personal")  # a personal register with no row at all: no error
+        assert not permissions.reads_personal_data("guard")
+        permissions.declare("zz_personal", {"guard": ops})
+        permissions.declare_personal("zz_personal")
+        assert permissions.reads_personal_data("guard") is reads
+    finally:
+        permissions._GRANTS.pop("zz_personal", None)
+        permissions._PERSONAL.discard("zz_personal")
+        permissions._PERSONAL.discard("zz_only_personal")
