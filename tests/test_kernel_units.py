@@ -583,3 +583,50 @@ def test_each_reading_operation_counts_as_reading_personal_data(ops, reads):
         permissions._GRANTS.pop("zz_personal", None)
         permissions._PERSONAL.discard("zz_personal")
         permissions._PERSONAL.discard("zz_only_personal")
+
+
+def test_display_edges(app, world):
+    from flask import g, session
+
+    from models.desk import SOURCE, RepairOrder
+    from models.duty import Roster
+    from models.master import Resident, Shift, Unit
+    with app.app_context():
+        show = display.Display(RepairOrder, {"clerk"})  # no session: a linked id stays a number, as text
+        assert show.cell("unit_id")(5) == "5"
+        unit = db.session.get(Unit, world.units[("A", "1-1-101")])
+        assert show.cell("unit")(unit) == "1-1-101" and show.cell("unit")(None) == ""
+        assert show.value("source")("phone") == str(SOURCE["phone"])
+        assert show.attr(RepairOrder(state="registered"), "state") == "已登记"
+        assert show.stored("nope", "x") == "x"
+        assert show.diff("update", {"state": ["registered", "dispatched"]}) == [("状态", "已登记", "已派工")]
+        assert show.diff("update", {"path": ["a", "b"]}) == [("path", "a", "b")]
+        assert show.diff("denied", {"path": [None, None]}) == [("地址", "—", "—")]
+        assert show.diff("update", {"source": ["phone", None]}) == [("来源", str(SOURCE["phone"]), "—")]
+        assert str(display.Display(Unit, set()).label("state")) == "状态"
+        assert display.Display(Roster, set()).stored("month", "2027-01-01") == "2027-01-01"
+        assert display.Display(Roster, set()).stored("due_at", "2027-01-01T08:30:00") == "2027-01-01 08:30"
+        assert display.Display(Shift, set()).stored("starts_at", "09:05:00") == "09:05"
+        res = display.Display(Resident, set())
+        assert res.stored("id_number", "***") == "***"
+        assert res.last_four(SimpleNamespace(), "id_number") == ""
+        assert res.pii is False
+    with app.test_request_context("/"):
+        session["lang"] = "en"
+        g.pop("is_english", None)
+        assert str(display.Display(Unit, set()).label("state")) == "State"
+        assert display.Display(Unit, set()).label("odd").en == "odd"
+
+
+def test_transition_decorator_keeps_what_it_is_given():
+    @workflow.transition(source="a", target="b", roles=("clerk",), label=T("派", "D"), fields=("f",))
+    def go(self, ctx):
+        pass
+    t = go._transition
+    assert (t.source, t.target, t.label, t.method, t.fields) == (("a",), "b", T("派", "D"), go, ("f",))
+
+
+def test_field_without_info_gets_its_own():
+    from kernel import register
+    one, two = register.field(T("甲", "A"), String(3)), register.field(T("乙", "B"), String(3))
+    assert one.column.info == {"label": T("甲", "A")} and two.column.info == {"label": T("乙", "B")}
