@@ -47,7 +47,8 @@ def test_a_session_does_not_outlive_the_account(app, world, client_as, change):
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example/",
-                                    "javascript:alert(1)", "evil.example"])
+                                    "javascript:alert(1)", "evil.example"],
+                         ids=["protocol-relative", "backslash", "absolute", "scheme", "relative"])
 def test_next_never_leaves_the_site(app, world, client_as, target):
     c = client_as()
     r = c.http.post(f"/login?next={target}", data={"username": "clerk", "password": "demo1234",

@@ -498,7 +498,7 @@ MESSAGES = [  # (validator, bad value, Chinese, English)
 ]
 
 
-@pytest.mark.parametrize("check, bad, zh, en", MESSAGES, ids=[m[2][:6] for m in MESSAGES])
+@pytest.mark.parametrize("check, bad, zh, en", MESSAGES, ids=[f"{i}-{m[3][:12]}" for i, m in enumerate(MESSAGES)])
 def test_messages_in_both_languages(app, check, bad, zh, en):
     from flask import g, session
     for lang, text in (("zh_Hans_CN", zh), ("en", en)):
