@@ -22,17 +22,29 @@ def import_time(name: str) -> bool:
     return any(name.startswith(p) for p in IMPORT_TIME)
 
 
+def results(roots: list[Path]) -> dict[str, dict[str, int | None]]:
+    """{module: {mutant: exit code}}; a later root's checked result replaces an earlier one (a re-run of survivors)."""
+    merged: dict[str, dict[str, int | None]] = {}
+    for root in roots:
+        for meta in sorted(root.glob("kernel/*.py.meta")):
+            codes = merged.setdefault(meta.name.removesuffix(".py.meta"), {})
+            for name, code in json.load(meta.open())["exit_code_by_key"].items():
+                if code is not None or name not in codes:
+                    codes[name] = code
+    return merged
+
+
 def main() -> int:
-    metas = sorted(ROOT.glob("kernel/*.py.meta"))
-    if not metas:
+    roots = [ROOT] + [Path(a) / "mutants" for a in sys.argv[1:]]  # extra checkouts whose `mutmut run` re-ran some
+    merged = results(roots)
+    if not merged:
         print("no results under mutants/: run `make mutate`")
         return 1
     total, survivors, apart = Counter(), [], []
     print(f"{'module':<16}{'killed':>8}{'survived':>10}{'no tests':>10}{'score':>8}   (import-time, apart)")
-    for meta in metas:
-        module = meta.name.removesuffix(".py.meta")
+    for module, codes in sorted(merged.items()):
         counts, at_import = Counter(), Counter()
-        for name, code in json.load(meta.open())["exit_code_by_key"].items():
+        for name, code in codes.items():
             status = status_by_exit_code[code]
             status = "killed" if status in ("killed", "timeout", "caught by type check") else status
             if import_time(name):
