@@ -170,6 +170,10 @@ def test_split_and_join_minutes(minutes, same_day, expected):
     assert deadlines.join_minutes(*expected) == minutes
 
 
+def test_split_minutes_is_not_same_day_by_default():
+    assert deadlines.split_minutes(0) == (0, "minutes")
+
+
 def test_describe_minutes():
     assert deadlines.describe_minutes(None) == ""
     assert deadlines.describe_minutes(2880) == "2 天"
