@@ -225,5 +225,8 @@ def action_label(model: type | None, action: str) -> str:
 
 
 def register_label(name: str) -> str:
+    base, _, part = name.partition(":")
+    if part == "documents":  # a retention rule of a register's personal documents (kernel.attachments.rule_key)
+        return f"{register_label(base)}（附件）"
     model = model_for(name)
     return str(model.__label__) if model is not None and hasattr(model, "__label__") else name
