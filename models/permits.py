@@ -210,7 +210,7 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         return "valid"
 
     @transition(source="draft", target="issued", roles=DESK, label=T("签发", "Issue"),
-                requires=("receipt_no", "photo_on_file", "id_copy_on_file", "signed_by_lead"), fields=("receipt_no",))
+                requires=("receipt_no", "signed_by_lead"), fields=("receipt_no",))  # and the files: `documents`
     def issue(self, ctx):
         if self.clean():
             raise WorkflowError(next(iter(self.clean().values())))

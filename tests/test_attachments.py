@@ -2,6 +2,7 @@
 generated per register x role, steps refused while a document is missing, locks, retention and the declarations."""
 import io
 import re
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +27,15 @@ from tests.helpers import attach, latest, reload, step, upload
 
 ID = "11010519491231002X"
 ROLES = sorted(permissions.ROLES)
+
+
+@pytest.fixture(autouse=True)
+def no_files(app):
+    """Every test starts with no stored file (the tables are emptied by the world fixture)."""
+    root = Path(app.config["ATTACHMENTS_DIR"])
+    if root.exists():
+        shutil.rmtree(root)
+    yield
 
 
 def approved_permit(app, world):
@@ -57,12 +67,13 @@ def test_images_and_pdfs_uploaded_on_the_form_are_stored_re_encoded_and_served_g
         wp = latest(WorkerPass)
         rows = db.session.scalars(select(Attachment).where(Attachment.record_id == wp.id)
                                   .order_by(Attachment.id)).all()
-        assert [(a.kind, a.name, a.content_type) for a in rows] == [
-            ("photo", "一寸照片.jpg", "image/jpeg"), ("id_copy", "身份证正面.png", "image/png"),
-            ("id_copy", "身份证反面.pdf", "application/pdf")]
+        assert sorted((a.kind, a.name, a.content_type) for a in rows) == [
+            ("id_copy", "身份证反面.pdf", "application/pdf"), ("id_copy", "身份证正面.png", "image/png"),
+            ("photo", "一寸照片.jpg", "image/jpeg")]
+        by_name = {a.name: a for a in rows}
         assert wp.photo_on_file and wp.id_copy_on_file  # the yes/no boxes follow the files
         assert all(a.property_id == world.a and a.uploaded_by_id == world.users["clerk"] for a in rows)
-        photo = rows[0]
+        photo, scan = by_name["一寸照片.jpg"], by_name["身份证反面.pdf"]
         assert "一寸" not in photo.storage_key and re.match(r"^[0-9a-f]{2}/[0-9a-f]{32}\.jpg$", photo.storage_key)
         stored = attachments.storage().get(photo.storage_key)
         assert b"DemoCam" not in stored and not Image.open(io.BytesIO(stored)).getexif()  # EXIF/GPS gone
@@ -77,7 +88,7 @@ def test_images_and_pdfs_uploaded_on_the_form_are_stored_re_encoded_and_served_g
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["Content-Disposition"].startswith("inline;") and "filename*=UTF-8''" in r.headers["Content-Disposition"]
     assert "no-store" in r.headers["Cache-Control"]
-    r = c.get(f"/admin/worker_pass/attachment/{rows[2].id}/")
+    r = c.get(f"/admin/worker_pass/attachment/{scan.id}/")
     assert r.mimetype == "application/pdf" and r.data.startswith(b"%PDF-")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(AuditLog).where(
@@ -218,7 +229,7 @@ def test_a_role_without_personal_data_is_refused_the_id_copy_with_an_audit_row(a
         row = db.session.scalar(select(AuditLog).where(AuditLog.action == "denied").order_by(AuditLog.id.desc()))
         assert row.record_id == rid and row.changes["reason"][1] == "personal document"
     page = eng.get(f"/admin/hot_work_permit/details/?id={rid}").get_data(as_text=True)
-    assert "无权查看" in page and f"/attachment/{files['id_copy']}/" not in page
+    assert "无权查看" in page and f'href="/admin/hot_work_permit/attachment/{files["id_copy"]}/"' not in page
 
 
 # ---------------------------------------------------------------- removal and locks
