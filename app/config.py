@@ -48,7 +48,7 @@ class Config:
     PII_REVEAL_LIMIT = os.environ.get("PII_REVEAL_LIMIT", "10 per hour")  # per user: the desk's audited reveals
     # running it (README "Production"): files, probes, metrics, backups
     ATTACHMENTS_DIR = os.environ.get("ATTACHMENTS_DIR", str(ROOT / "instance" / "attachments"))
-    # empty: files under ATTACHMENTS_DIR; or s3://bucket/prefix?endpoint=https://...&region=... (boto3, kernel/attachments)
+    # empty: files under ATTACHMENTS_DIR; or s3://bucket/prefix?endpoint=https://...&region=... (boto3)
     ATTACHMENT_STORAGE = os.environ.get("ATTACHMENT_STORAGE", "")
     ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))  # per file
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024)))  # one request, all files

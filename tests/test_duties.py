@@ -121,7 +121,8 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "additional_works": application(clerk="archive", cs_admin="archive", engineering="review reject",
                                     manager="approve reject"),
     # §5: engineering AND safety review, the director approves, the desk issues
-    "hot_work_permit": application(clerk="reveal issue", cs_admin="reveal issue", engineering="review_engineering reject",
+    "hot_work_permit": application(clerk="reveal issue", cs_admin="reveal issue",
+                                   engineering="review_engineering reject",
                                    safety=f"{SEE} review_safety reject", manager="approve reject"),
     # §11-12: fire elevator: engineering reviews, the admin on duty approves (a supervisor when the CS admin
     # entered it); the desk hands it to the lobby, which confirms the 承诺书

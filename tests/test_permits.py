@@ -27,7 +27,8 @@ def approved_permit(app, world, end=None):
 def new_goods_pass(c, world, **extra):
     return c.post("/admin/goods_pass/new/", {"unit": world.units[("A", "1-1-101")], "applicant": world.residents[("A", "owner")],
                                              "carrier_name": "搬家李", "carrier_id_number": ID, "items": "沙发一套",
-                                             "owner_signed": "y", "doc_id_copy": upload("carrier-id.jpg", image("JPEG")),
+                                             "owner_signed": "y",
+                                             "doc_id_copy": upload("carrier-id.jpg", image("JPEG")),
                                              **extra})
 
 
@@ -149,7 +150,8 @@ def issued_worker_pass(app, world, client_as, end=None):
     c = client_as("clerk")
     pid = approved_permit(app, world, end)
     c.post("/admin/worker_pass/new/", {"permit": pid, "worker_name": "王师傅", "worker_id_number": ID,
-                                       "doc_photo": upload("photo.jpg", image("JPEG")), "doc_id_copy": upload("id.pdf", pdf()),
+                                       "doc_photo": upload("photo.jpg", image("JPEG")),
+                                       "doc_id_copy": upload("id.pdf", pdf()),
                                        "signed_by_lead": "y"})
     with app.app_context():
         wid = latest(WorkerPass).id

@@ -28,7 +28,8 @@ def upgrade():
         sa.Column("thumb_key", sa.String(length=80), nullable=True),
         sa.Column("uploaded_by_id", sa.Integer(), nullable=True),
         sa.Column("uploaded_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["uploaded_by_id"], ["staff_user.id"], name=op.f("fk_attachment_uploaded_by_id_staff_user")),
+        sa.ForeignKeyConstraint(["uploaded_by_id"], ["staff_user.id"],
+                                name=op.f("fk_attachment_uploaded_by_id_staff_user")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attachment")),
         sa.UniqueConstraint("storage_key", name=op.f("uq_attachment_storage_key")),
     )
