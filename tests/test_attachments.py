@@ -58,6 +58,10 @@ def stored_files(app):
 
 def test_images_and_pdfs_uploaded_on_the_form_are_stored_re_encoded_and_served_guarded(app, world, client_as):
     c = client_as("clerk")
+    form = c.get("/admin/worker_pass/new/").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in form and "photo_on_file" not in form  # the box follows the file
+    assert 'name="doc_photo" accept="image/*" capture="environment" multiple' in form
+    assert 'name="doc_id_copy" accept="image/jpeg,image/png,image/webp,application/pdf' in form
     gps_photo = image("JPEG", (180, 240), exif_gps=True)
     assert b"DemoCam" in gps_photo
     r = new_worker_pass(c, app, world, doc_photo=upload("一寸照片.jpg", gps_photo),
