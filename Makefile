@@ -31,6 +31,7 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.run
+	if [ "$$BENCH_ATTACHMENTS" = "1" ]; then $(BIN)/python -m bench.attachments; fi
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache mutants

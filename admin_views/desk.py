@@ -4,6 +4,7 @@ from flask_admin.actions import action
 
 from app.admin import DailySheet, RegisterView, report
 from app.admin.export import csv_stream, safe_cell
+from kernel import attachments
 from kernel.clock import now
 from kernel.i18n import T
 
@@ -102,9 +103,15 @@ class NetworkRequestView(DeskView):
             T("导出所选未发送的申请，并标记为已发送？", "Export the selected unsent requests and mark them sent?"))
     def action_send_to_isp(self, ids):
         """One batch for the ISP: the chosen unsent requests, marked sent in the same transaction."""
-        rows = [r for r in self.rows_for(ids) if r.sent_to_isp_at is None]
+        rows, skipped = [], []
+        label = T("发送网通", "send to the ISP")
+        for r in self.rows_for(ids):
+            if r.sent_to_isp_at is not None:
+                continue
+            why = attachments.refusal(self.session, r, "send_to_isp", label)  # 篇5 §7 d: the ID copy first
+            (skipped.append((r, why)) if why else rows.append(r))
         if not rows:
-            report(0, [])
+            report(0, skipped)
             return None
         sent = now()
         for r in rows:
@@ -114,6 +121,8 @@ class NetworkRequestView(DeskView):
         body = "".join(csv_stream([str(self.column_labels.get(c, c)) for c in columns],
                                   [[safe_cell(show.attr(r, c)) for c in columns] for r in rows]))
         self.session.commit()
+        if skipped:
+            report(len(rows), skipped)
         return Response(body, mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment; filename=isp-batch-{sent:%Y%m%d%H%M}.csv"})
 

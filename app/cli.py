@@ -1,4 +1,4 @@
-"""flask seed-demo | seed-base | create-user | check | retention | rotate-pii-key | new-pii-key."""
+"""flask seed-demo | seed-base | create-user | check | retention | purge-attachments | rotate-pii-key | new-pii-key."""
 from __future__ import annotations
 
 import getpass
@@ -9,7 +9,7 @@ from sqlalchemy import String, literal, select
 from sqlalchemy import cast as sa_cast
 
 from app import ops
-from kernel import checks, pii, retention
+from kernel import attachments, checks, pii, retention
 from kernel.db import db
 from kernel.identity import Membership, Property, Role, StaffUser, hash_password
 from kernel.register import blind_indexes, pii_columns, registers
@@ -54,6 +54,22 @@ def register_cli(app: Flask) -> None:
         counts = retention.erase(db.session)
         db.session.commit()
         click.echo(f"erased: {sum(counts.values())} records")
+
+    @app.cli.command("purge-attachments")
+    @click.option("--apply", "apply_", is_flag=True, help="remove; without it only lists what is due (dry run)")
+    def purge_attachments(apply_: bool) -> None:
+        """Remove the ID copies and photos kept past each register's retention period (IT sets the days)."""
+        due = attachments.due(db.session)
+        for name, rows in due.items():
+            days = attachments.document_days(db.session, registers()[name])
+            click.echo(f"{name}: {len(rows)} files due (kept {days} days after the record ends)")
+        if not apply_:
+            click.echo("dry run: nothing removed (add --apply to remove)")
+            return
+        counts, removed = attachments.purge(db.session)
+        db.session.commit()  # the audit rows first: a file is never gone without its record of removal
+        attachments.delete_stored(removed)
+        click.echo(f"removed: {sum(counts.values())} files")
 
     @app.cli.command("new-pii-key")
     def new_pii_key() -> None:

@@ -48,6 +48,10 @@ class Config:
     PII_REVEAL_LIMIT = os.environ.get("PII_REVEAL_LIMIT", "10 per hour")  # per user: the desk's audited reveals
     # running it (README "Production"): files, probes, metrics, backups
     ATTACHMENTS_DIR = os.environ.get("ATTACHMENTS_DIR", str(ROOT / "instance" / "attachments"))
+    # empty: files under ATTACHMENTS_DIR; or s3://bucket/prefix?endpoint=https://...&region=... (boto3)
+    ATTACHMENT_STORAGE = os.environ.get("ATTACHMENT_STORAGE", "")
+    ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))  # per file
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024)))  # one request, all files
     READY_MIN_FREE_MB = int(os.environ.get("READY_MIN_FREE_MB", "500"))  # /readyz fails below this on ATTACHMENTS_DIR
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # bearer token for /metrics; empty: IT users only
     LOG_REQUESTS = os.environ.get("LOG_REQUESTS", "1") == "1"  # one JSON line per request on stderr

@@ -177,7 +177,8 @@ def personal_rules_are_consistent(app: Any) -> Iterator[str]:
                 yield f"{name}.{col}: personal data must be stored encrypted (use kernel.pii.encrypted_field)"
             if col not in indexes:
                 yield f"{name}.{col}: personal data needs a blind index for exact search (kernel.pii.blind_index)"
-        if "reveal" in {op for ops in grants.values() for op in ops} and not personal:
+        personal_documents = any(getattr(d, "personal", False) for d in getattr(model, "documents", ()) or ())
+        if "reveal" in {op for ops in grants.values() for op in ops} and not personal and not personal_documents:
             yield f"{name}.grants: 'reveal' on a register without personal data"
 
 

@@ -127,11 +127,22 @@ class Display:
             if action == "create" and key in SYSTEM_FIELDS:
                 continue
             old, new = (list(pair) + [None, None])[:2] if isinstance(pair, (list, tuple)) else (None, pair)
+            if action in ATTACHMENT_ACTIONS and key in ATTACHMENT_FIELDS:
+                rows.append((str(ATTACHMENT_FIELDS[key]), self.document_label(old), self.document_label(new))
+                            if key == "kind" else (str(ATTACHMENT_FIELDS[key]), str(old or "—"), str(new or "—")))
+                continue
             if action == "denied" and key in DENIED_FIELDS:
                 rows.append((str(DENIED_FIELDS[key]), "—", denied_reason(new) if key == "reason" else str(new or "—")))
                 continue
             rows.append((str(self.label(key)), self.stored(key, old), self.stored(key, new)))
         return rows
+
+    def document_label(self, kind: Any) -> str:
+        """A document's code as its label ("身份证复印件"), from the register's declaration."""
+        if kind is None:
+            return "—"
+        doc = next((d for d in getattr(self.model, "documents", ()) or () if d.kind == kind), None)
+        return str(doc.label) if doc is not None else str(kind)
 
     def _choose(self, name: str) -> Callable[[Any], str]:
         col = self.table.c.get(name)
@@ -176,7 +187,14 @@ ACTIONS = {"create": T("新建", "Created"), "update": T("修改", "Changed"), "
            "export": T("导出", "Exported"), "denied": T("拒绝访问", "Refused"), "print": T("打印", "Printed"),
            "reveal": T("查看完整身份证号", "Revealed an ID number"),
            "search_pii": T("按身份证号查询", "Searched by ID number"),
-           "erase": T("到期清除个人信息", "Personal data erased (retention)")}
+           "erase": T("到期清除个人信息", "Personal data erased (retention)"),
+           "attach": T("上传附件", "Attached a file"), "view_attachment": T("查看附件", "Viewed a file"),
+           "detach": T("删除附件", "Removed a file"),
+           "purge_attachment": T("到期清除附件", "File removed (retention)")}
+ATTACHMENT_ACTIONS = ("attach", "view_attachment", "detach", "purge_attachment")
+ATTACHMENT_FIELDS = {"file": T("文件", "File"), "kind": T("资料", "Document"), "sha256": T("校验值", "SHA-256"),
+                     "attachment": T("附件编号", "File no."), "reason": T("原因", "Reason"),
+                     "size": T("尺寸", "Size")}
 
 
 DENIED_FIELDS = {"reason": T("原因", "Reason"), "path": T("地址", "Path")}
@@ -207,5 +225,8 @@ def action_label(model: type | None, action: str) -> str:
 
 
 def register_label(name: str) -> str:
+    base, _, part = name.partition(":")
+    if part == "documents":  # a retention rule of a register's personal documents (kernel.attachments.rule_key)
+        return f"{register_label(base)}（附件）"
     model = model_for(name)
     return str(model.__label__) if model is not None and hasattr(model, "__label__") else name

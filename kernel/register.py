@@ -118,6 +118,10 @@ class Register:
     # role -> the rows that role sees (own(...), in_states(...), where(...)); roles not named see every row.
     visible_rows: ClassVar[dict[str, RowRule]] = {}
     retention: ClassVar[Retention | None] = None
+    # The copies and photos its records take (kernel.attachments.Document), and how long personal ones are kept
+    # when the register keeps no ID number of its own (else `retention` applies to them too).
+    documents: ClassVar[tuple[Any, ...]] = ()
+    document_retention: ClassVar[Retention | None] = None
 
     def __init_subclass__(cls, **kw: Any):
         super().__init_subclass__(**kw)

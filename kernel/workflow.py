@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, insert, select, tuple_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
 
-from kernel import audit
+from kernel import attachments, audit
 from kernel.clock import now
 from kernel.db import db
 from kernel.i18n import T
@@ -187,6 +187,8 @@ def refusal(record: Any, t: Transition, user: Any, roles: Iterable[str], session
         if getattr(record, name, None) in (None, "", False):
             lab = column_label(type(record), name)
             return T(f"请先填写“{lab.zh}”再{t.label.zh}", f"Fill in “{lab.en}” before “{t.label.en}”")
+    if (why := attachments.refusal(session, record, t.name, t.label)) is not None:
+        return why
     for cond in t.conditions:
         msg = cond(record)
         if msg:

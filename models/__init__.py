@@ -1,4 +1,5 @@
 """The domains, each a module of registers declared on the kernel (see kernel/__init__.py for the layers)."""
+from kernel.attachments import Attachment  # noqa: F401
 from kernel.audit import AuditLog  # noqa: F401
 from kernel.deadlines import DeadlineRule  # noqa: F401
 from kernel.identity import Membership, MembershipGrant, Property, Role, StaffUser  # noqa: F401

@@ -7,12 +7,13 @@ from decimal import Decimal
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped
 
+from kernel.attachments import Document
 from kernel.clock import now
 from kernel.db import db
 from kernel.deadlines import Deadline
 from kernel.i18n import T
 from kernel.permissions import DESK, KEEP, READ, VIEW
-from kernel.register import Numbered, PropertyScoped, Register, Tracked, Workflow, field, link, where
+from kernel.register import Numbered, PropertyScoped, Register, Retention, Tracked, Workflow, field, link, where
 from kernel.workflow import Voidable, WorkflowError, transition
 from models.master import FeeItem, Payment, Unit
 
@@ -82,6 +83,8 @@ class RepairOrder(Record, Workflow, db.Model):
               "cancelled": T("已取消", "Cancelled")}
     initial_state = "registered"
     locked_states = ("closed", "cancelled")
+    # 篇5 §10 d, 篇1: the engineer's 维修单 comes back to the desk and is registered before the order is closed
+    documents = (Document("repair_sheet", T("维修单", "Repair sheet"), required_before="close"),)
     unit_id: Mapped[int] = _unit()
     unit = link("Unit", T("房号", "Unit"))
     contact: Mapped[str] = field(T("联系人", "Contact"), String(40), nullable=False)
@@ -402,7 +405,7 @@ class NetworkRequest(Record, db.Model):
     __label__ = T("网络开通/变更", "Network requests")
     # Finance collects the fees on the ISP's behalf (篇5 §7 c, §8 c: 到财务交缴相关费用):
     # it sees the requests with a fee due.
-    grants = dict(clerk=KEEP, cs_admin=KEEP, finance=VIEW, **OVERSIGHT)
+    grants = dict(clerk=KEEP + ("reveal",), cs_admin=KEEP + ("reveal",), finance=VIEW, **OVERSIGHT)
     visible_rows = dict(finance=where(lambda m: m.amount > 0))
     number_prefix = "WL"
     kind: Mapped[str] = field(T("业务", "Request"), String(16), nullable=False, choices=NETWORK_KIND)
@@ -416,6 +419,11 @@ class NetworkRequest(Record, db.Model):
     amount: Mapped[Decimal | None] = field(T("应交费用(元)", "Fee due"), Numeric(10, 2))
     received_at: Mapped[datetime] = field(T("受理时间", "Received at"), DateTime, default=now, nullable=False, index=True)
     sent_to_isp_at: Mapped[datetime | None] = field(T("发送网通时间", "Sent to ISP at"), DateTime, index=True)
+
+    # 篇5 §7 d, §8 b: the owner's ID copy is taken for an opening and for every change, before the ISP batch
+    documents = (Document("id_copy", T("业户身份证复印件", "Owner's ID copy"), required_before="send_to_isp",
+                          personal=True, flag="id_copy_received"),)
+    document_retention = Retention(start="received_at", days=2 * 365)
 
     deadlines = (Deadline("network.send_to_isp", T("2日内发网通", "Send to ISP within 2 days"), "received_at",
                           "sent_to_isp_at", minutes=2 * 24 * 60),)

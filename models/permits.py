@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Numeric, String, Text, select
 from sqlalchemy.orm import Mapped
 
+from kernel.attachments import Document
 from kernel.clock import now, today
 from kernel.db import db
 from kernel.i18n import T
@@ -128,6 +129,11 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
     grants = dict(clerk=KEEP + ("reveal",), cs_admin=KEEP + ("reveal",), finance=READ, engineering=VIEW,
                   **APPROVERS)
     retention = Retention(start="valid_until", days=365)
+    # 篇5 §2 e: the worker's ID copy and a one-inch photo, before the pass is issued
+    documents = (Document("id_copy", T("身份证复印件", "ID copy"), required_before="issue", personal=True,
+                          flag="id_copy_on_file"),
+                 Document("photo", T("一寸照片", "One-inch photo"), required_before="issue", personal=True,
+                          flag="photo_on_file"))
     verify = Verify(shown=("worker_name", "unit", "valid_until"))
     number_prefix = "CZ"
     states = {"draft": T("草稿", "Draft"), "issued": T("已签发", "Issued"), "superseded": T("已换发", "Superseded"),
@@ -204,7 +210,7 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         return "valid"
 
     @transition(source="draft", target="issued", roles=DESK, label=T("签发", "Issue"),
-                requires=("receipt_no", "photo_on_file", "id_copy_on_file", "signed_by_lead"), fields=("receipt_no",))
+                requires=("receipt_no", "signed_by_lead"), fields=("receipt_no",))  # and the files: `documents`
     def issue(self, ctx):
         if self.clean():
             raise WorkflowError(next(iter(self.clean().values())))
@@ -270,6 +276,8 @@ class GoodsPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model)
     __label__ = T("物品放行条", "Goods passes")
     grants = dict(clerk=KEEP + ("reveal",), cs_admin=KEEP + ("reveal",), **APPROVERS)
     retention = Retention(start="valid_on", days=365)
+    # 篇5 §1 b: the carrier's ID is written on the pass; its copy is on file before the duty supervisor signs
+    documents = (Document("id_copy", T("运出人身份证复印件", "Carrier's ID copy"), required_before="sign", personal=True),)
     open_states = ("draft", "signed")
     verify = Verify(shown=("unit", "carrier_name", "items", "valid_on"), guard_step="exit")
     number_prefix = "FX"
@@ -412,6 +420,9 @@ class AdditionalWorks(ReviewedByEngineering, Application, db.Model):
     unit = link("Unit", T("房号", "Unit"))
     applicant = link("Resident", T("申请业主", "Applying owner"))
     work_kind: Mapped[str] = field(T("项目", "Works"), String(16), nullable=False, choices=WORK_KIND)
+    # 篇5 §4 c: once approved, a copy is kept on file and the original goes back to the applicant
+    documents = (Document("approved_copy", T("已批申请表复印件(存档)", "Approved application copy"),
+                          required_before="archive"),)
     description: Mapped[str] = field(T("说明", "Description"), Text, nullable=False)
 
     @transition(source="approved", target="archived", roles=DESK, label=T("复印存档，原件交申请人", "Archive (copy kept)"))
@@ -422,9 +433,19 @@ class AdditionalWorks(ReviewedByEngineering, Application, db.Model):
 class HotWorkPermit(Application, db.Model):
     __tablename__ = "hot_work_permit"
     __label__ = T("动火许可证", "Hot-work permits")
-    grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, safety=VIEW, **APPROVERS)
+    grants = dict(clerk=KEEP + ("reveal",), cs_admin=KEEP + ("reveal",), engineering=VIEW, safety=VIEW, **APPROVERS)
     open_states = ("submitted", "reviewed", "approved")
     verify = Verify(shown=("unit", "welder_name", "location", "window_start", "window_end"))
+    # 篇5 §5 b, d: the welder's certificate and ID copies go with the application to the reviews (the reviewers
+    # read the certificate, so it is not held back as personal; the ID copy is); §5 e: the issued permit is
+    # copied for the file when the desk issues it.
+    documents = (Document("welder_certificate", T("焊工证复印件", "Welder certificate copy"),
+                          required_before=("review_engineering", "review_safety"), flag="welder_certificate_on_file"),
+                 Document("id_copy", T("动火人身份证复印件", "Welder's ID copy"),
+                          required_before=("review_engineering", "review_safety"), personal=True,
+                          flag="id_copy_on_file"),
+                 Document("permit_copy", T("许可证复印件(存档)", "Permit copy (file)"), required_before="issue"))
+    document_retention = Retention(start="window_end", days=365)
     number_prefix = "DHZ"
     states = {"submitted": T("已提交", "Submitted"), "reviewed": T("工程与安全已审核", "Reviewed"),
               "approved": T("已批准", "Approved"), "issued": T("已签发", "Issued"), "rejected": T("已驳回", "Rejected"),
@@ -442,8 +463,6 @@ class HotWorkPermit(Application, db.Model):
     window_end: Mapped[datetime] = field(T("动火结束", "Until"), DateTime, nullable=False)
 
     def clean(self):
-        if not (self.welder_certificate_on_file and self.id_copy_on_file):
-            return {"welder_certificate_on_file": T("须附焊工证及身份证复印件", "Attach the welder certificate and ID copies")}
         if self.window_start and self.window_end and self.window_end <= self.window_start:
             return {"window_end": T("结束时间必须晚于开始时间", "The end must be after the start")}
         return self.applicant_refusal(db.session)
@@ -486,6 +505,9 @@ class StairElevatorUse(Application, db.Model):
     # The lobby (guard) sees the applications handed to it and confirms the 承诺书 (篇5 §11 c, §12 d).
     grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, guard=VIEW, **APPROVERS)
     visible_rows = dict(guard=in_states("approved", "handed_over", "letter_received"))
+    # 篇5 §11 c: the signed 承诺书 reaches the lobby assistant, who keeps a scan of it when confirming
+    documents = (Document("commitment_letter", T("承诺书(签字)", "Signed commitment letter"),
+                          required_before="confirm_letter"),)
     states = {"submitted": T("已提交", "Submitted"), "reviewed": T("工程部已审核", "Reviewed"),
               "approved": T("已批准", "Approved"), "handed_over": T("已交大堂", "Handed to lobby"),
               "letter_received": T("大堂已收承诺书", "Letter received by the lobby"),

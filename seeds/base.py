@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from kernel import attachments
 from kernel.db import db
 from kernel.deadlines import DeadlineRule
 from kernel.identity import Role
@@ -23,7 +24,8 @@ def get_or_add(model: type, lookup: dict, **values: object) -> tuple[object, boo
 
 def load_base() -> int:
     """Roles from kernel.permissions, one deadline rule per declared deadline (with its default minutes), one
-    retention rule per register that keeps personal data (with its default days)."""
+    retention rule per register that keeps personal data (with its default days), and one for its personal
+    documents (ID copies, photos: kernel.attachments)."""
     added = 0
     for code, (label, wide) in ROLES.items():
         added += get_or_add(Role, {"code": code}, name=label.zh, company_wide=wide)[1]
@@ -34,5 +36,9 @@ def load_base() -> int:
         if getattr(model, "retention", None) is not None:
             added += get_or_add(RetentionRule, {"register": model.__tablename__},
                                 name=f"{model.__label__.zh}：身份证号", days=model.retention.days)[1]
+        kept = attachments.retention_of(model)
+        if kept is not None and any(d.personal for d in attachments.documents_of(model)):
+            added += get_or_add(RetentionRule, {"register": attachments.rule_key(model)},
+                                name=f"{model.__label__.zh}：证件复印件/照片", days=kept.days)[1]
     db.session.commit()
     return added

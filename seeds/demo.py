@@ -5,12 +5,16 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from kernel import attachments
 from kernel.db import db
 from kernel.identity import Membership, Property, Role, StaffUser, hash_password
 from kernel.validators import check_character
+from models.desk import RepairOrder
 from models.master import Department, FeeItem, Resident, Shift, Unit
+from models.permits import GoodsPass, HotWorkPermit, WorkerPass
 from seeds.base import load_base
 from seeds.extras import desk_and_permits
+from seeds.samples import image, pdf
 
 DEMO_PASSWORD = "demo1234"
 PROPERTIES = [
@@ -127,4 +131,34 @@ def load_demo() -> int:
     db.session.commit()
     desk_and_permits(props)
     db.session.commit()
+    demo_attachments()
+    db.session.commit()
     return added + _get_or_add.added
+
+
+# generated sample files (drawn cards and a one-page PDF, no personal data) on the records that take them
+DEMO_FILES = {
+    WorkerPass: [("id_copy", "身份证复印件.png", lambda: image("PNG", text="ID COPY (SAMPLE)")),
+                 ("photo", "一寸照片.jpg", lambda: image("JPEG", (180, 240), (90, 90, 90), "PHOTO"))],
+    GoodsPass: [("id_copy", "运出人身份证.pdf", lambda: pdf("CARRIER ID COPY (SAMPLE)"))],
+    HotWorkPermit: [("welder_certificate", "焊工证.jpg", lambda: image("JPEG", text="WELDER CERT (SAMPLE)")),
+                    ("id_copy", "动火人身份证.pdf", lambda: pdf("WELDER ID COPY (SAMPLE)"))],
+    RepairOrder: [("repair_sheet", "维修单.pdf", lambda: pdf("REPAIR SHEET (SAMPLE)"))],
+}
+
+
+def demo_attachments() -> int:
+    """Sample files on the demo's passes, permits and closed repair orders (idempotent: a record with files is
+    left alone)."""
+    added = 0
+    for model, files in DEMO_FILES.items():
+        query = select(model).order_by(model.id)
+        if model is RepairOrder:
+            query = query.where(model.state == "closed")
+        for record in db.session.scalars(query).all():
+            if attachments.kinds_present(db.session, record):
+                continue
+            prepared = [attachments.prepare(kind, name, make()) for kind, name, make in files]
+            attachments.store(db.session, record, prepared, record.created_by_id)
+            added += len(prepared)
+    return added

@@ -46,11 +46,12 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
+def app(database_url, tmp_path_factory):
     from app.config import TestConfig
     from app.factory import create_app
     from kernel.db import db
-    application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url)
+    application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url,
+                             ATTACHMENTS_DIR=str(tmp_path_factory.mktemp("attachments")))
     with application.app_context():
         db.drop_all()
         db.create_all()

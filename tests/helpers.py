@@ -27,3 +27,21 @@ def step(c, register, name, rid, **data):
         version = version_of(register, rid)
     return c.post(f"/admin/{register}/transition/{name}/", {"id": rid, "row_version": version, **data},
                   follow_redirects=True)
+
+
+def upload(name="scan.png", data=None):
+    """One file as a form posts it (a fresh stream each call: a posted stream is read once)."""
+    import io
+
+    from seeds.samples import image
+    return (io.BytesIO(image() if data is None else data), name)
+
+
+def attach(record, *kinds, data=None):
+    """Files of these kinds on a record made by a factory (as if uploaded on its form); commits."""
+    from kernel import attachments
+    from seeds.samples import image
+    prepared = [attachments.prepare(kind, f"{kind}.png", data or image()) for kind in kinds]
+    rows = attachments.store(db.session, record, prepared, None)
+    db.session.commit()
+    return rows

@@ -6,6 +6,7 @@ the CSRF token, the clock is moved by the app's own test control, never by sleep
 from datetime import timedelta
 
 from kernel.clock import today
+from seeds.samples import image
 from tests.browser import clock, first_row, open_details, pick, save, step_form, take_step
 
 PHONE = {"width": 390, "height": 844}
@@ -85,6 +86,8 @@ def test_goods_pass_to_the_guard_on_a_phone(app, person):
     clerk.page.fill("#carrier_id_number", "11010519491231002X")
     clerk.page.fill("#items", "旧冰箱一台")
     clerk.page.check("#owner_signed")
+    clerk.page.set_input_files("input[name='doc_id_copy']:not([capture])",  # a scan, as from the desk's scanner
+                               files=[{"name": "carrier-id.png", "mimeType": "image/png", "buffer": image()}])
     save(clerk)
     number = first_row(clerk)
     clerk.shot("created")
@@ -93,6 +96,8 @@ def test_goods_pass_to_the_guard_on_a_phone(app, person):
     open_details(supervisor, "goods_pass", number)
     assert "值班主任签字" in take_step(supervisor, "sign") or True
     assert "值班主任已签字" in supervisor.text("#fd-details")
+    assert supervisor.page.locator("#fd-attachments img.img-thumbnail").count() == 0  # an ID copy: no thumbnail
+    assert "carrier-id.png" in supervisor.text("#fd-attachments")
     supervisor.shot("signed")
 
     manager = person("manager")

@@ -19,7 +19,8 @@ from models.desk import (
     UtilityAccount,
 )
 from models.master import FeeItem
-from tests.helpers import latest, reload, step
+from seeds.samples import image, pdf
+from tests.helpers import latest, reload, step, upload
 
 
 def new_repair(c, world, **extra):
@@ -47,7 +48,9 @@ def test_repair_order_walks_registered_to_closed_with_sign_offs(app, world, clie
     r = step(c, "repair_order", "call_back", order.id)
     assert "请填写意见" in r.get_data(as_text=True)
     step(c, "repair_order", "call_back", order.id, comment="业主满意")
-    step(client_as("supervisor"), "repair_order", "close", order.id)
+    sup = client_as("supervisor")
+    assert "请先上传“维修单”再关闭" in step(sup, "repair_order", "close", order.id).get_data(as_text=True)
+    step(sup, "repair_order", "close", order.id, doc_repair_sheet=upload("repair-sheet.pdf", pdf()))
     with app.app_context():
         order = reload(RepairOrder, order.id)
         assert order.state == "closed"
@@ -276,6 +279,19 @@ def test_network_unsent_overdue_after_2_days_and_batch_export_marks_sent(app, wo
         req = latest(NetworkRequest)
     travel(timedelta(days=2, minutes=1))
     assert req.number in c.get("/admin/network_request/?overdue=1").get_data(as_text=True)
+    r = c.post("/admin/network_request/action/", {"action": "send_to_isp", "rowid": req.id}, follow_redirects=True)
+    assert "请先上传“业户身份证复印件”再发送网通" in r.get_data(as_text=True)  # 篇5 §7 d: the ID copy first
+    with app.app_context():
+        assert reload(NetworkRequest, req.id).sent_to_isp_at is None
+    with app.app_context():
+        row = reload(NetworkRequest, req.id)
+        version, received = row.version, row.received_at.strftime("%Y-%m-%d %H:%M:%S")
+    r = c.post(f"/admin/network_request/edit/?id={req.id}", {
+        "kind": "open", "unit": unit, "resident": world.residents[("A", "owner")], "received_at": received,
+        "row_version": version, "doc_id_copy": upload("id.jpg", image("JPEG"))})
+    assert r.status_code == 302, r.get_data(as_text=True)[-1500:]
+    with app.app_context():
+        assert reload(NetworkRequest, req.id).id_copy_received  # the box follows the file
     r = c.post("/admin/network_request/action/", {"action": "send_to_isp", "rowid": req.id})
     assert r.status_code == 200 and r.mimetype == "text/csv" and req.number in r.get_data(as_text=True)
     with app.app_context():

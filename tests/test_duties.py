@@ -98,7 +98,7 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "telecom_registration": desk(),
     "utility_account": desk(),
     # finance collects the network fees on the ISP's behalf (篇5 §7 c, §8 c): the requests with a fee
-    "network_request": desk(finance=SEE),
+    "network_request": desk(finance=SEE, clerk="reveal", cs_admin="reveal"),  # the owner's ID copy (篇5 §7 d)
     "mail_item": desk(clerk="notify pick_up", cs_admin="notify pick_up"),
     "move_in": desk(),
     "inspection_issue": desk(clerk="feed_back fix", cs_admin="feed_back fix", engineering=f"{SEE} fix"),
@@ -121,7 +121,8 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "additional_works": application(clerk="archive", cs_admin="archive", engineering="review reject",
                                     manager="approve reject"),
     # §5: engineering AND safety review, the director approves, the desk issues
-    "hot_work_permit": application(clerk="issue", cs_admin="issue", engineering="review_engineering reject",
+    "hot_work_permit": application(clerk="reveal issue", cs_admin="reveal issue",
+                                   engineering="review_engineering reject",
                                    safety=f"{SEE} review_safety reject", manager="approve reject"),
     # §11-12: fire elevator: engineering reviews, the admin on duty approves (a supervisor when the CS admin
     # entered it); the desk hands it to the lobby, which confirms the 承诺书

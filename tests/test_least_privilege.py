@@ -14,7 +14,7 @@ from models.duty import AttendanceException, DutyLog, LeaveRequest, QualityCheck
 from models.master import Department, FeeItem, Payment, Unit
 from models.permits import StairElevatorUse
 from tests.factories import make
-from tests.helpers import latest, reload, step
+from tests.helpers import latest, reload, step, upload
 
 
 def role_id(app, code):
@@ -508,7 +508,8 @@ def test_the_lobby_sees_handed_over_applications_and_confirms_the_letter(app, wo
     guard = client_as("guard")
     page = guard.get("/admin/stair_elevator_use/").get_data(as_text=True)
     assert handed in page and pending not in page
-    step(guard, "stair_elevator_use", "confirm_letter", handed_id)
+    assert "请先上传“承诺书(签字)”" in step(guard, "stair_elevator_use", "confirm_letter", handed_id).get_data(as_text=True)
+    step(guard, "stair_elevator_use", "confirm_letter", handed_id, doc_commitment_letter=upload("letter.jpg"))
     with app.app_context():
         s = reload(StairElevatorUse, handed_id)
         assert s.state == "letter_received" and s.letter_received_at is not None

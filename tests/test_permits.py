@@ -9,8 +9,9 @@ from kernel.db import db
 from models import AuditLog, SignOff
 from models.master import Payment
 from models.permits import GoodsPass, HotWorkPermit, RenovationExtension, RenovationPermit, StairElevatorUse, WorkerPass
+from seeds.samples import image, pdf
 from tests.factories import make
-from tests.helpers import latest, reload, step, version_of
+from tests.helpers import attach, latest, reload, step, upload, version_of
 
 ID = "11010519491231002X"  # a valid GB 11643 number
 
@@ -26,7 +27,9 @@ def approved_permit(app, world, end=None):
 def new_goods_pass(c, world, **extra):
     return c.post("/admin/goods_pass/new/", {"unit": world.units[("A", "1-1-101")], "applicant": world.residents[("A", "owner")],
                                              "carrier_name": "搬家李", "carrier_id_number": ID, "items": "沙发一套",
-                                             "owner_signed": "y", **extra})
+                                             "owner_signed": "y",
+                                             "doc_id_copy": upload("carrier-id.jpg", image("JPEG")),
+                                             **extra})
 
 
 def issued_goods_pass(app, world, client_as):
@@ -106,7 +109,8 @@ def test_manager_bulk_approves_and_gets_a_per_row_report(app, world, client_as):
         new_goods_pass(c, world)
     mgr = client_as("manager")
     with app.app_context():  # a pass the manager created: the bulk stamp must skip it
-        make(GoodsPass, world.a, unit_id=world.units[("A", "1-1-101")], created_by_id=world.users["manager"], commit=True)
+        attach(make(GoodsPass, world.a, unit_id=world.units[("A", "1-1-101")], created_by_id=world.users["manager"],
+                    commit=True), "id_copy")
     with app.app_context():
         ids = [g.id for g in db.session.scalars(select(GoodsPass).order_by(GoodsPass.id))]
         other = make(GoodsPass, world.b, unit_id=world.units[("B", "1-1-101")], state="signed", commit=True).id
@@ -130,7 +134,7 @@ def test_worker_pass_only_for_an_approved_unexpired_permit_and_not_past_its_end(
     with app.app_context():
         draft = make(RenovationPermit, world.a, unit_id=world.units[("A", "1-1-101")], lead_name="x", content="y",
                      start_on=today(), end_on=today() + timedelta(days=30), commit=True).id
-    data = {"worker_name": "王师傅", "worker_id_number": ID, "photo_on_file": "y", "id_copy_on_file": "y"}
+    data = {"worker_name": "王师傅", "worker_id_number": ID}
     assert "须凭已批准且未过期" in c.post("/admin/worker_pass/new/", {**data, "permit": draft}).get_data(as_text=True)
     pid = approved_permit(app, world)
     end = today() + timedelta(days=90)
@@ -146,7 +150,9 @@ def issued_worker_pass(app, world, client_as, end=None):
     c = client_as("clerk")
     pid = approved_permit(app, world, end)
     c.post("/admin/worker_pass/new/", {"permit": pid, "worker_name": "王师傅", "worker_id_number": ID,
-                                       "photo_on_file": "y", "id_copy_on_file": "y", "signed_by_lead": "y"})
+                                       "doc_photo": upload("photo.jpg", image("JPEG")),
+                                       "doc_id_copy": upload("id.pdf", pdf()),
+                                       "signed_by_lead": "y"})
     with app.app_context():
         wid = latest(WorkerPass).id
     step(c, "worker_pass", "issue", wid, receipt_no="CW-0001")
@@ -215,7 +221,8 @@ def hot_work(app, world, client_as):
     c = client_as("clerk")
     start = now() + timedelta(hours=1)
     r = c.post("/admin/hot_work_permit/new/", {"unit": world.units[("A", "1-1-101")], "applicant": world.residents[("A", "owner")],
-                                               "welder_name": "焊工赵", "welder_certificate_on_file": "y", "id_copy_on_file": "y",
+                                               "welder_name": "焊工赵", "doc_welder_certificate": upload("cert.png"),
+                                               "doc_id_copy": upload("id.pdf", pdf()),
                                                "location": "阳台", "window_start": start.strftime("%Y-%m-%d %H:%M:%S"),
                                                "window_end": (start + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S")})
     assert r.status_code == 302, r.get_data(as_text=True)[-2000:]
@@ -233,7 +240,8 @@ def test_hot_work_needs_engineering_and_safety_in_either_order_then_manager(app,
     with app.app_context():
         assert reload(HotWorkPermit, hid).state == "reviewed"
     step(client_as("manager"), "hot_work_permit", "approve", hid)
-    step(c, "hot_work_permit", "issue", hid)
+    assert "请先上传“许可证复印件(存档)”" in step(c, "hot_work_permit", "issue", hid).get_data(as_text=True)
+    step(c, "hot_work_permit", "issue", hid, doc_permit_copy=upload("permit.pdf", pdf()))
     with app.app_context():
         h = reload(HotWorkPermit, hid)
         assert h.state == "issued" and h.number.startswith("A-DHZ-")

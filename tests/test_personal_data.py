@@ -15,7 +15,7 @@ from models import AuditLog
 from models.master import Resident
 from models.permits import GoodsPass, RenovationPermit, WorkerPass
 from tests.factories import make
-from tests.helpers import latest, reload, step
+from tests.helpers import latest, reload, step, upload
 from tests.test_permission_matrix import registers as screens
 
 CARRIER, WORKER, LEAD = "11010519491231002X", "440305198001010013", "440305197502020020"
@@ -33,14 +33,16 @@ def personal(app, world, client_as):
     clerk = client_as("clerk")
     unit, owner = world.units[("A", "1-1-101")], world.residents[("A", "owner")]
     clerk.post("/admin/goods_pass/new/", {"unit": unit, "applicant": owner, "carrier_name": "搬家李",
-                                          "carrier_id_number": CARRIER, "items": "沙发", "owner_signed": "y"})
+                                          "carrier_id_number": CARRIER, "items": "沙发", "owner_signed": "y",
+                                          "doc_id_copy": upload("id.png")})
     with app.app_context():
         permit = make(RenovationPermit, world.a, unit_id=unit, applicant_id=owner, lead_name="装修张", content="x",
                       start_on=today(), end_on=today() + timedelta(days=90), state="approved", commit=True).id
     clerk.post("/admin/renovation_permit/new/", {"unit": unit, "applicant": owner, "lead_name": "装修王",
                                                  "lead_id_number": LEAD, "content": "厨卫"})
     clerk.post("/admin/worker_pass/new/", {"permit": permit, "worker_name": "王师傅", "worker_id_number": WORKER,
-                                           "photo_on_file": "y", "id_copy_on_file": "y", "signed_by_lead": "y"})
+                                           "doc_photo": upload("photo.png"), "doc_id_copy": upload("id.png"),
+                                           "signed_by_lead": "y"})
     with app.app_context():
         ids = {"goods_pass": latest(GoodsPass).id, "worker_pass": latest(WorkerPass).id,
                "renovation_permit": latest(RenovationPermit).id, "resident": owner}

@@ -101,3 +101,15 @@ def every_grant_has_a_screen(app: Any) -> Iterator[str]:
     for register in permissions.grants():
         if register not in served:
             yield f"{register}.grants: no screen serves this register"
+
+
+@check
+def documents_name_steps(app: Any) -> Iterator[str]:
+    """A document is required before a declared step of its register, or a list action of its screen."""
+    for cls, model in screens(app):
+        actions = {name for k in cls.__mro__ for attr in vars(k).values()
+                   if (name := getattr(attr, "_action", (None,))[0])}
+        for d in getattr(model, "documents", ()) or ():
+            for name in d.steps:
+                if name not in model.transitions and name not in actions:
+                    yield f"{model.__tablename__}.documents[{d.kind}]: '{name}' is not a step or an action"

@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
 
 from app.admin.access import login_redirect, operations_of
+from app.admin.attachments import Attachments
 from app.admin.daily import DailySheets
 from app.admin.export import Exporting
 from app.admin.filters import Filtering, build_filters
@@ -41,7 +42,8 @@ from app.admin.listing import Listing
 from app.admin.personal import Personal
 from app.admin.printing import Printing
 from app.admin.steps import Steps
-from kernel import audit, permissions, scoping
+from kernel import attachments, audit, permissions, scoping
+from kernel.attachments import AttachmentError
 from kernel.db import db
 from kernel.display import Display
 from kernel.i18n import T
@@ -85,7 +87,7 @@ class VersionedXEditable(XEditableWidget):
         return super().__call__(field, **kwargs)
 
 
-class RegisterView(Filtering, Listing, Exporting, Steps, DailySheets, Printing, Personal, ModelView):
+class RegisterView(Filtering, Listing, Exporting, Attachments, Steps, DailySheets, Printing, Personal, ModelView):
     form_base_class = SecureForm
     list_template = "admin/register_list.html"
     details_template = "admin/register_details.html"
@@ -131,6 +133,7 @@ class RegisterView(Filtering, Listing, Exporting, Steps, DailySheets, Printing, 
         excluded |= {a.key for a in mapper.column_attrs if a.columns[0].foreign_keys}
         excluded |= {r.key for r in mapper.relationships if r.direction.name != "MANYTOONE"}
         excluded |= set(blind_indexes(model).values())
+        excluded |= {d.flag for d in attachments.documents_of(model) if d.flag}  # the server sets them from the files
         self.form_excluded_columns = sorted(excluded)
 
     def scaffold_form(self) -> Any:
@@ -288,6 +291,7 @@ class RegisterView(Filtering, Listing, Exporting, Steps, DailySheets, Printing, 
             if refuse_out_of_scope(self.register, model, form):
                 flash(str(MSG_SCOPE), "error")
                 return False
+            uploads = self.read_form_uploads()  # every file checked before anything is written
             form.populate_obj(model)
             if not is_created and hasattr(model, "refuse_change"):
                 errors = model.refuse_change(changed_columns(model))
@@ -307,6 +311,7 @@ class RegisterView(Filtering, Listing, Exporting, Steps, DailySheets, Printing, 
                     model.on_create(self.session)
             self.before_save(form, model, is_created)
             self.session.flush()  # foreign keys of relationships set by the form are filled only now
+            self.store_uploads(model, uploads)
             errors = related_out_of_scope(self.register, model) or (model.clean() if hasattr(model, "clean") else None)
             if errors:
                 return self._refused(form, errors)
@@ -316,6 +321,11 @@ class RegisterView(Filtering, Listing, Exporting, Steps, DailySheets, Printing, 
                 model.on_edit(self.session, current_user)
             self._on_model_change(form, model, is_created)
             self.session.commit()
+            attachments.keep_pending()
+        except AttachmentError as ex:
+            self.session.rollback()
+            flash(str(ex.message), "error")
+            return False
         except StaleDataError:
             self.session.rollback()
             flash(str(MSG_STALE), "error")

@@ -19,8 +19,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from app.admin.access import endpoint
+from app.admin.attachments import read_uploads
 from app.admin.forms import MSG_SCOPE, SecureForm, refuse_out_of_scope
-from kernel import audit, permissions, scoping
+from kernel import attachments, audit, permissions, scoping
+from kernel.attachments import AttachmentError
 from kernel.audit import AuditLog
 from kernel.i18n import T
 from kernel.register import pii_columns
@@ -164,9 +166,15 @@ class Steps:
                 return redirect(back)
             data = {f: getattr(form, f).data for f in t.fields}
         try:
+            uploads = read_uploads(self.step_documents(obj, step))  # every file checked before any is written
+            self.store_uploads(obj, uploads)
             fire(obj, step, current_user, self.roles, self.session, request.form.get("comment", ""), data)
             self.session.commit()
+            attachments.keep_pending()
             flash(str(t.done_label), "success")
+        except AttachmentError as ex:
+            self.session.rollback()
+            flash(str(ex.message), "error")
         except WorkflowError as ex:
             self.session.rollback()
             flash(str(ex.message), "error")
@@ -193,6 +201,8 @@ class Steps:
                         forms[t.name] = self.step_form(t)(obj=model)
         reveal = [(name, self.display().label(name)) for name in pii_columns(self.model)
                   if getattr(model, name, None)] if self.allowed("reveal") else []
+        extras = self.attachment_extras(model)
+        extras["step_documents"] = self.step_uploads(model, steps)
         return dict(history=history, signoffs=signoffs, steps=steps, step_forms=forms,
                     late=self.overdue_badges(model), pii=permissions.may_see_pii(self.roles),
-                    secure_form=SecureForm(), reveal_fields=reveal)
+                    secure_form=SecureForm(), reveal_fields=reveal, **extras)
