@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, insert, select, tuple_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
 
-from kernel import audit
+from kernel import audit, notify
 from kernel.clock import now
 from kernel.db import db
 from kernel.i18n import T
@@ -74,6 +74,7 @@ class Transition:
     comment_label: T | None = None     # what the comment box asks for ("不满意的原因"), when not just 意见
     destructive: bool = False          # 作废 / 驳回 / 退证: shown red and confirmed
     creator_only: bool = False         # only whoever made the record may take it (voiding one's own typing mistake)
+    tell: tuple = ()                   # kernel.notify.Tell: who is told when the step is taken
 
     @property
     def system(self) -> bool:
@@ -231,6 +232,9 @@ def fire(record: Any, name: str, user: Any, roles: Iterable[str], session: Sessi
                             from_state=from_state, to_state=target, user_id=user.id, role=role,
                             comment=comment or None))
         session.flush()
+        if t.tell:
+            notify.emit(session, record, t.tell, f"step:{name}@{now():%Y%m%d%H%M%S%f}", t.done_label,
+                        body=f"{notify.describe(record, t.done_label)}\n{comment}".strip())
     return t
 
 
