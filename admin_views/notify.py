@@ -19,6 +19,7 @@ from kernel.db import db
 from kernel.display import register_label
 from kernel.notify import STATES, Notification, Outbox
 from kernel.permissions import ROLES, VIEW
+from kernel.validators import mask_phone
 
 
 def unread_count() -> int:
@@ -97,6 +98,11 @@ class InboxView(BaseView):
                         else url_for(".index"))
 
 
+def shown_recipient(m: Outbox) -> str:
+    """IT sees departments' addresses; an owner's phone number only by its last four digits."""
+    return mask_phone(m.recipient) if m.channel in ("sms", "wecom") else (m.recipient or "")
+
+
 class OutboxView(BaseView):
     """IT: what waits, what failed and why; a failed message is sent again from here."""
 
@@ -121,7 +127,7 @@ class OutboxView(BaseView):
             abort(400)
         counts = delivery.depth(db.session)
         return self.render("admin/outbox.html", rows=outbox_rows(None if state == "all" else state), state=state,
-                           states=STATES, counts=counts, register_label=register_label)
+                           states=STATES, counts=counts, register_label=register_label, recipient=shown_recipient)
 
     @expose("/retry/", methods=("POST",))
     def retry(self) -> Any:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -77,7 +78,7 @@ class LoggingAdapter:
     def send(self, message: Outbox) -> None:
         if not message.recipient:
             raise PermanentError(T("没有收件人", "No recipient"))
-        log.info("%s to %s: %s [%s]", self.channel, mask_phone(message.recipient), message.subject, message.key)
+        log.info("%s to %s: %s [outbox %s]", self.channel, mask_phone(message.recipient), message.subject, message.id)
 
     def close(self) -> None:
         pass
@@ -130,7 +131,7 @@ class SmtpChannel:
     def send(self, message: Outbox) -> None:
         if not message.recipient:
             raise PermanentError(T("没有收件地址", "No address"))
-        data = self.build(message).as_bytes()
+        data = self.build(message).as_bytes(policy=SMTP_POLICY)  # CRLF line ends, as SMTP wants
         try:
             conn = self._connect()
             limit = int(conn.esmtp_features.get("size", "0") or 0) if conn.has_extn("size") else 0

@@ -226,21 +226,23 @@ def emit(session: Session, record: Any, tells: Iterable[Tell], what: str, label:
                                   urgent=tell.urgent, created_at=at))
             continue
         message = dict(property_id=pid, register=record.__tablename__, record_id=record.id, channel=tell.via,
-                       subject=text[:200], body=body or text, state="pending", attempts=0, next_attempt_at=at,
+                       subject=text[:200], body=text if tell.text else (body or text), state="pending", attempts=0, next_attempt_at=at,
+                       last_error=None,
                        created_at=at)
         if tell.phone_field:
             phone = getattr(record, tell.phone_field, None)
-            outbox.append(dict(message, key=f"{key}/{tell.via}:{phone or '-'}", recipient=phone,
-                               **({} if phone else dict(state="failed", last_error=str(NO_PHONE)))))
+            outbox.append(dict(message, key=f"{key}/{tell.via}:{tell.phone_field}", recipient=phone,
+                               **({} if phone else dict(state="failed", last_error=NO_PHONE.zh))))
             continue
         found = _departments(conn, record, tell)
         if not found and tell.department:
+            kind = T.of(db.metadata.tables["department"].c.kind.info.get("choices", {}).get(tell.department,
+                                                                                           tell.department))
             outbox.append(dict(message, key=f"{key}/kind:{tell.department}", recipient=None, state="failed",
-                               last_error=T(f"本项目没有类别为“{tell.department}”的联系部门，请IT添加",
-                                            f"No department of kind {tell.department} here: IT adds it").zh))
+                               last_error=f"本项目没有类别为“{kind.zh}”的联系部门，请IT添加"))
         for dep_id, email in found:
             outbox.append(dict(message, key=f"{key}/department:{dep_id}", recipient=email,
-                               **({} if email else dict(state="failed", last_error=str(NO_ADDRESS)))))
+                               **({} if email else dict(state="failed", last_error=NO_ADDRESS.zh))))
     if inbox:
         conn.execute(insert(Notification.__table__), inbox)
     if outbox:
@@ -256,7 +258,7 @@ def queue_mail(session: Session, key: str, property_id: int | None, recipient: s
     row = Outbox(key=key, property_id=property_id, register=register, channel="email", recipient=recipient,
                  subject=subject[:200], body=body, attachments=pack(files) or None, on_sent=on_sent,
                  on_sent_ids=json.dumps(sorted(ids)) if ids else None, state="pending" if recipient else "failed",
-                 last_error=None if recipient else str(NO_ADDRESS), attempts=0, next_attempt_at=at, created_at=at)
+                 last_error=None if recipient else NO_ADDRESS.zh, attempts=0, next_attempt_at=at, created_at=at)
     session.add(row)
     return row
 
