@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run install migrate demo test bench clean translations
+.PHONY: run install migrate demo test bench bench-outbox clean translations
 
 $(BIN)/flask: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
@@ -31,6 +31,10 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.run
+	if [ "$$BENCH_OUTBOX" = 1 ]; then $(BIN)/python -m bench.outbox; fi
+
+bench-outbox: install  # 10,000 queued e-mails through the worker into aiosmtpd (bench/outbox.py)
+	$(BIN)/python -m bench.outbox
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
