@@ -54,7 +54,7 @@ class Config:
     PG_BIN_DIR = os.environ.get("PG_BIN_DIR", "")  # where pg_dump/pg_restore live if not on PATH
 
     # notifications (kernel/notify.py, kernel/delivery.py; README "Notifications")
-    MAIL_URL = os.environ.get("MAIL_URL", "")  # smtp://user:password@host:port?tls=1 or smtps://...; empty: e-mails fail
+    MAIL_URL = os.environ.get("MAIL_URL", "")  # smtp://user:password@host:port?tls=1 or smtps://; empty: mails fail
     MAIL_FROM = os.environ.get("MAIL_FROM", "frontdesk@localhost")
     SMS_ADAPTER = os.environ.get("SMS_ADAPTER", "")      # "module:Class"; empty: the logging adapter
     WECOM_ADAPTER = os.environ.get("WECOM_ADAPTER", "")

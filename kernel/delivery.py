@@ -105,7 +105,8 @@ class SmtpChannel:
     def _connect(self) -> smtplib.SMTP:
         if self.conn is None:
             if self.ssl:
-                conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
+                conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                        context=ssl.create_default_context())
             else:
                 conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.starttls:
@@ -275,7 +276,8 @@ def run_once(session: Session, channels: dict[str, Any], batch: int = 100, lease
     return counts
 
 
-def work(config: Any, once: bool = False, idle: float = 2.0, stop: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+def work(config: Any, once: bool = False, idle: float = 2.0,
+         stop: Callable[[], bool] = lambda: False) -> Iterator[dict]:
     """The worker loop: claim, send, sleep `idle` seconds when nothing is due. Yields each round's counts."""
     channels = channels_from(config)
     batch, lease = int(config.get("OUTBOX_BATCH", 100)), int(config.get("OUTBOX_LEASE_SECONDS", 120))
@@ -321,7 +323,8 @@ def deadline_alerts(session: Session, at: datetime | None = None) -> int:
                 if f"{table}:{record.id}{suffix}" in done:
                     continue
                 with session.begin_nested():
-                    if emit(session, record, group, f"overdue:{d.code}", T(f"超时：{d.label.zh}", f"Overdue: {d.label.en}")):
+                    what = T(f"超时：{d.label.zh}", f"Overdue: {d.label.en}")
+                    if emit(session, record, group, f"overdue:{d.code}", what):
                         raised += 1
             session.commit()
     return raised

@@ -226,9 +226,8 @@ def emit(session: Session, record: Any, tells: Iterable[Tell], what: str, label:
                                   urgent=tell.urgent, created_at=at))
             continue
         message = dict(property_id=pid, register=record.__tablename__, record_id=record.id, channel=tell.via,
-                       subject=text[:200], body=text if tell.text else (body or text), state="pending", attempts=0, next_attempt_at=at,
-                       last_error=None,
-                       created_at=at)
+                       subject=text[:200], body=text if tell.text else (body or text), state="pending", attempts=0,
+                       next_attempt_at=at, last_error=None, created_at=at)
         if tell.phone_field:
             phone = getattr(record, tell.phone_field, None)
             outbox.append(dict(message, key=f"{key}/{tell.via}:{tell.phone_field}", recipient=phone,

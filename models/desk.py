@@ -304,8 +304,9 @@ class CleaningBooking(Record, db.Model):
                  same_day=True),
     )
     # §9 c: the owner hears from the desk within 2 hours (an SMS at once), the desk is reminded when it is late
-    tells = {"create": (Tell(phone_field="phone", text=T("已受理您的家居清洁委托，将在2小时内与您确认上门时间",
-                                                         "Your cleaning booking is accepted; we confirm the time within 2 h")),),
+    tells = {"create": (Tell(phone_field="phone", text=T(
+                 "已受理您的家居清洁委托，将在2小时内与您确认上门时间",
+                 "Your cleaning booking is accepted; we confirm the time within 2 h")),),
              "overdue:cleaning.owner_callback": (Tell(role="clerk"), Tell(role="cs_admin", urgent=True))}
 
     def on_create(self, session):

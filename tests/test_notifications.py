@@ -110,7 +110,8 @@ def test_isp_email_arrives_with_attachment_and_marks_sent_only_when_accepted(app
     assert "加入发送队列" in r.get_data(as_text=True)
     assert all(x.sent_to_isp_at is None for x in rows(app, NetworkRequest))  # queued, not sent
     # asked again before the worker ran: nothing is queued twice
-    assert "都已发送或正在发送" in c.post("/admin/network_request/action/", {"action": "send_to_isp", "rowid": reqs[0].id},
+    again = {"action": "send_to_isp", "rowid": reqs[0].id}
+    assert "都已发送或正在发送" in c.post("/admin/network_request/action/", again,
                                          follow_redirects=True).get_data(as_text=True)
     assert send(app) == {"sent": 1}
     [(to, mail)] = smtp.inbox.messages
@@ -294,7 +295,8 @@ def test_invalid_email_in_master_data_is_refused_with_a_message(app, world, clie
     r = it.post("/admin/department/new/", {"name": "网通二", "kind": "isp", "email": "a@b.com, c@d.com"})
     assert "E-mail地址格式不正确" in r.get_data(as_text=True)
     assert not rows(app, Department, Department.name == "网通二")
-    assert it.post("/admin/department/new/", {"name": "网通二", "kind": "isp", "email": "isp2@example.com"}).status_code == 302
+    good = {"name": "网通二", "kind": "isp", "email": "isp2@example.com"}
+    assert it.post("/admin/department/new/", good).status_code == 302
     with app.app_context():
         bad = Department(property_id=world.a, name="x", kind="isp", email="not an address")
         assert "email" in bad.clean()  # the model refuses it too (imports, scripts)

@@ -99,7 +99,8 @@ def telecom_sheets(at: datetime | None = None) -> int:
             for i, address in enumerate(addresses(prop.id, "telecom")):
                 queue_mail(db.session, f"{key}/{i}:{address}", prop.id, address,
                            f"{prop.name} 电话登记单 {at:%Y-%m-%d}（{len(rows)} 条）",
-                           f"电信部门：\n\n附件为{prop.name}客服中心 {at:%Y-%m-%d} 受理的电话业务 {len(rows)} 条，请处理。\n",
+                           f"电信部门：\n\n附件为{prop.name}客服中心 {at:%Y-%m-%d} 受理的电话业务 "
+                           f"{len(rows)} 条，请处理。\n",
                            files, TELECOM_HOOK, [r.id for r in rows], register="telecom_registration")
             queued += 1
         db.session.commit()
