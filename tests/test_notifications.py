@@ -332,3 +332,13 @@ def test_outbox_health_in_readiness_and_depth_in_metrics(app, world, client_as):
     travel(timedelta(minutes=11))  # nobody sent it: the worker is down
     r = it.get("/readyz")
     assert r.json["checks"]["outbox"]["ok"] is False and r.json["checks"]["outbox"]["details"]["pending"] == 1
+
+
+def test_a_malformed_tell_is_refused_at_start_up(app, monkeypatch):
+    from kernel import checks
+    from kernel.notify import Tell
+    monkeypatch.setattr(Incident, "tells", {"create": (Tell(role="butler"), Tell(role="manager", department="isp")),
+                                            "overdue:no.such": (Tell(phone_field="nope"),)})
+    found = "\n".join(checks.run(app))
+    assert "unknown role 'butler'" in found and "exactly one recipient" in found
+    assert "names no deadline" in found and "'nope' is not a column" in found
