@@ -11,11 +11,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from kernel import delivery
+from kernel import checks, delivery
 from kernel.clock import travel
 from kernel.db import db
 from kernel.delivery import DeliveredKey, channels_from, deadline_alerts, run_once
-from kernel.notify import Notification, Outbox
+from kernel.notify import Notification, Outbox, Tell
 from models.desk import Incident, NetworkRequest, RepairOrder, TelecomRegistration
 from models.master import Department
 from tests.helpers import latest, step
@@ -335,8 +335,6 @@ def test_outbox_health_in_readiness_and_depth_in_metrics(app, world, client_as):
 
 
 def test_a_malformed_tell_is_refused_at_start_up(app, monkeypatch):
-    from kernel import checks
-    from kernel.notify import Tell
     monkeypatch.setattr(Incident, "tells", {"create": (Tell(role="butler"), Tell(role="manager", department="isp")),
                                             "overdue:no.such": (Tell(phone_field="nope"),)})
     found = "\n".join(checks.run(app))
