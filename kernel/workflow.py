@@ -271,6 +271,8 @@ def fire_set(session: Session, model: type, name: str, rows: list, user: Any,
             user_id=user.id, role=role_of[r.id], at=at, comment=comment or None) for r in done])
         audit.record_bulk(session, model.__tablename__, f"transition:{name}",
                           [(r.id, r.property_id, {"state": (r.state, t.target)}) for r in done])
+        for r in done if t.tell else ():  # a bulk step tells as the single step does
+            notify.emit(session, r, t.tell, f"step:{name}@{at:%Y%m%d%H%M%S%f}", t.done_label)
     return len(done), skipped
 
 
