@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run install migrate demo test bench clean translations mutate
+.PHONY: run install migrate demo test bench bench-outbox clean translations mutate
 
 $(BIN)/flask: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
@@ -32,6 +32,10 @@ test: install
 bench: install
 	$(BIN)/python -m bench.run
 	if [ "$$BENCH_ATTACHMENTS" = "1" ]; then $(BIN)/python -m bench.attachments; fi
+	if [ "$$BENCH_OUTBOX" = 1 ]; then $(BIN)/python -m bench.outbox; fi
+
+bench-outbox: install  # 10,000 queued e-mails through the worker into aiosmtpd (bench/outbox.py)
+	$(BIN)/python -m bench.outbox
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache mutants

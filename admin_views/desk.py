@@ -1,11 +1,10 @@
 """Desk register screens: columns, filters and search; all behaviour comes from RegisterView and the models."""
-from flask import Response
+from flask import flash
 from flask_admin.actions import action
 
 from app.admin import DailySheet, RegisterView, report
-from app.admin.export import csv_stream, safe_cell
-from kernel import attachments
-from kernel.clock import now
+from app.admin.outbound import queue_isp_batch
+from kernel import attachments, scoping
 from kernel.i18n import T
 
 
@@ -99,32 +98,29 @@ class NetworkRequestView(DeskView):
     form_excluded_columns = ("amount", "sent_to_isp_at")
     action_operations = {"send_to_isp": "edit"}
 
-    @action("send_to_isp", T("导出发网通并标记已发送", "Export for the ISP and mark sent"),
-            T("导出所选未发送的申请，并标记为已发送？", "Export the selected unsent requests and mark them sent?"))
+    @action("send_to_isp", T("E-mail发网通", "E-mail to the ISP"),
+            T("将所选未发送的申请作为一封邮件（附CSV和Excel）发给网通公司？邮件服务器接收后才标记为已发送。",
+              "E-mail the selected unsent requests to the ISP? They are marked sent when the mail server accepts it."))
     def action_send_to_isp(self, ids):
-        """One batch for the ISP: the chosen unsent requests, marked sent in the same transaction."""
+        """One batch for the ISP through the outbox; "sent" is set by the worker when SMTP accepted it."""
         rows, skipped = [], []
         label = T("发送网通", "send to the ISP")
         for r in self.rows_for(ids):
-            if r.sent_to_isp_at is not None:
-                continue
             why = attachments.refusal(self.session, r, "send_to_isp", label)  # 篇5 §7 d: the ID copy first
             (skipped.append((r, why)) if why else rows.append(r))
         if not rows:
             report(0, skipped)
             return None
-        sent = now()
-        for r in rows:
-            r.sent_to_isp_at = sent
-        columns = ("number", "kind", "unit", "resident", "tariff", "account", "amount", "received_at")
-        show = self.display()
-        body = "".join(csv_stream([str(self.column_labels.get(c, c)) for c in columns],
-                                  [[safe_cell(show.attr(r, c)) for c in columns] for r in rows]))
+        count, why = queue_isp_batch(rows, scoping.current_property_id())
+        if why:
+            flash(str(why), "error")
+            return None
         self.session.commit()
         if skipped:
-            report(len(rows), skipped)
-        return Response(body, mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f"attachment; filename=isp-batch-{sent:%Y%m%d%H%M}.csv"})
+            report(count, skipped)
+        flash(str(T(f"已将 {count} 条申请加入发送队列；邮件服务器接收后标记为已发送",
+                    f"{count} requests queued; marked sent when the mail server accepts the e-mail")), "success")
+        return None
 
 
 class MailItemView(DeskView):

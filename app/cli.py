@@ -9,6 +9,7 @@ from sqlalchemy import String, literal, select
 from sqlalchemy import cast as sa_cast
 
 from app import ops
+from app.admin import outbound
 from kernel import attachments, checks, pii, retention
 from kernel.db import db
 from kernel.identity import Membership, Property, Role, StaffUser, hash_password
@@ -19,6 +20,7 @@ from seeds.demo import load_demo
 
 def register_cli(app: Flask) -> None:
     ops.register(app)  # backup, restore
+    outbound.register(app)  # outbox-worker, deadline-alerts
 
     @app.cli.command("seed-demo")
     def seed_demo() -> None:

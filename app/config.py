@@ -57,6 +57,17 @@ class Config:
     LOG_REQUESTS = os.environ.get("LOG_REQUESTS", "1") == "1"  # one JSON line per request on stderr
     PG_BIN_DIR = os.environ.get("PG_BIN_DIR", "")  # where pg_dump/pg_restore live if not on PATH
 
+    # notifications (kernel/notify.py, kernel/delivery.py; README "Notifications")
+    MAIL_URL = os.environ.get("MAIL_URL", "")  # smtp://user:password@host:port?tls=1 or smtps://; empty: mails fail
+    MAIL_FROM = os.environ.get("MAIL_FROM", "frontdesk@localhost")
+    SMS_ADAPTER = os.environ.get("SMS_ADAPTER", "")      # "module:Class"; empty: the logging adapter
+    WECOM_ADAPTER = os.environ.get("WECOM_ADAPTER", "")
+    OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "8"))  # then failed, shown to IT
+    OUTBOX_BATCH = int(os.environ.get("OUTBOX_BATCH", "100"))
+    OUTBOX_LEASE_SECONDS = int(os.environ.get("OUTBOX_LEASE_SECONDS", "120"))
+    OUTBOX_STALE_SECONDS = int(os.environ.get("OUTBOX_STALE_SECONDS", "600"))  # /readyz fails past this
+    TELECOM_SHEET_AT = os.environ.get("TELECOM_SHEET_AT", "17:00")  # the telecom daily sheet goes after this
+
 
 class TestConfig(Config):
     TESTING = True

@@ -22,7 +22,7 @@ from app.dashboard import Dashboard
 from app.extensions import babel, csrf, limiter, login_manager, migrate
 from app.templating import install as install_templating
 from app.verify import bp as verify_bp
-from kernel import attachments, audit, checks, numbering, pii
+from kernel import attachments, audit, checks, delivery, notify, numbering, pii  # noqa: F401  (delivery: outbox probes)
 from kernel.db import db
 from kernel.i18n import T
 
@@ -53,6 +53,7 @@ def create_app(config_object: type = Config, **overrides: Any) -> Flask:
     audit.install()
     numbering.install()
     pii.install()
+    notify.install()  # who is told of what: inbox and outbox rows in the transaction of the change
     app.after_request(audit.write_denied)
     app.teardown_request(lambda exc: audit.write_denied())  # an abort(404) skips after_request handlers
     app.teardown_request(attachments.discard_pending)  # files written by a request that did not commit

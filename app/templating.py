@@ -7,6 +7,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
+from admin_views.notify import unread_count
 from kernel import permissions, scoping
 from kernel.db import db
 from kernel.display import action_label, register_label
@@ -23,7 +24,7 @@ def install(app: Flask) -> None:
                     fd_property_choices=property_choices, fd_current_property_value=current_value,
                     fd_role_labels=role_labels, fd_role_label=role_label,
                     fd_action_label=lambda register, action: action_label(model_for(register), action),
-                    fd_register_label=register_label)
+                    fd_register_label=register_label, fd_unread=unread_count)
 
 
 def fd_t(zh: str, en: str) -> str:

@@ -59,6 +59,28 @@ def phone(form: Any, field: Any) -> None:
                                     "Enter a mobile or landline number (e.g. 0755-88886666)")))
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL = re.compile(rf"^[A-Za-z0-9._%+-]+@{_LABEL}(?:\.{_LABEL})+$")
+
+
+def email_ok(value: str | None) -> bool:
+    """One plain address (name@host.domain): no display name, no list, no spaces, no header characters."""
+    v = (value or "").strip()
+    return len(v) <= 200 and bool(EMAIL.match(v))
+
+
+def email(form: Any, field: Any) -> None:
+    if field.data and not email_ok(field.data):
+        raise ValidationError(str(T("E-mail地址格式不正确（例如 isp@example.com），只填一个地址",
+                                    "Invalid e-mail address (e.g. isp@example.com); one address only")))
+
+
+def mask_phone(value: str | None) -> str:
+    """A phone number in a log line: the last four digits only."""
+    v = value or ""
+    return "*" * max(len(v) - 4, 0) + v[-4:]
+
+
 def required(form: Any, field: Any) -> None:
     """A value the form must carry even though the column may later be erased (retention)."""
     if field.data in (None, "") or (isinstance(field.data, str) and not field.data.strip()):
@@ -75,7 +97,7 @@ def positive(form: Any, field: Any) -> None:
         raise ValidationError(str(T("必须大于零", "Must be greater than zero")))
 
 
-BY_NAME = {"id_number": id_number, "mobile": mobile, "phone": phone, "required": required,
+BY_NAME = {"id_number": id_number, "mobile": mobile, "phone": phone, "required": required, "email": email,
            "non_negative": non_negative, "positive": positive}
 
 

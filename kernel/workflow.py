@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, insert, select, tuple_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
 
-from kernel import attachments, audit
+from kernel import attachments, audit, notify
 from kernel.clock import now
 from kernel.db import db
 from kernel.i18n import T
@@ -74,6 +74,7 @@ class Transition:
     comment_label: T | None = None     # what the comment box asks for ("不满意的原因"), when not just 意见
     destructive: bool = False          # 作废 / 驳回 / 退证: shown red and confirmed
     creator_only: bool = False         # only whoever made the record may take it (voiding one's own typing mistake)
+    tell: tuple = ()                   # kernel.notify.Tell: who is told when the step is taken
 
     @property
     def system(self) -> bool:
@@ -233,6 +234,9 @@ def fire(record: Any, name: str, user: Any, roles: Iterable[str], session: Sessi
                             from_state=from_state, to_state=target, user_id=user.id, role=role,
                             comment=comment or None))
         session.flush()
+        if t.tell:
+            notify.emit(session, record, t.tell, f"step:{name}@{now():%Y%m%d%H%M%S%f}", t.done_label,
+                        body=f"{notify.describe(record, t.done_label)}\n{comment}".strip())
     return t
 
 
@@ -269,6 +273,8 @@ def fire_set(session: Session, model: type, name: str, rows: list, user: Any,
             user_id=user.id, role=role_of[r.id], at=at, comment=comment or None) for r in done])
         audit.record_bulk(session, model.__tablename__, f"transition:{name}",
                           [(r.id, r.property_id, {"state": (r.state, t.target)}) for r in done])
+        for r in done if t.tell else ():  # a bulk step tells as the single step does
+            notify.emit(session, r, t.tell, f"step:{name}@{at:%Y%m%d%H%M%S%f}", t.done_label)
     return len(done), skipped
 
 

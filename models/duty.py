@@ -23,6 +23,7 @@ from kernel.clock import now, today
 from kernel.db import db
 from kernel.deadlines import Deadline
 from kernel.i18n import T
+from kernel.notify import Tell
 from kernel.permissions import ALL, DESK, ENTER, KEEP, READ, VIEW
 from kernel.register import Numbered, PropertyScoped, Register, Tracked, field, link, own, registers
 from kernel.workflow import Voidable, WorkflowError, fire, transition
@@ -234,6 +235,8 @@ class DutyLog(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
                                    index=True)
 
     RECORDED = ("logged_at", "source", "content", "priority", "escalation")
+    # 4.2.3: what is beyond the clerk goes to the role the entry names, in that role's inbox at once
+    tells = {"change:escalation": (Tell(role_field="escalation", skip=("self",), urgent=True),)}
 
     def shift_over(self) -> bool:
         """The shift the entry was written in has ended (the latest shift running at that time; else the day)."""

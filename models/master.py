@@ -26,6 +26,7 @@ from kernel.i18n import T
 from kernel.permissions import ALL, ENTER, KEEP, READ, VIEW
 from kernel.pii import blind_index, encrypted_field
 from kernel.register import Deactivatable, Numbered, PropertyScoped, Register, Tracked, Workflow, field, link
+from kernel.validators import email_ok
 from kernel.workflow import transition
 
 UNIT_STATUS = {"vacant": T("空置", "Vacant"), "occupied": T("已入住", "Occupied"),
@@ -123,6 +124,14 @@ class Department(Deactivatable, PropertyScoped, Tracked, Register, db.Model):
     kind: Mapped[str] = field(T("类别", "Kind"), String(12), nullable=False, choices=DEPARTMENT_KIND)
     contact: Mapped[str | None] = field(T("联系人", "Contact"), String(40))
     phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), validators=["phone"])
+    # where the desk's e-mails go (the ISP's batch, the telecom daily sheet, an incident): master data IT keeps
+    email: Mapped[str | None] = field(T("E-mail地址", "E-mail"), String(200), validators=["email"])
+
+    def clean(self):
+        if self.email and not email_ok(self.email):
+            return {"email": T("E-mail地址格式不正确（例如 isp@example.com），只填一个地址",
+                               "Invalid e-mail address (e.g. isp@example.com); one address only")}
+        return None
 
     def __str__(self):
         """Two departments may share a name (两个"工程部"): the kind and contact tell them apart."""

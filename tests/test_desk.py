@@ -2,10 +2,11 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from kernel.clock import now, travel
 from kernel.db import db
+from kernel.delivery import run_once
 from models import AuditLog, SignOff
 from models.desk import (
     Callback,
@@ -18,7 +19,7 @@ from models.desk import (
     RepairOrder,
     UtilityAccount,
 )
-from models.master import FeeItem
+from models.master import Department, FeeItem
 from seeds.samples import image, pdf
 from tests.helpers import latest, reload, step, upload
 
@@ -271,7 +272,12 @@ def test_network_request_needs_owner_or_authorised_tenant_and_is_priced(app, wor
         assert amounts == [Decimal("20.00"), Decimal("540.00")]
 
 
-def test_network_unsent_overdue_after_2_days_and_batch_export_marks_sent(app, world, client_as):
+def test_network_unsent_overdue_after_2_days_and_sent_only_when_the_isp_mail_is_accepted(app, world, client_as):
+    """The batch is e-mailed through the outbox (tests/test_notifications.py has the SMTP server); the request
+    stays unsent and overdue until the mail server accepted the message."""
+    with app.app_context():
+        db.session.execute(update(Department).where(Department.kind == "isp").values(email="isp@example.com"))
+        db.session.commit()
     c = client_as("clerk")
     unit = world.units[("A", "1-1-101")]
     c.post("/admin/network_request/new/", {"kind": "open", "unit": unit, "resident": world.residents[("A", "owner")]})
@@ -293,8 +299,17 @@ def test_network_unsent_overdue_after_2_days_and_batch_export_marks_sent(app, wo
     with app.app_context():
         assert reload(NetworkRequest, req.id).id_copy_received  # the box follows the file
     r = c.post("/admin/network_request/action/", {"action": "send_to_isp", "rowid": req.id})
-    assert r.status_code == 200 and r.mimetype == "text/csv" and req.number in r.get_data(as_text=True)
+    assert r.status_code == 302
     with app.app_context():
+        assert reload(NetworkRequest, req.id).sent_to_isp_at is None
+    assert req.number in c.get("/admin/network_request/?overdue=1").get_data(as_text=True)
+
+    class Accepts:
+        def send(self, message):
+            pass
+
+    with app.app_context():
+        assert run_once(db.session, {"email": Accepts()}) == {"sent": 1}
         assert reload(NetworkRequest, req.id).sent_to_isp_at is not None
     assert req.number not in c.get("/admin/network_request/?overdue=1").get_data(as_text=True)
 
