@@ -143,7 +143,7 @@ class Listing:
         column), from a renderer compiled once per page: formatters chosen per column, row URLs from a prefix,
         one delete form for the page (filled by JavaScript) instead of one per row."""
         cache = g.setdefault("fd_list_rows", {})
-        key = (self.register, id(context))
+        key = (self.register, context.get("return_url"))  # a row's context is new each row: key by the page
         if key not in cache:
             cache[key] = self._row_renderer(context)
         return cache[key](row)
