@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run install migrate demo test bench clean translations
+.PHONY: run install migrate demo test bench bench-load clean translations
 
 $(BIN)/flask: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
@@ -31,6 +31,10 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# throughput: gunicorn (2 workers) on the PostgreSQL database `make bench` filled, 16 clients for 60 s
+bench-load: install
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
