@@ -142,8 +142,9 @@ class Listing:
         """One list row's cells (what Flask-Admin's list_row block renders: checkbox, row actions, one cell per
         column), from a renderer compiled once per page: formatters chosen per column, row URLs from a prefix,
         one delete form for the page (filled by JavaScript) instead of one per row."""
-        cache = g.setdefault("fd_list_rows", {})
-        key = (self.register, context.get("return_url"))  # a row's context is new each row: key by the page
+        # a row's context is new each row: the renderer is kept with the request (g may outlive one)
+        cache = request.environ.setdefault("frontdesk.list_rows", {})
+        key = (self.register, context.get("return_url"))
         if key not in cache:
             cache[key] = self._row_renderer(context)
         return cache[key](row)
