@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run install migrate demo test bench bench-outbox clean translations mutate
+.PHONY: run install migrate demo test bench bench-load bench-outbox clean translations mutate
 
 $(BIN)/flask: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
@@ -36,6 +36,10 @@ bench: install
 
 bench-outbox: install  # 10,000 queued e-mails through the worker into aiosmtpd (bench/outbox.py)
 	$(BIN)/python -m bench.outbox
+
+# throughput: gunicorn (2 workers) on the PostgreSQL database `make bench` filled, 16 clients for 60 s
+bench-load: install
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache mutants

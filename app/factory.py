@@ -1,6 +1,7 @@
 """Application factory: configuration, extensions, the kernel's hooks, screens, and the start-up checks."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -70,6 +71,9 @@ def create_app(config_object: type = Config, **overrides: Any) -> Flask:
     register_cli(app)
     app.before_request(refuse_nul_bytes)
     app.add_url_rule("/", "root", lambda: redirect(url_for("admin.index")))
+    # the start-up objects (models, views, templates) live as long as the process: keep them out of every
+    # full garbage collection, which otherwise walks them all in the middle of a request (~15 % of a list page)
+    gc.freeze()
     return app
 
 
