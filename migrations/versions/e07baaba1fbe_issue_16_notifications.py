@@ -1,7 +1,7 @@
 """Notifications: inbox, outbox, delivered keys, department e-mail (issue #16)
 
 Revision ID: e07baaba1fbe
-Revises: 7a9eee83378c
+Revises: c15a77ac4e01
 Create Date: 2026-11-28 17:52:45.821861
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e07baaba1fbe'
-down_revision = '7a9eee83378c'
+down_revision = "c15a77ac4e01"
 branch_labels = None
 depends_on = None
 
