@@ -12,12 +12,13 @@ from seeds.demo import DEMO_USERS
 from tests.browser import ARTIFACTS
 
 ROLES = [u for u, _, _ in DEMO_USERS] + ["regional"]
-ALLOWED_WORDS = {"IT", "QR", "CSV", "XLSX", "ID"}  # the language switch (#fd-lang) names the other language
+ALLOWED_WORDS = {"IT", "QR", "CSV", "XLSX", "ID", "PDF", "KB", "MB"}  # the language switch (#fd-lang) names the other language
 # what people typed or the system numbered: record numbers, fee/deadline/shift codes, logins, receipts
 DATA_CELLS = ("#fd-lang", "td.col-code", "td.col-username", "td.col-receipt_no", "td.col-tracking_no", "td.col-account",
               "td.col-address", "td.col-card_no", "td.col-fee_item", ".fd-data", "#fd-history td:nth-child(4)")
 ASCII_DATA = re.compile(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b"     # record, receipt and unit numbers: A-FX-20261128-0001
                         r"|\b[A-Z]{1,4}\d{4,}\b"             # tracking numbers: SF1234567890
+                        r"|\b[0-9a-f]{12,}\b|[\w.-]+\.(?:jpe?g|png|webp|pdf)\b"  # a file's hash and uploaded name
                         r"|\b\d[\d\-:./]*\b|[\w.+-]+@[\w.-]+|(?<!\w)/[\w/.?=&%-]+")  # numbers, e-mail, paths
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 CHINESE = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")

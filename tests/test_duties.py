@@ -61,6 +61,10 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "membership_grant": dict(it=ops(SEE), manager=ops(SEE, "confirm reject")),
     "deadline_rule": dict(it=ops(SEE, "edit"), supervisor=ops(SEE), manager=ops(SEE)),
     "retention_rule": dict(it=ops(SEE, "edit")),
+    # being told (篇1, 4.2.3): everyone reads their own notifications; IT watches delivery and sends a failed one again
+    "inbox": {role: ops(SEE) for role in ("clerk", "cs_admin", "supervisor", "manager", "engineering", "safety",
+                                          "finance", "guard", "it", "regional")},
+    "outbox": dict(it=ops(SEE, "edit")),
     # audit: the supervisor audits (3.1), the manager inspects (4.4.2); IT reads its own registers' rows
     "audit_log": dict(supervisor=ops(READ), manager=ops(READ), it=ops(SEE)),
     # ------------------------------------------------------------------ master data

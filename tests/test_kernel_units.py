@@ -100,7 +100,7 @@ def test_form_validators_raise_chinese_messages():
         validators.positive(None, field_of(-1))
     validators.positive(None, field_of(Decimal("0.01")))
     validators.positive(None, field_of(None))
-    assert set(validators.BY_NAME) == {"id_number", "mobile", "phone", "required", "non_negative", "positive"}
+    assert set(validators.BY_NAME) == {"id_number", "mobile", "phone", "required", "email", "non_negative", "positive"}
     assert validators.BY_NAME["phone"] is validators.phone and validators.BY_NAME["mobile"] is validators.mobile
 
 

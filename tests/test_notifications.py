@@ -18,7 +18,8 @@ from kernel.delivery import DeliveredKey, channels_from, deadline_alerts, run_on
 from kernel.notify import Notification, Outbox, Tell
 from models.desk import Incident, NetworkRequest, RepairOrder, TelecomRegistration
 from models.master import Department
-from tests.helpers import latest, step
+from seeds.samples import image
+from tests.helpers import latest, step, upload
 
 ISP = "isp@example.com"
 
@@ -89,7 +90,8 @@ def set_email(app, world, kind, address, prop="a"):
 def network_requests(c, world, n=2):
     for _ in range(n):
         assert c.post("/admin/network_request/new/", {"kind": "open", "unit": world.units[("A", "1-1-101")],
-                                                      "resident": world.residents[("A", "owner")]}).status_code == 302
+                                                      "resident": world.residents[("A", "owner")],
+                                                      "doc_id_copy": upload("id.jpg", image("JPEG"))}).status_code == 302
     with c.app.app_context():
         return list(db.session.scalars(select(NetworkRequest).order_by(NetworkRequest.id)))
 
