@@ -259,8 +259,11 @@ c = Client(app)
 print([c.login('clerk', 'wrong').status_code for _ in range(int(sys.argv[1]))])
 """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = lambda n: subprocess.run([sys.executable, "-c", code.format(db=tmp_path / "r.db", prefix=prefix), str(n)],
-                                   cwd=ROOT, capture_output=True, text=True, env=env)
+
+    def run(n):
+        return subprocess.run([sys.executable, "-c", code.format(db=tmp_path / "r.db", prefix=prefix), str(n)],
+                              cwd=ROOT, capture_output=True, text=True, env=env)
+
     first, second = run(3), run(3)
     assert first.stdout.strip().endswith("[401, 401, 401]"), first.stderr[-1500:]
     assert second.stdout.strip().endswith("[401, 401, 429]"), second.stderr[-1500:]
