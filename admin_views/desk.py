@@ -98,7 +98,7 @@ class NetworkRequestView(DeskView):
     form_excluded_columns = ("amount", "sent_to_isp_at")
     action_operations = {"send_to_isp": "edit"}
 
-    @action("send_to_isp", T("E-mail发网通", "E-mail to the ISP"),
+    @action("send_to_isp", T("邮件发网通", "E-mail to the ISP"),
             T("将所选未发送的申请作为一封邮件（附CSV和Excel）发给网通公司？邮件服务器接收后才标记为已发送。",
               "E-mail the selected unsent requests to the ISP? They are marked sent when the mail server accepts it."))
     def action_send_to_isp(self, ids):

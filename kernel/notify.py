@@ -44,7 +44,7 @@ from kernel.register import registers
 
 CHANNELS = ("email", "sms", "wecom")
 STATES = {"pending": T("待发送", "Pending"), "sent": T("已发送", "Sent"), "failed": T("发送失败", "Failed")}
-NO_ADDRESS = T("未设置E-mail地址，请IT在“联系部门”中填写", "No e-mail address: IT sets it under Departments")
+NO_ADDRESS = T("未设置电子邮箱，请IT在“联系部门”中填写", "No e-mail address: IT sets it under Departments")
 NO_PHONE = T("记录中没有电话号码", "The record has no phone number")
 
 

@@ -71,7 +71,7 @@ def email_ok(value: str | None) -> bool:
 
 def email(form: Any, field: Any) -> None:
     if field.data and not email_ok(field.data):
-        raise ValidationError(str(T("E-mail地址格式不正确（例如 isp@example.com），只填一个地址",
+        raise ValidationError(str(T("电子邮箱格式不正确（例如 isp@example.com），只填一个地址",
                                     "Invalid e-mail address (e.g. isp@example.com); one address only")))
 
 

@@ -125,11 +125,11 @@ class Department(Deactivatable, PropertyScoped, Tracked, Register, db.Model):
     contact: Mapped[str | None] = field(T("联系人", "Contact"), String(40))
     phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), validators=["phone"])
     # where the desk's e-mails go (the ISP's batch, the telecom daily sheet, an incident): master data IT keeps
-    email: Mapped[str | None] = field(T("E-mail地址", "E-mail"), String(200), validators=["email"])
+    email: Mapped[str | None] = field(T("电子邮箱", "E-mail"), String(200), validators=["email"])
 
     def clean(self):
         if self.email and not email_ok(self.email):
-            return {"email": T("E-mail地址格式不正确（例如 isp@example.com），只填一个地址",
+            return {"email": T("电子邮箱格式不正确（例如 isp@example.com），只填一个地址",
                                "Invalid e-mail address (e.g. isp@example.com); one address only")}
         return None
 

@@ -293,9 +293,9 @@ def test_telecom_daily_sheet_goes_once_a_day_to_the_address_it_sets(app, world, 
 def test_invalid_email_in_master_data_is_refused_with_a_message(app, world, client_as):
     it = client_as("it")
     r = it.post("/admin/department/new/", {"name": "网通二", "kind": "isp", "email": "isp at example"})
-    assert "E-mail地址格式不正确" in r.get_data(as_text=True)
+    assert "电子邮箱格式不正确" in r.get_data(as_text=True)
     r = it.post("/admin/department/new/", {"name": "网通二", "kind": "isp", "email": "a@b.com, c@d.com"})
-    assert "E-mail地址格式不正确" in r.get_data(as_text=True)
+    assert "电子邮箱格式不正确" in r.get_data(as_text=True)
     assert not rows(app, Department, Department.name == "网通二")
     good = {"name": "网通二", "kind": "isp", "email": "isp2@example.com"}
     assert it.post("/admin/department/new/", good).status_code == 302

@@ -62,7 +62,7 @@ def queue_isp_batch(rows: list[NetworkRequest], property_id: int) -> tuple[int, 
         return 0, T("所选申请都已发送或正在发送", "The chosen requests are sent or being sent")
     to = addresses(property_id, "isp")
     if to == [None]:
-        return 0, T("请先由IT在“联系部门”中为网络运营商填写E-mail地址", "IT must first set the ISP's e-mail address")
+        return 0, T("请先由IT在“联系部门”中为网络运营商填写电子邮箱", "IT must first set the ISP's e-mail address")
     at = now()
     ids = sorted(r.id for r in rows)
     stem = f"isp-batch-{at:%Y%m%d%H%M}"
