@@ -61,6 +61,17 @@ class Retention:
     days: int
 
 
+@dataclass(frozen=True)
+class Importable:
+    """A register filled from a spreadsheet (kernel.imports): its natural keys within the property, tried in
+    order (a resident: ID number, else name + unit), the columns a file may carry (a link by the linked
+    register's own key, e.g. a unit by its code), and the template's sample row."""
+
+    keys: tuple[tuple[str, ...], ...]
+    columns: tuple[str, ...]
+    sample: dict[str, str]
+
+
 RowRule = Callable[[type, int], Any]  # (model, user id) -> SQL clause of the rows a role may see
 
 
@@ -121,6 +132,7 @@ class Register:
     # The copies and photos its records take (kernel.attachments.Document), and how long personal ones are kept
     # when the register keeps no ID number of its own (else `retention` applies to them too).
     documents: ClassVar[tuple[Any, ...]] = ()
+    importable: ClassVar[Importable | None] = None  # filled from a spreadsheet with a preview (kernel.imports)
     document_retention: ClassVar[Retention | None] = None
 
     def __init_subclass__(cls, **kw: Any):
