@@ -618,7 +618,7 @@ def template(model: type) -> bytes:
     decl = model.importable
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.title = str(model.__label__.zh)[:31]
+    ws.title = re.sub(r"[\[\]:*?/\\]", "_", str(model.__label__.zh))[:31]
     bold = Font(bold=True)
     for i, c in enumerate(cols, start=1):
         cell = ws.cell(row=1, column=i, value=str(c.label.zh))

@@ -157,12 +157,19 @@ def test_template_has_chinese_headers_sample_validation_and_notes(client_as):
     assert any("身份证" in str(row[0].value) for row in notes.iter_rows(min_row=2))
 
 
-def test_the_template_itself_imports(client_as, world):
-    c = client_as("cs_admin")
-    body = c.get("/admin/unit/import/template/").data
-    page = preview(c, "unit", body, "t.xlsx").get_data(as_text=True)
-    assert counts(page) == {"new": 0, "changed": 1, "unchanged": 0, "error": 0} or counts(page)["new"] == 0
-    assert counts(page)["error"] == 0
+@pytest.mark.parametrize("register,user", [("unit", "cs_admin"), ("resident", "cs_admin"), ("department", "it"),
+                                           ("fee_item", "it")])
+def test_every_template_imports_its_own_sample(client_as, world, register, user):
+    c = client_as(user)
+    r = c.get(f"/admin/{register}/import/template/")
+    assert r.status_code == 200 and r.data[:2] == b"PK"
+    page = preview(c, register, r.data, "t.xlsx").get_data(as_text=True)
+    assert sum(counts(page).values()) == 1 and counts(page)["error"] == 0, page[-3000:]
+
+
+def test_importable_registers_are_declared():
+    from kernel.register import registers
+    assert sorted(n for n, m in registers().items() if m.importable) == ["department", "fee_item", "resident", "unit"]
 
 
 # ---------------------------------------------------------------- residents
