@@ -258,6 +258,21 @@ def test_confirm_trusts_only_the_servers_copy(client_as, world, store):
     assert count(Unit) == before
 
 
+def test_confirm_revalidates_a_row_that_went_wrong_since_the_preview(client_as, world):
+    c = client_as("cs_admin")
+    with c.app.app_context():
+        db.session.add(Unit(property_id=world.a, code="5-5-505", building="5", entrance="5", room="505"))
+        db.session.commit()
+    page = preview(c, "resident", residents(["孙十一", "业主", "5-5-505", None, None, None, None])).get_data(as_text=True)
+    assert counts(page)["new"] == 1
+    with c.app.app_context():
+        db.session.execute(Unit.__table__.update().where(Unit.code == "5-5-505").values(active=False))
+        db.session.commit()
+    r = confirm(c, "resident", page).get_data(as_text=True)
+    assert "文件中有错误的行，未导入任何数据" in r
+    assert count(Resident, name="孙十一") == 0
+
+
 # ---------------------------------------------------------------- bad input
 @pytest.mark.parametrize("data,message", [
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "无法识别的文件"),
