@@ -39,6 +39,7 @@ from wtforms.validators import StopValidation, ValidationError
 
 from kernel import audit, pii
 from kernel.i18n import T
+from kernel.register import Virtual
 from kernel.validators import BY_NAME, bounds_for
 
 MAX_ROWS = 100_000                  # data rows in one file
@@ -78,6 +79,7 @@ class Column:
     target: type | None = None
     choices: dict[str, Any] = field(default_factory=dict)
     length: int | None = None
+    virtual: Any = None     # a kernel.register.Virtual
 
     def headers(self) -> set[str]:
         names = {self.name, str(self.label.zh), str(self.label.en)}
@@ -98,6 +100,9 @@ def columns_of(model: type) -> list[Column]:
     mapper = sa_inspect(model)
     out = []
     for name in decl.columns:
+        if isinstance(name, Virtual):
+            out.append(Column(name.name, name.label, "virtual", name.required, None, virtual=name))
+            continue
         rel = mapper.relationships.get(name)
         if rel is not None:
             local = next(iter(rel.local_columns))
@@ -185,6 +190,8 @@ def convert(col: Column, raw: Any) -> Any:
         return d.quantize(Decimal(1).scaleb(-scale)) if scale is not None and d == d.quantize(
             Decimal(1).scaleb(-scale)) else d
     s = _text(raw)
+    if col.kind == "virtual":
+        return col.virtual.parse(s)
     if col.kind == "choice":
         for code, label in col.choices.items():
             if header_key(s) in {header_key(code), header_key(T.of(label).zh), header_key(T.of(label).en)}:
@@ -206,6 +213,8 @@ def _short(s: str) -> str:
 
 def check(col: Column, value: Any) -> str | None:
     """The column's own rules (length, bounds, its named validators): the first failure's text, or None."""
+    if col.virtual is not None:
+        return None
     if col.length and isinstance(value, str) and len(value) > col.length:
         return f"不能超过 {col.length} 个字"
     holder = SimpleNamespace(data=value)
@@ -418,13 +427,19 @@ def _key_text(model: type, cols: dict[str, Column], alt: tuple[str, ...], values
 
 def _existing(session: Any, model: type, property_id: int, cols: list[Column]) -> tuple[dict, list[dict]]:
     """The property's records as {column: value} (a link by its target's key text), by id."""
-    names = [c.name for c in cols]
-    query = select(model.id, *[model.__table__.c[n] for n in names]).where(model.property_id == property_id)
+    names = [c.name for c in cols if c.virtual is None]
+    query = select(model.id, *[model.__table__.c[n] for n in names])
+    if hasattr(model, "property_id"):
+        query = query.where(model.property_id == property_id)
     if hasattr(model, "state") and getattr(model, "locked_states", ()):
         query = query.where(model.state.notin_(model.locked_states))
     rows = {}
     for rec in session.execute(query):
         rows[rec[0]] = dict(zip(names, rec[1:], strict=True))
+    if any(c.virtual is not None for c in cols):
+        for rid, extra in model.import_current(session, property_id).items():
+            if rid in rows:
+                rows[rid].update(extra)
     return rows, []
 
 
@@ -495,6 +510,9 @@ def plan(session: Any, model: type, property_id: int, data: bytes) -> Plan:
                 row.record_id = index[i][k]
         if row.record_id is not None and not row.errors:
             old = existing[row.record_id]
+            for c in cols:  # a virtual value only adds to what is there
+                if c.virtual is not None and c.name in values:
+                    values[c.name] = tuple(sorted(set(old.get(c.name) or ()) | set(values[c.name])))
             row.changes = {n: (old.get(n), v) for n, v in values.items() if _differs(old.get(n), v)}
             row.status = "changed" if row.changes else "unchanged"
         elif not row.errors:
@@ -533,9 +551,11 @@ def _differs(old: Any, new: Any) -> bool:
 
 def _model_refusal(session: Any, model: type, old: dict | None, row: Row) -> str | None:
     """The model's own checks on the record as it would be: clean() and, for a change, refuse_change()."""
-    obj = model(**{**(old or {}), **row.values})  # transient: never added to the session
+    virtual = {v.name for v in model.importable.columns if isinstance(v, Virtual)}
+    old = {k: v for k, v in (old or {}).items() if k not in virtual} if old is not None else None
+    obj = model(**{k: v for k, v in {**(old or {}), **row.values}.items() if k not in virtual})  # transient
     if old is not None and hasattr(obj, "refuse_change"):
-        errors = model(**old).refuse_change(row.changes)
+        errors = model(**old).refuse_change({k: v for k, v in row.changes.items() if k not in virtual})
         if errors:
             return "；".join(str(T.of(v).zh) for v in errors.values())
     errors = obj.clean() if hasattr(obj, "clean") else None
@@ -574,17 +594,26 @@ class RowFailed(Exception):
 
 
 def _write(session: Any, model: type, property_id: int, rows: list[Row]) -> None:
+    virtual = {v.name for v in model.importable.columns if isinstance(v, Virtual)}
     changed = [r.record_id for r in rows if r.status == "changed"]
     objs = {o.id: o for o in session.scalars(select(model).where(model.id.in_(changed)))} if changed else {}
     for r in rows:
         if r.status == "new":
-            obj = model(property_id=property_id, **r.values)
+            obj = model(**{k: v for k, v in r.values.items() if k not in virtual})
+            if hasattr(model, "property_id"):
+                obj.property_id = property_id
             if getattr(model, "initial_state", None):
                 obj.state = model.initial_state
             session.add(obj)
+            extra = {k: v for k, v in r.values.items() if k in virtual}
         else:
+            obj = objs[r.record_id]
             for name, (_, value) in r.changes.items():
-                setattr(objs[r.record_id], name, value)
+                if name not in virtual:
+                    setattr(obj, name, value)
+            extra = {k: new for k, (_, new) in r.changes.items() if k in virtual}
+        if hasattr(model, "import_write"):
+            obj.import_write(session, property_id, extra, r.status == "new")
 
 
 def _batch(session: Any, model: type, property_id: int, rows: list[Row]) -> None:
@@ -649,7 +678,7 @@ def template(model: type) -> bytes:
                       for alt in decl.keys)
     for c in cols:
         notes.append([str(c.label.zh), str(c.label.en), "是" if c.required else "", _format_note(c),
-                      str(T.of(c.sql.info["description"]).zh) if c.sql.info.get("description") else ""])
+                      _description(c)])
     notes.append([])
     notes.append([f"按 {keys} 识别记录：已有则更新，没有则新增；同一文件导入两次不会重复。"])
     notes.append(["表头可用中文或英文列名，顺序不限；多余的列会被忽略并提示。第一行为示例，请删除或改写。"])
@@ -661,7 +690,15 @@ def template(model: type) -> bytes:
     return buf.getvalue()
 
 
+def _description(c: Column) -> str:
+    if c.virtual is not None:
+        return c.virtual.note
+    return str(T.of(c.sql.info["description"]).zh) if c.sql.info.get("description") else ""
+
+
 def _format_note(c: Column) -> str:
+    if c.virtual is not None:
+        return "文字"
     if c.kind == "choice":
         return "、".join(str(T.of(v).zh) for v in c.choices.values())
     if c.kind == "bool":

@@ -62,13 +62,27 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class Virtual:
+    """An imported column that is not a column of the table (a staff account's roles at the property): the model
+    reads it (`import_current`), parses it (`parse`, text -> tuple) and writes it (`import_write`). Its values
+    only add: a row lists what must be there, an import never takes anything away."""
+
+    name: str
+    label: T
+    parse: Callable[[str], tuple]
+    show: Callable[[tuple], str]
+    required: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Importable:
     """A register filled from a spreadsheet (kernel.imports): its natural keys within the property, tried in
     order (a resident: ID number, else name + unit), the columns a file may carry (a link by the linked
     register's own key, e.g. a unit by its code), and the template's sample row."""
 
     keys: tuple[tuple[str, ...], ...]
-    columns: tuple[str, ...]
+    columns: tuple[str | Virtual, ...]
     sample: dict[str, str]
 
 

@@ -56,7 +56,7 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "property": dict(it=ops(KEEP, "delete"), regional=ops(READ), manager=ops(SEE)),
     "role": dict(it=ops(SEE)),
     # IT's one duty: accounts. Delete only refers to a never-used account (the guard refuses a referenced one).
-    "staff_user": dict(it=ops(KEEP, "delete")),
+    "staff_user": dict(it=ops(KEEP, "delete import")),  # a new property's staff list (issue 18): IT keeps accounts
     # four eyes: IT asks, a manager of that property confirms or rejects
     "membership_grant": dict(it=ops(SEE), manager=ops(SEE, "confirm reject")),
     "deadline_rule": dict(it=ops(SEE, "edit"), supervisor=ops(SEE), manager=ops(SEE)),

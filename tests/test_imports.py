@@ -158,7 +158,7 @@ def test_template_has_chinese_headers_sample_validation_and_notes(client_as):
 
 
 @pytest.mark.parametrize("register,user", [("unit", "cs_admin"), ("resident", "cs_admin"), ("department", "it"),
-                                           ("fee_item", "it")])
+                                           ("fee_item", "it"), ("staff_user", "it")])
 def test_every_template_imports_its_own_sample(client_as, world, register, user):
     c = client_as(user)
     r = c.get(f"/admin/{register}/import/template/")
@@ -169,7 +169,8 @@ def test_every_template_imports_its_own_sample(client_as, world, register, user)
 
 def test_importable_registers_are_declared():
     from kernel.register import registers
-    assert sorted(n for n, m in registers().items() if m.importable) == ["department", "fee_item", "resident", "unit"]
+    importable = sorted(n for n, m in registers().items() if m.importable)
+    assert importable == ["department", "fee_item", "resident", "staff_user", "unit"]
 
 
 # ---------------------------------------------------------------- residents
@@ -371,3 +372,38 @@ def test_fee_items_and_departments(client_as, world):
     page = preview(c, "department", deps).get_data(as_text=True)
     assert counts(page) == {"new": 0, "changed": 1, "unchanged": 0, "error": 1}
     assert FeeItem and Department
+
+
+# ---------------------------------------------------------------- staff accounts with their roles
+def test_staff_accounts_with_roles_at_the_property(client_as, world):
+    from kernel.identity import Membership, MembershipGrant, Role, StaffUser
+    c = client_as("it")
+    data = xlsx([["用户名", "姓名", "电话", "角色"],
+                 ["guard9", "门岗九", "13800138009", "保安"],                     # no four eyes: a membership
+                 ["zhang3", "张三", None, "客服助理、财务"],                         # four eyes: grants a manager confirms
+                 ["clerk", "clerk", None, "客服管理员"],                           # an account here: a role added
+                 ["clerk_b", "B 的助理", None, "客服助理"],                         # another property's account
+                 ["it", "it", None, "IT"],                                       # IT's own account
+                 ["li4", "李四", None, "经理助理"]])                                # no such role
+    page = preview(c, "staff_user", data).get_data(as_text=True)
+    assert counts(page) == {"new": 2, "changed": 1, "unchanged": 0, "error": 3}, page[-4000:]
+    assert "该用户名已被其他项目的员工使用" in page and "不能通过导入修改自己的账号" in page and "“经理助理”不是角色" in page
+    assert "客服助理 → 客服助理、客服管理员" in page or "客服助理/前台值班员 → " in page
+    # fix the file: only the good rows
+    good = xlsx([["用户名", "姓名", "电话", "角色"], ["guard9", "门岗九", "13800138009", "保安"],
+                 ["zhang3", "张三", None, "客服助理、财务"], ["clerk", "clerk", None, "客服管理员"]])
+    page = preview(c, "staff_user", good).get_data(as_text=True)
+    r = confirm(c, "staff_user", page).get_data(as_text=True)
+    assert "新增 2 条，修改 1 条" in r, r[-3000:]
+    with c.app.app_context():
+        z = db.session.scalars(select(StaffUser).where(StaffUser.username == "zhang3")).one()
+        assert z.must_change_password and z.password_hash
+        pending = db.session.execute(select(Role.code).join(MembershipGrant, MembershipGrant.role_id == Role.id).where(
+            MembershipGrant.user_id == z.id, MembershipGrant.state == "pending")).scalars().all()
+        assert sorted(pending) == ["clerk", "finance"] and not z.memberships
+        g9 = db.session.scalars(select(StaffUser).where(StaffUser.username == "guard9")).one()
+        assert [(m.property_id, m.role.code) for m in g9.memberships] == [(world.a, "guard")]
+        assert db.session.scalar(select(func.count()).select_from(Membership)) > 0
+    # the same file again changes nothing (pending grants count as there)
+    page = preview(c, "staff_user", good).get_data(as_text=True)
+    assert counts(page) == {"new": 0, "changed": 0, "unchanged": 3, "error": 0}

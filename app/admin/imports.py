@@ -166,8 +166,12 @@ class Importing:
     def _preview_row(row: imports.Row, plan: imports.Plan, show: Any) -> dict:
         """A preview line as text through the register's Display (ID numbers masked for everyone)."""
         labels = {c.name: c.label for c in plan.columns}
-        values = [(str(labels.get(n, n)), show.value(n)(v)) for n, v in row.values.items()]
-        changes = [(str(labels.get(n, n)), show.value(n)(a), show.value(n)(b)) for n, (a, b) in row.changes.items()]
+        virtual = {c.name: c.virtual.show for c in plan.columns if c.virtual is not None}
+
+        def text(name: str, value: Any) -> str:
+            return virtual[name](value or ()) if name in virtual else show.value(name)(value)
+        values = [(str(labels.get(n, n)), text(n, v)) for n, v in row.values.items()]
+        changes = [(str(labels.get(n, n)), text(n, a), text(n, b)) for n, (a, b) in row.changes.items()]
         return dict(line=row.line, status=row.status, cells=values, changes=changes, errors=row.errors)
 
 
