@@ -370,6 +370,48 @@ def _header(rows: Iterator[list[Any]], cols: list[Column]) -> tuple[int, dict[in
     raise ImportRefused(T("找不到表头：第一行应为列名（可下载模板查看）", "No header row found (see the template)"))
 
 
+def read_grid(data: bytes, is_header: Any) -> tuple[int, list[Any], Iterator[tuple[int, list[Any], list[str]]]]:
+    """A sheet that is a grid (a month's roster: a person per row, a day per column), with the same file checks as
+    `read`: (header line, header cells normalised, rows as (line, cells normalised, errors)). `is_header(cells)`
+    says which of the first rows is the header."""
+    if len(data) > MAX_BYTES:
+        raise ImportRefused(T(f"文件过大（上限 {MAX_BYTES // (1024 * 1024)} MB）",
+                              f"The file is too large (at most {MAX_BYTES // (1024 * 1024)} MB)"))
+    if not data.strip():
+        raise ImportRefused(T("文件是空的", "The file is empty"))
+    rows = raw_rows(data)
+    line, head = 0, None
+    while line < HEADER_SCAN and head is None:
+        line += 1
+        try:
+            cells = [None if c is FORMULA else normalise(c) for c in next(rows)]
+        except StopIteration:
+            break
+        head = cells if is_header(cells) else None
+    if head is None:
+        raise ImportRefused(T("找不到表头：第一行应为列名（可下载模板查看）", "No header row found (see the template)"))
+
+    def body() -> Iterator[tuple[int, list[Any], list[str]]]:
+        count = 0
+        for n, cells in enumerate(rows, start=line + 1):
+            errors, out = [], []
+            for i, raw in enumerate(cells):
+                if raw is FORMULA:
+                    errors.append(f"第 {i + 1} 列是公式，请“粘贴为数值”后再导入")
+                    raw = None
+                elif isinstance(raw, str) and len(raw) > MAX_CELL:
+                    errors.append(f"第 {i + 1} 列内容过长（{len(raw)} 个字）")
+                    raw = None
+                out.append(normalise(raw))
+            if not errors and all(v is None for v in out):
+                continue
+            count += 1
+            if count > MAX_ROWS:
+                raise ImportRefused(_too_many(count))
+            yield n, out, errors
+    return line, head, body()
+
+
 def read(model: type, data: bytes) -> tuple[list[Column], list[str], Iterator[tuple[int, dict[str, Any], list[str]]]]:
     """The file's columns, the ignored headers, and its rows as (line, {column: value}, errors)."""
     if len(data) > MAX_BYTES:

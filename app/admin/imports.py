@@ -87,23 +87,36 @@ class Importing:
             flash(str(ex.message), "error")
             return self._page(filename=filename)
         self.session.rollback()  # a preview writes nothing, not even by accident
+        token, digest = self.keep_upload(data, filename, pid, plan.digest)
+        return self._page(plan=plan, token=token, filename=filename, sha256=digest)
+
+    def keep_upload(self, data: bytes, filename: str, pid: int, plan_digest: str, **extra: Any) -> tuple[str, str]:
+        """The file under its sha256 and a ticket for this user, property and register: (token, sha256)."""
         digest = imports.sha256(data)
         (self._store() / digest).write_bytes(data)
         token = secrets.token_hex(16)
         ticket = dict(user=current_user.id, property=pid, register=self.register, file=filename, sha256=digest,
-                      plan=plan.digest, at=now().isoformat())
+                      plan=plan_digest, at=now().isoformat(), **extra)
         (self._store() / f"{token}.json").write_text(json.dumps(ticket))
-        return self._page(plan=plan, token=token, filename=filename, sha256=digest)
+        return token, digest
+
+    def kept_upload(self, token: str, pid: int) -> tuple[dict, bytes] | None:
+        ticket = self._ticket(token, pid)
+        return None if ticket is None else (ticket, (self._store() / ticket["sha256"]).read_bytes())
+
+    def drop_ticket(self, token: str) -> None:
+        if TOKEN.match(token):
+            (self._store() / f"{token}.json").unlink(missing_ok=True)
 
     @endpoint("/import/confirm/", "import", methods=("POST",))
     def import_confirm_view(self) -> Any:
         pid = self._importable()
         token = request.form.get("token") or ""
-        ticket = self._ticket(token, pid)
-        if ticket is None:
+        kept = self.kept_upload(token, pid)
+        if kept is None:
             flash(str(MSG_EXPIRED), "error")
             return redirect(url_for(".import_view"))
-        data = (self._store() / ticket["sha256"]).read_bytes()
+        ticket, data = kept
         back = redirect(url_for(".import_view"))
         try:
             plan = imports.plan(self.session, self.model, pid, data)  # re-validated at this moment
@@ -122,7 +135,7 @@ class Importing:
             flash(str(T(f"第 {ex.line} 行被数据库拒绝（{ex.reason}），未导入任何数据",
                         f"Row {ex.line} was refused by the database ({ex.reason}); nothing was imported")), "error")
             return back
-        (self._store() / f"{token}.json").unlink(missing_ok=True)
+        self.drop_ticket(token)
         flash(str(T(f"已导入：新增 {counts['new']} 条，修改 {counts['changed']} 条，不变 {counts['unchanged']} 条",
                     f"Imported: {counts['new']} new, {counts['changed']} changed, {counts['unchanged']} unchanged")),
               "success")
@@ -160,7 +173,9 @@ class Importing:
         keys = " 或 ".join("+".join(str(next(c for c in cols if (c.link or c.name) == n).label) for n in alt)
                           for alt in decl.keys)
         return self.render(self.import_template, plan=plan, rows=shown, columns=cols, keys=keys,
-                           statuses=imports.STATUS, limit=SHOWN_ROWS, max_rows=imports.MAX_ROWS, **kw)
+                           statuses=imports.STATUS, limit=SHOWN_ROWS, max_rows=imports.MAX_ROWS,
+                           upload_url=url_for(".import_view"), confirm_url=url_for(".import_confirm_view"),
+                           template_url=url_for(".import_template_view"), back_url=None, **kw)
 
     @staticmethod
     def _preview_row(row: imports.Row, plan: imports.Plan, show: Any) -> dict:
