@@ -44,7 +44,7 @@ def roster_due(month: date) -> datetime:
 class Roster(Voidable, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "roster"
     __label__ = T("排班表", "Rosters")
-    grants = dict(cs_admin=KEEP, supervisor=READ, manager=READ, clerk=VIEW)
+    grants = dict(cs_admin=KEEP + ("import",), supervisor=READ, manager=READ, clerk=VIEW)
     void_roles = ("supervisor", "manager")
     states = {"draft": T("草稿", "Draft"), "submitted": T("已提交", "Submitted"),
               "reviewed": T("主管已审核", "Reviewed"), "filed": T("已报经理", "Filed")}

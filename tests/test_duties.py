@@ -147,7 +147,8 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
                      cs_admin=ops(KEEP, "sign_out sign_in void void_own"),
                      supervisor=ops(READ, "void"), manager=ops(READ)),
     # 4.1.1: the CS admin drafts by the 25th, the supervisor reviews, the manager files
-    "roster": dict(cs_admin=ops(KEEP, "submit void_own"), supervisor=ops(READ, "review send_back void"),
+    # 4.1.1: the CS admin drafts the month's roster; issue 18: drafted in a spreadsheet and imported into the grid
+    "roster": dict(cs_admin=ops(KEEP, "submit void_own import"), supervisor=ops(READ, "review send_back void"),
                    manager=ops(READ, "file void"), clerk=ops(SEE)),
     # 4.2.6: asked of the supervisor, who approves and names the substitute
     "leave_request": dict(clerk=ops(ENTER, "void_own"), cs_admin=ops(ENTER, "void_own"),

@@ -407,3 +407,71 @@ def test_staff_accounts_with_roles_at_the_property(client_as, world):
     # the same file again changes nothing (pending grants count as there)
     page = preview(c, "staff_user", good).get_data(as_text=True)
     assert counts(page) == {"new": 0, "changed": 0, "unchanged": 3, "error": 0}
+
+
+# ---------------------------------------------------------------- a month's roster grid
+def _roster(app, world, state="draft"):
+    from models.duty import Roster
+    with app.app_context():
+        r = Roster(property_id=world.a, month=date(2026, 12, 1), state=state)
+        db.session.add(r)
+        db.session.commit()
+        return r.id
+
+
+def _grid(app, rid):
+    from models.duty import RosterAssignment
+    from models.master import Shift
+    with app.app_context():
+        return {(a.staff.username, a.day.day): db.session.get(Shift, a.shift_id).code for a in db.session.scalars(
+            select(RosterAssignment).where(RosterAssignment.roster_id == rid))}
+
+
+def test_roster_grid_template_preview_confirm_and_again(app, client_as, world):
+    rid = _roster(app, world)
+    c = client_as("cs_admin")
+    r = c.get(f"/admin/roster/grid/template/?id={rid}")
+    wb = openpyxl.load_workbook(io.BytesIO(r.data))
+    ws = wb.worksheets[0]
+    assert [x.value for x in ws[1]][:4] == ["用户名", "姓名", 1, 2] and ws.max_column == 33
+    assert {row[0].value for row in ws.iter_rows(min_row=2)} >= {"clerk", "cs_admin", "clerk2"}
+    head = ["用户名", "姓名"] + [f"{d}日" for d in range(1, 32)]
+    bad = xlsx([head, ["clerk", "clerk", "早班", "中", "休", "夜班"], ["guard", "guard", "早班"],
+                ["clerk", "clerk", "早班"]])
+    page = c.post(f"/admin/roster/grid/import/?id={rid}", {"file": (io.BytesIO(bad), "排班.xlsx")},
+                  follow_redirects=True).get_data(as_text=True)
+    assert counts(page)["error"] == 3, page[-3000:]
+    assert "4日：“夜班”不是班次" in page and "“guard”不是本项目的前台值班人员" in page and "与第 2 行是同一人" in page
+    good = xlsx([head, ["clerk", "clerk", "早班", "中", "休", "late"], ["clerk2", None, None, "晚班"]])
+    page = c.post(f"/admin/roster/grid/import/?id={rid}", {"file": (io.BytesIO(good), "排班.xlsx")},
+                  follow_redirects=True).get_data(as_text=True)
+    assert counts(page) == {"new": 2, "changed": 0, "unchanged": 0, "error": 0}, page[-3000:]
+    assert _grid(app, rid) == {}  # nothing before the confirm
+    r = c.post(f"/admin/roster/grid/import/confirm/?id={rid}", {"token": token(page)}, follow_redirects=True)
+    assert "排班已导入" in r.get_data(as_text=True)
+    assert _grid(app, rid) == {("clerk", 1): "early", ("clerk", 2): "middle", ("clerk", 4): "late",
+                               ("clerk2", 2): "late"}
+    assert count(AuditLog, action="import_file", register="roster") == 1
+    page = c.post(f"/admin/roster/grid/import/?id={rid}", {"file": (io.BytesIO(good), "排班.xlsx")},
+                  follow_redirects=True).get_data(as_text=True)
+    assert counts(page) == {"new": 0, "changed": 0, "unchanged": 2, "error": 0}
+    # a cell emptied in the file is emptied in the roster
+    less = xlsx([head, ["clerk", "clerk", None, "中", "休", "late"]])
+    page = c.post(f"/admin/roster/grid/import/?id={rid}", {"file": (io.BytesIO(less), "排班.xlsx")},
+                  follow_redirects=True).get_data(as_text=True)
+    assert counts(page)["changed"] == 1 and "1日：早班 → 休" in page
+    c.post(f"/admin/roster/grid/import/confirm/?id={rid}", {"token": token(page)}, follow_redirects=True)
+    assert ("clerk", 1) not in _grid(app, rid)
+
+
+def test_roster_grid_import_needs_the_operation_and_an_open_roster(app, client_as, world):
+    rid = _roster(app, world)
+    assert client_as("clerk").get(f"/admin/roster/grid/import/?id={rid}").status_code == 403
+    assert client_as("supervisor").get(f"/admin/roster/grid/template/?id={rid}").status_code == 403
+    assert client_as("cs_admin").get(f"/admin/roster/grid/import/?id={rid}").status_code == 200
+    with app.app_context():
+        from models.duty import Roster
+        db.session.get(Roster, rid).state = "filed"
+        db.session.commit()
+    r = client_as("cs_admin").get(f"/admin/roster/grid/import/?id={rid}", follow_redirects=True)
+    assert "不能再导入" in r.get_data(as_text=True)
