@@ -147,6 +147,7 @@ class Register:
     # when the register keeps no ID number of its own (else `retention` applies to them too).
     documents: ClassVar[tuple[Any, ...]] = ()
     importable: ClassVar[Importable | None] = None  # filled from a spreadsheet with a preview (kernel.imports)
+    imported_on_its_screen: ClassVar[bool] = False  # or by a screen of its own (a roster's month grid)
     document_retention: ClassVar[Retention | None] = None
 
     def __init_subclass__(cls, **kw: Any):

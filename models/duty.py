@@ -45,6 +45,7 @@ class Roster(Voidable, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "roster"
     __label__ = T("排班表", "Rosters")
     grants = dict(cs_admin=KEEP + ("import",), supervisor=READ, manager=READ, clerk=VIEW)
+    imported_on_its_screen = True  # the month's grid from a spreadsheet (RosterView.grid_import_view, grid_plan)
     void_roles = ("supervisor", "manager")
     states = {"draft": T("草稿", "Draft"), "submitted": T("已提交", "Submitted"),
               "reviewed": T("主管已审核", "Reviewed"), "filed": T("已报经理", "Filed")}
