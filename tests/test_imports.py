@@ -475,3 +475,35 @@ def test_roster_grid_import_needs_the_operation_and_an_open_roster(app, client_a
         db.session.commit()
     r = client_as("cs_admin").get(f"/admin/roster/grid/import/?id={rid}", follow_redirects=True)
     assert "不能再导入" in r.get_data(as_text=True)
+
+
+def test_roster_confirm_refused_when_the_roster_changed_since_the_preview(app, client_as, world):
+    from models.duty import RosterAssignment
+    from models.master import Shift
+    rid = _roster(app, world)
+    c = client_as("cs_admin")
+    head = ["用户名"] + list(range(1, 32))
+    data = xlsx([head, ["clerk", "早班"]])
+    page = c.post(f"/admin/roster/grid/import/?id={rid}", {"file": (io.BytesIO(data), "g.xlsx")},
+                  follow_redirects=True).get_data(as_text=True)
+    assert counts(page)["new"] == 1
+    with app.app_context():
+        shift = db.session.scalars(select(Shift).where(Shift.property_id == world.a, Shift.code == "late")).first()
+        db.session.add(RosterAssignment(roster_id=rid, property_id=world.a, staff_id=world.users["clerk"],
+                                        day=date(2026, 12, 1), shift_id=shift.id))
+        db.session.commit()
+    r = c.post(f"/admin/roster/grid/import/confirm/?id={rid}", {"token": token(page)}, follow_redirects=True)
+    assert "预览之后数据已有变化" in r.get_data(as_text=True)
+    assert _grid(app, rid) == {("clerk", 1): "late"}
+
+
+def test_a_plan_with_errors_is_never_applied(app, world):
+    from models.duty import GridPlan, Roster, apply_grid
+    plan = imports.Plan("unit", [], [imports.Row(2, status="error", errors=["x"])], [],
+                        {"new": 0, "changed": 0, "unchanged": 0, "error": 1})
+    with app.test_request_context():
+        with pytest.raises(ValueError):
+            imports.apply(db.session, Unit, world.a, plan, "f.xlsx", "0" * 64)
+        with pytest.raises(ValueError):
+            apply_grid(Roster(property_id=world.a, month=date(2026, 12, 1)), db.session,
+                       GridPlan([], {"new": 0, "changed": 0, "unchanged": 0, "error": 1}, []), "f", "0", None)
