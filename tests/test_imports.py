@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select, text
 
-from kernel import imports
+from kernel import imports, pii
 from kernel.audit import AuditLog
 from kernel.db import db
 from kernel.validators import check_character
@@ -507,3 +507,21 @@ def test_a_plan_with_errors_is_never_applied(app, world):
         with pytest.raises(ValueError):
             apply_grid(Roster(property_id=world.a, month=date(2026, 12, 1)), db.session,
                        GridPlan([], {"new": 0, "changed": 0, "unchanged": 0, "error": 1}, []), "f", "0", None)
+
+
+def test_the_kept_file_is_encrypted_checked_and_removed_after_the_confirm(client_as, world, store):
+    c = client_as("cs_admin")
+    data = csv_bytes([["姓名", "房号", "身份证号"], ["存档人", "1-1-201", ident(21)]])
+    page = preview(c, "resident", data, "r.csv").get_data(as_text=True)
+    kept = [p for p in store.iterdir() if not p.name.endswith(".json")]
+    assert len(kept) == 1 and ident(21).encode() not in kept[0].read_bytes()  # encrypted at rest
+    original = kept[0].read_bytes()
+    kept[0].write_bytes(original[:-8] + b"AAAAAAAA")  # altered on disk: refused, nothing written
+    assert "预览已失效" in confirm(c, "resident", page).get_data(as_text=True)
+    other = csv_bytes([["姓名", "房号"], ["调包人", "1-1-201"]])
+    kept[0].write_bytes(pii.encrypt_bytes(other))  # another file under this name: its hash tells
+    assert "预览已失效" in confirm(c, "resident", page).get_data(as_text=True)
+    assert count(Resident, name="存档人") == 0 and count(Resident, name="调包人") == 0
+    kept[0].write_bytes(original)
+    assert "新增 1 条" in confirm(c, "resident", page).get_data(as_text=True)
+    assert list(store.iterdir()) == []  # the file and its ticket are gone

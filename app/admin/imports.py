@@ -12,14 +12,17 @@ import json
 import os
 import re
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.admin.access import endpoint
-from kernel import imports, scoping
+from kernel import imports, pii, scoping
 from kernel.clock import now
 from kernel.i18n import T
 
@@ -91,9 +94,11 @@ class Importing:
         return self._page(plan=plan, token=token, filename=filename, sha256=digest)
 
     def keep_upload(self, data: bytes, filename: str, pid: int, plan_digest: str, **extra: Any) -> tuple[str, str]:
-        """The file under its sha256 and a ticket for this user, property and register: (token, sha256)."""
+        """The file under its sha256, encrypted (it holds ID numbers and phones), and a ticket for this user,
+        property and register: (token, sha256). Files and tickets older than TICKET_HOURS go first."""
+        self._purge_old()
         digest = imports.sha256(data)
-        (self._store() / digest).write_bytes(data)
+        (self._store() / digest).write_bytes(pii.encrypt_bytes(data))
         token = secrets.token_hex(16)
         ticket = dict(user=current_user.id, property=pid, register=self.register, file=filename, sha256=digest,
                       plan=plan_digest, at=now().isoformat(), **extra)
@@ -101,12 +106,31 @@ class Importing:
         return token, digest
 
     def kept_upload(self, token: str, pid: int) -> tuple[dict, bytes] | None:
+        """The ticket and the file as uploaded, or None (expired, someone else's, altered on disk)."""
         ticket = self._ticket(token, pid)
-        return None if ticket is None else (ticket, (self._store() / ticket["sha256"]).read_bytes())
+        if ticket is None:
+            return None
+        try:
+            data = pii.decrypt_bytes((self._store() / ticket["sha256"]).read_bytes())
+        except (OSError, InvalidToken):
+            return None
+        return (ticket, data) if imports.sha256(data) == ticket["sha256"] else None
 
     def drop_ticket(self, token: str) -> None:
-        if TOKEN.match(token):
+        """After a confirm: the ticket and the file go (another user's preview of the same file re-uploads it)."""
+        ticket = self._ticket(token, scoping.current_property_id() or -1) if TOKEN.match(token) else None
+        if ticket is not None:
+            (self._store() / ticket["sha256"]).unlink(missing_ok=True)
             (self._store() / f"{token}.json").unlink(missing_ok=True)
+
+    def _purge_old(self) -> None:
+        limit = time.time() - TICKET_HOURS * 3600
+        for path in self._store().iterdir():
+            try:
+                if path.stat().st_mtime < limit:
+                    path.unlink(missing_ok=True)
+            except OSError:
+                continue
 
     @endpoint("/import/confirm/", "import", methods=("POST",))
     def import_confirm_view(self) -> Any:
@@ -129,6 +153,10 @@ class Importing:
         except imports.ImportRefused as ex:
             self.session.rollback()
             flash(str(ex.message), "error")
+            return back
+        except StaleDataError:  # changed by someone else between the re-validation and the write
+            self.session.rollback()
+            flash(str(MSG_CHANGED), "error")
             return back
         except imports.RowFailed as ex:
             self.session.rollback()
