@@ -525,3 +525,21 @@ def test_the_kept_file_is_encrypted_checked_and_removed_after_the_confirm(client
     kept[0].write_bytes(original)
     assert "新增 1 条" in confirm(c, "resident", page).get_data(as_text=True)
     assert list(store.iterdir()) == []  # the file and its ticket are gone
+
+
+@pytest.mark.parametrize("tok", ["", "../../etc/passwd", "0" * 32, "g" * 32, "a" * 5000, "%00"])
+def test_odd_tickets_answer_below_500_and_write_nothing(client_as, tok):
+    c = client_as("cs_admin")
+    before = count(Unit)
+    r = c.post("/admin/unit/import/confirm/", {"token": tok}, follow_redirects=True)
+    assert r.status_code == 200 and "预览已失效" in r.get_data(as_text=True)
+    assert count(Unit) == before
+
+
+def test_an_upload_without_a_file_or_with_a_huge_one(client_as, monkeypatch):
+    c = client_as("cs_admin")
+    r = c.post("/admin/unit/import/", {}, follow_redirects=True)
+    assert r.status_code == 200 and "请选择要导入的文件" in r.get_data(as_text=True)
+    monkeypatch.setattr(imports, "MAX_BYTES", 100)
+    page = preview(c, "unit", units_file()).get_data(as_text=True)
+    assert "文件过大" in page
