@@ -141,6 +141,28 @@ def test_headers_any_order_english_extra_columns_fullwidth(client_as, world):
     assert (u.building, u.room) == ("6", "101")
 
 
+def test_merged_title_and_header_cells_are_tolerated(client_as, world):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["翠湖花园 房屋台账 2026年12月"])
+    ws.merge_cells("A1:G1")                      # a merged title over the table
+    ws.append(["房号", "位置", None, None, "建筑面积(㎡)", "状态", "备注"])
+    ws.merge_cells("B2:D2")                      # a merged header over three columns
+    ws.append(["7-1-101", "7", "1", "101", 80, "空置", "x"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    page = preview(client_as("cs_admin"), "unit", buf.getvalue()).get_data(as_text=True)
+    # the merged "位置" names no column: reported, and the required 楼栋/单元/房间 are missing
+    assert "缺少必需的列：楼栋、单元、房间" in page
+    ws.unmerge_cells("B2:D2")
+    for col, name in zip("BCD", ("楼栋", "单元", "房间"), strict=True):
+        ws[f"{col}2"] = name
+    buf = io.BytesIO()
+    wb.save(buf)
+    page = preview(client_as("cs_admin"), "unit", buf.getvalue()).get_data(as_text=True)
+    assert counts(page)["new"] == 1 and "已忽略的列：备注" in page
+
+
 def test_template_has_chinese_headers_sample_validation_and_notes(client_as):
     c = client_as("cs_admin")
     r = c.get("/admin/resident/import/template/")
