@@ -47,3 +47,11 @@ def test_units_and_residents_from_the_templates(person):
     admin.go("/admin/resident/?search=导入")
     assert "导入租户" in admin.text("table.model-list")
     admin.check_clean()
+
+
+def test_staff_and_prices_from_the_templates(person):
+    it = person("it")
+    import_through_the_screens(it, "staff_user", [["newguard", "新保安", "13800138000", "保安"]], "新增 1 条")
+    import_through_the_screens(it, "fee_item", [["parking", "临时停车", "小时", "5", "2027-01-01", None]],
+                               "新增 1 条")
+    it.check_clean()
