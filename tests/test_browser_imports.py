@@ -55,3 +55,44 @@ def test_staff_and_prices_from_the_templates(person):
     import_through_the_screens(it, "fee_item", [["parking", "临时停车", "小时", "5", "2027-01-01", None]],
                                "新增 1 条")
     it.check_clean()
+
+
+def test_next_months_roster_from_its_template(app, person):
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from kernel.db import db
+    from kernel.identity import Property
+    from models.duty import Roster
+    with app.app_context():
+        pid = db.session.scalars(select(Property.id).order_by(Property.id)).first()
+        roster = Roster(property_id=pid, month=date(2031, 3, 1), state="draft")
+        db.session.add(roster)
+        db.session.commit()
+        rid = roster.id
+    admin = person("cs_admin")
+    admin.go(f"/admin/roster/grid/?id={rid}")
+    with admin.page.expect_navigation():
+        admin.page.click("#fd-grid-import")
+    with admin.page.expect_download() as got:
+        admin.page.click("#fd-import-template")
+    wb = openpyxl.load_workbook(io.BytesIO(open(got.value.path(), "rb").read()))
+    ws = wb.worksheets[0]
+    ws["C2"], ws["D2"] = "早班", "晚班"  # the first desk person: early on the 1st, late on the 2nd
+    buf = io.BytesIO()
+    wb.save(buf)
+    admin.page.set_input_files("#fd-import-upload input[type=file]",
+                               files=[{"name": "roster.xlsx", "mimeType": XLSX, "buffer": buf.getvalue()}])
+    with admin.page.expect_navigation():
+        admin.page.click("#fd-import-upload button[type=submit]")
+    admin.shot("roster preview")
+    assert "新增 1" in admin.text("#fd-import-counts")
+    with admin.page.expect_navigation():
+        admin.page.click("#fd-import-confirm button[type=submit]")
+    assert "排班已导入" in admin.flashes()
+    cells = admin.page.locator("#fd-roster select")
+    assert cells.nth(0).evaluate("e => e.selectedOptions[0].text") == "早"
+    assert cells.nth(1).evaluate("e => e.selectedOptions[0].text") == "晚"
+    admin.shot("roster imported")
+    admin.check_clean()
