@@ -467,8 +467,9 @@ def _key_text(model: type, cols: dict[str, Column], alt: tuple[str, ...], values
     return "|".join(parts)
 
 
-def _existing(session: Any, model: type, property_id: int, cols: list[Column]) -> tuple[dict, list[dict]]:
-    """The property's records as {column: value} (a link by its target's key text), by id."""
+def _existing(session: Any, model: type, property_id: int, cols: list[Column]) -> dict[int, dict[str, Any]]:
+    """The property's records as {column: value} over every importable column (a link by its id), by id: the
+    model's checks see the whole record even when the file carries only some of its columns."""
     names = [c.name for c in cols if c.virtual is None]
     query = select(model.id, *[model.__table__.c[n] for n in names])
     if hasattr(model, "property_id"):
@@ -482,7 +483,7 @@ def _existing(session: Any, model: type, property_id: int, cols: list[Column]) -
         for rid, extra in model.import_current(session, property_id).items():
             if rid in rows:
                 rows[rid].update(extra)
-    return rows, []
+    return rows
 
 
 def _targets(session: Any, cols: list[Column], property_id: int) -> dict[str, dict[str, int]]:
@@ -506,7 +507,7 @@ def plan(session: Any, model: type, property_id: int, data: bytes) -> Plan:
     cols, ignored, body = read(model, data)
     by_attr = {c.link or c.name: c for c in columns_of(model)}
     targets = _targets(session, cols, property_id)
-    existing, _ = _existing(session, model, property_id, cols)
+    existing = _existing(session, model, property_id, columns_of(model))
     index: list[dict[str, int]] = []
     for alt in decl.keys:
         idx = {}
