@@ -565,3 +565,15 @@ def test_an_upload_without_a_file_or_with_a_huge_one(client_as, monkeypatch):
     monkeypatch.setattr(imports, "MAX_BYTES", 100)
     page = preview(c, "unit", units_file()).get_data(as_text=True)
     assert "文件过大" in page
+
+
+def test_all_properties_view_imports_nothing(client_as):
+    """A company-wide role looking at all properties picks one first: an import belongs to one property."""
+    c = client_as("it")
+    c.post("/property", {"property_id": "all"})
+    r = c.get("/admin/fee_item/import/", follow_redirects=True)
+    assert "请先在页头选择一个项目" in r.get_data(as_text=True)
+    before = count(FeeItem)
+    fees = xlsx([["代码", "名称", "计价单位", "金额(元)", "生效日期"], ["x1", "某费", "次", "1", "2027-01-01"]])
+    r = preview(c, "fee_item", fees)
+    assert "请先在页头选择一个项目" in r.get_data(as_text=True) and count(FeeItem) == before
