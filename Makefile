@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run install migrate demo test bench bench-load bench-outbox clean translations mutate
+.PHONY: run install migrate demo test bench bench-load bench-outbox bench-import clean translations mutate
 
 $(BIN)/flask: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
@@ -33,6 +33,10 @@ bench: install
 	$(BIN)/python -m bench.run
 	if [ "$$BENCH_ATTACHMENTS" = "1" ]; then $(BIN)/python -m bench.attachments; fi
 	if [ "$$BENCH_OUTBOX" = 1 ]; then $(BIN)/python -m bench.outbox; fi
+	if [ "$$BENCH_IMPORT" = 1 ]; then $(BIN)/python -m bench.imports; fi
+
+bench-import: install  # 50,000 residents: preview and confirm through the screens (bench/imports.py)
+	$(BIN)/python -m bench.imports
 
 bench-outbox: install  # 10,000 queued e-mails through the worker into aiosmtpd (bench/outbox.py)
 	$(BIN)/python -m bench.outbox

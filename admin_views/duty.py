@@ -1,19 +1,24 @@
 """Duty screens: roster month grid, duty log reading, daily summary; the rest is declaration."""
 import calendar
+import io
 from datetime import date, timedelta
 
-from flask import abort, flash, redirect, request, url_for
+import openpyxl
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup, escape
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import func, select
 
 from app.admin import RegisterView, endpoint, login_redirect
-from kernel import permissions, scoping
+from kernel import imports, permissions, scoping
 from kernel.clock import now, start_of, today
 from kernel.db import db
 from kernel.deadlines import overdue_clause
+from kernel.i18n import T
 from kernel.identity import Membership, Property, Role, StaffUser
 from kernel.permissions import VIEW
 from kernel.validators import business_day
@@ -24,6 +29,8 @@ from models.duty import (
     QualityCheck,
     Roster,
     RosterAssignment,
+    apply_grid,
+    grid_plan,
     open_records,
     roster_due,
 )
@@ -94,6 +101,118 @@ class RosterView(RegisterView):
                 flash(e, "error")
         return self.render("admin/roster_grid.html", roster=roster, days=days, staff=staff, shifts=shifts,
                            cells=cells, editable=editable)
+
+
+    # ---------------------------------------------------------------- the month's grid from a spreadsheet
+    def _grid_roster(self):
+        roster = self.get_one(request.args.get("id"))
+        if roster is None:
+            abort(404)
+        if roster.is_locked:
+            flash(gettext("该排班表已报经理或已作废，不能再导入"), "error")
+            abort(redirect(url_for(".details_view", id=roster.id)))
+        return roster
+
+    def _grid_parts(self, roster):
+        shifts = db.session.scalars(select(Shift).where(Shift.property_id == roster.property_id, Shift.active)
+                                    .order_by(Shift.starts_at)).all()
+        return self.staff_of_desk(roster.property_id), shifts
+
+    @endpoint("/grid/template/", "import")
+    def grid_template_view(self):
+        """The month as a sheet to fill in: a desk person per row, a day per column, today's cells filled in."""
+        roster = self._grid_roster()
+        staff, shifts = self._grid_parts(roster)
+        n = calendar.monthrange(roster.month.year, roster.month.month)[1]
+        cells = {(a.staff_id, a.day): a.shift_id for a in roster.assignments}
+        names = {sh.id: sh.name for sh in shifts}
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = f"{roster.month:%Y-%m}"
+        ws.append(["用户名", "姓名"] + list(range(1, n + 1)))
+        for s_ in staff:
+            ws.append([s_.username, s_.full_name] + [names.get(cells.get((s_.id, roster.month.replace(day=d))), "")
+                                                     for d in range(1, n + 1)])
+        choices = ",".join([sh.name for sh in shifts] + ["休"])
+        dv = DataValidation(type="list", formula1=f'"{choices}"', allow_blank=True)
+        ws.add_data_validation(dv)
+        dv.add(f"C2:{get_column_letter(n + 2)}{len(staff) + 200}")
+        notes = wb.create_sheet("填写说明")
+        for line in (["每行一位前台值班人员（按用户名识别，没有用户名时按姓名），每列一天，格子填班次。"],
+                     ["班次可填：" + "、".join(f"{sh.name}（{sh.code}，{sh.starts_at:%H:%M}-{sh.ends_at:%H:%M}）"
+                                              for sh in shifts) + "；空白或“休”为不排班。"],
+                     ["文件中列出的人员，其本月排班以文件为准；未列出的人员不变。"]):
+            notes.append(line)
+        buf = io.BytesIO()
+        wb.save(buf)
+        response = Response(buf.getvalue(),
+                            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response.headers["Content-Disposition"] = f'attachment; filename="roster-{roster.month:%Y-%m}.xlsx"'
+        return response
+
+    def _grid_page(self, roster, plan=None, **kw):
+        rows = []
+        if plan is not None:
+            names = {sh.id: sh.name for sh in self._grid_parts(roster)[1]}
+            for r in sorted(plan.rows, key=lambda r: ("error", "changed", "new", "unchanged").index(r.status))[:500]:
+                rows.append(dict(line=r.line, status=r.status, errors=r.errors,
+                                 cells=[(gettext("人员"), str(r.staff))] if r.staff else [],
+                                 changes=[(f"{r.staff} {d.day}日", names.get(a, "休"), names.get(b, "休"))
+                                          for d, a, b in r.changes]))
+        return self.render("admin/import.html", plan=plan, rows=rows, columns=[],
+                           keys=gettext("用户名或姓名"), statuses=imports.STATUS, limit=500,
+                           max_rows=imports.MAX_ROWS, upload_url=url_for(".grid_import_view", id=roster.id),
+                           confirm_url=url_for(".grid_confirm_view", id=roster.id),
+                           template_url=url_for(".grid_template_view", id=roster.id),
+                           back_url=url_for(".grid_view", id=roster.id), **kw)
+
+    @endpoint("/grid/import/", "import", methods=("GET", "POST"))
+    def grid_import_view(self):
+        roster = self._grid_roster()
+        if request.method == "GET":
+            return self._grid_page(roster)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash(gettext("请选择要导入的文件"), "error")
+            return self._grid_page(roster)
+        data = upload.stream.read(imports.MAX_BYTES + 1)
+        filename = upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:200]
+        staff, shifts = self._grid_parts(roster)
+        try:
+            plan = grid_plan(roster, db.session, data, staff, shifts)
+        except imports.ImportRefused as ex:
+            db.session.rollback()
+            flash(str(ex.message), "error")
+            return self._grid_page(roster)
+        db.session.rollback()
+        token, digest = self.keep_upload(data, filename, roster.property_id, plan.digest, roster=roster.id)
+        return self._grid_page(roster, plan=plan, token=token, filename=filename, sha256=digest)
+
+    @endpoint("/grid/import/confirm/", "import", methods=("POST",))
+    def grid_confirm_view(self):
+        roster = self._grid_roster()
+        token = request.form.get("token") or ""
+        kept = self.kept_upload(token, roster.property_id)
+        back = redirect(url_for(".grid_import_view", id=roster.id))
+        if kept is None or kept[0].get("roster") != roster.id:
+            flash(gettext("预览已失效，请重新上传文件"), "error")
+            return back
+        ticket, data = kept
+        staff, shifts = self._grid_parts(roster)
+        try:
+            plan = grid_plan(roster, db.session, data, staff, shifts)
+            if plan.counts["error"] or plan.digest != ticket["plan"]:
+                raise imports.ImportRefused(T("预览之后数据已有变化，请重新预览后再确认",
+                                              "The data changed since the preview: preview again"))
+            apply_grid(roster, db.session, plan, ticket["file"], ticket["sha256"], current_user)
+            db.session.commit()
+        except imports.ImportRefused as ex:
+            db.session.rollback()
+            flash(str(ex.message), "error")
+            return back
+        self.drop_ticket(token)
+        flash(gettext("排班已导入"), "success")
+        return redirect(url_for(".grid_view", id=roster.id))
 
 
 class LeaveRequestView(RegisterView):

@@ -51,6 +51,8 @@ class Config:
     # empty: files under ATTACHMENTS_DIR; or s3://bucket/prefix?endpoint=https://...&region=... (boto3)
     ATTACHMENT_STORAGE = os.environ.get("ATTACHMENT_STORAGE", "")
     ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))  # per file
+    # spreadsheets uploaded for an import, kept by their sha256 between the preview and the confirm (kernel/imports.py)
+    IMPORTS_DIR = os.environ.get("IMPORTS_DIR", str(ROOT / "instance" / "imports"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024)))  # one request, all files
     READY_MIN_FREE_MB = int(os.environ.get("READY_MIN_FREE_MB", "500"))  # /readyz fails below this on ATTACHMENTS_DIR
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")  # bearer token for /metrics; empty: IT users only

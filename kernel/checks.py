@@ -14,7 +14,7 @@ from sqlalchemy import inspect as sa_inspect
 
 from kernel import permissions
 from kernel.pii import Encrypted
-from kernel.register import FIELD_HINTS, blind_indexes, pii_columns, registers
+from kernel.register import FIELD_HINTS, Virtual, blind_indexes, pii_columns, registers
 from kernel.validators import BY_NAME
 
 Check = Callable[[Any], Iterable[str]]
@@ -195,3 +195,40 @@ def business_records_are_voided_not_deleted(app: Any) -> Iterator[str]:
         for role, ops in permissions.grants().get(name, {}).items():
             if "delete" in ops:
                 yield f"{name}.grants: '{role}' may delete a business record (void it instead)"
+
+
+@check
+def imports_are_consistent(app: Any) -> Iterator[str]:
+    """A register filled from spreadsheets (kernel.imports): its keys among its columns, its columns real, no state
+    imported (nobody imports into a workflow's states), and `import` granted only where there is an import."""
+    for name, model in registers().items():
+        decl = getattr(model, "importable", None)
+        granted = [r for r, ops in permissions.grants().get(name, {}).items() if "import" in ops]
+        if decl is None:
+            for role in () if model.imported_on_its_screen else granted:
+                yield f"{name}.grants: '{role}' may import, but the register declares no `importable`"
+            continue
+        if not granted:
+            yield f"{name}.importable: nobody is granted 'import'"
+        mapper = sa_inspect(model)
+        names = []
+        for col in decl.columns:
+            if isinstance(col, Virtual):
+                names.append(col.name)
+                for hook in ("import_current", "import_write"):
+                    if not hasattr(model, hook):
+                        yield f"{name}.importable: virtual column '{col.name}' needs `{hook}` on the model"
+                continue
+            names.append(col)
+            if col in ("state", "id", "version", "property_id"):
+                yield f"{name}.importable: '{col}' is kept by the system and never imported"
+            elif col not in attributes(model):
+                yield f"{name}.importable: '{col}' is not a column or relationship"
+            elif col in mapper.relationships:
+                target = mapper.relationships[col].mapper.class_
+                if getattr(target, "importable", None) is None and "code" not in target.__table__.c:
+                    yield f"{name}.importable: linked '{col}' has no key to find it by (importable or a code)"
+        for key in decl.keys:
+            for part in key:
+                if part not in names:
+                    yield f"{name}.importable.keys: '{part}' is not one of its columns"

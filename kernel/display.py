@@ -131,6 +131,9 @@ class Display:
                 rows.append((str(ATTACHMENT_FIELDS[key]), self.document_label(old), self.document_label(new))
                             if key == "kind" else (str(ATTACHMENT_FIELDS[key]), str(old or "—"), str(new or "—")))
                 continue
+            if action == "import_file" and key in IMPORT_FIELDS:
+                rows.append((str(IMPORT_FIELDS[key]), "—", str(new if new is not None else "—")))
+                continue
             if action == "denied" and key in DENIED_FIELDS:
                 rows.append((str(DENIED_FIELDS[key]), "—", denied_reason(new) if key == "reason" else str(new or "—")))
                 continue
@@ -190,7 +193,10 @@ ACTIONS = {"create": T("新建", "Created"), "update": T("修改", "Changed"), "
            "erase": T("到期清除个人信息", "Personal data erased (retention)"),
            "attach": T("上传附件", "Attached a file"), "view_attachment": T("查看附件", "Viewed a file"),
            "detach": T("删除附件", "Removed a file"),
-           "purge_attachment": T("到期清除附件", "File removed (retention)")}
+           "purge_attachment": T("到期清除附件", "File removed (retention)"),
+           "import": T("导入", "Imported"), "import_file": T("导入文件", "Imported a file")}
+IMPORT_FIELDS = {"file": T("文件", "File"), "sha256": T("校验值", "SHA-256"), "new": T("新增", "New"),
+                 "changed": T("修改", "Changed"), "unchanged": T("不变", "Unchanged")}
 ATTACHMENT_ACTIONS = ("attach", "view_attachment", "detach", "purge_attachment")
 ATTACHMENT_FIELDS = {"file": T("文件", "File"), "kind": T("资料", "Document"), "sha256": T("校验值", "SHA-256"),
                      "attachment": T("附件编号", "File no."), "reason": T("原因", "Reason"),

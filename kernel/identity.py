@@ -4,19 +4,21 @@ The kernel keeps these because scoping, audit and sign-offs point at them; their
 """
 from __future__ import annotations
 
+import re
+import secrets
 from typing import Any
 
 from flask import current_app
-from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false, not_, select, true
+from flask_login import UserMixin, current_user
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false, not_, or_, select, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.security import generate_password_hash
 
 from kernel.db import db
 from kernel.i18n import T
-from kernel.permissions import ALL, READ, VIEW
-from kernel.register import PropertyScoped, Register, Tracked, Workflow, field, link
+from kernel.permissions import ALL, READ, ROLES, VIEW, needs_confirmation
+from kernel.register import Importable, PropertyScoped, Register, Tracked, Virtual, Workflow, field, link
 from kernel.workflow import transition
 
 
@@ -53,10 +55,38 @@ class Role(Register, db.Model):
         return self.name
 
 
+def parse_roles(text: str) -> tuple[str, ...]:
+    """"客服助理、财务" or "clerk, finance" -> ('clerk', 'finance'); an unknown name raises ValueError."""
+    names = {}
+    for code, (label, _) in ROLES.items():
+        for alias in (code, label.en, *label.zh.split("/")):
+            names[alias.lower().replace(" ", "")] = code
+    codes = set()
+    for part in re.split(r"[,，、;；\s]+", text):
+        if part:
+            code = names.get(part.lower()) or names.get(part.lower().replace(" ", ""))
+            if code is None:
+                raise ValueError(f"“{part[:20]}”不是角色（可填：{'、'.join(lbl.zh for lbl, _ in ROLES.values())}）")
+            codes.add(code)
+    return tuple(sorted(codes))
+
+
+def show_roles(codes: tuple) -> str:
+    return "、".join(str(ROLES[c][0]) if c in ROLES else c for c in codes)
+
+
 class StaffUser(UserMixin, Tracked, Register, db.Model):
     __tablename__ = "staff_user"
     __label__ = T("员工账号", "Staff accounts")
-    grants = dict(it=ALL)
+    grants = dict(it=ALL + ("import",))
+    # a new property's staff list: accounts by username with their roles at the current property; a role that needs
+    # four eyes becomes a grant a manager confirms, as on the form; a new account has no password until IT sets one
+    importable = Importable(
+        keys=(("username",),),
+        columns=("username", "full_name", "phone",
+                 Virtual("roles", T("角色", "Roles"), parse_roles, show_roles, required=True,
+                         note="本项目的角色，多个用顿号分隔；只增加不删除；需经理确认的角色导入后待确认")),
+        sample=dict(username="zhangsan", full_name="张三", phone="13800138000", roles="客服助理"))
     not_edited_by = ("id",)  # IT never changes its own account (roles, password, active): another IT does
     username: Mapped[str] = field(T("用户名", "Username"), String(40), unique=True, nullable=False)
     full_name: Mapped[str] = field(T("姓名", "Full name"), String(40), nullable=False)
@@ -89,6 +119,61 @@ class StaffUser(UserMixin, Tracked, Register, db.Model):
 
     def works_at(self, property_id: int) -> bool:
         return any(m.property_id == property_id for m in self.memberships)
+
+    @classmethod
+    def import_current(cls, session: Any, property_id: int) -> dict[int, dict[str, tuple]]:
+        """Each account's roles at the property, granted or waiting for the manager (kernel.imports)."""
+        out: dict[int, set] = {}
+        for uid, code in session.execute(select(Membership.user_id, Role.code).join(Role).where(
+                Membership.property_id == property_id)):
+            out.setdefault(uid, set()).add(code)
+        for uid, code in session.execute(select(MembershipGrant.user_id, Role.code).join(Role).where(
+                MembershipGrant.property_id == property_id, MembershipGrant.state == "pending")):
+            out.setdefault(uid, set()).add(code)
+        return {uid: {"roles": tuple(sorted(codes))} for uid, codes in out.items()}
+
+    @classmethod
+    def import_rules(cls, session: Any, property_id: int, rows: list) -> list:
+        """An account of another property is not IT's here to change; nor is IT's own account (not_edited_by)."""
+        ids = [r.record_id for r in rows if r.record_id is not None and r.status != "error"]
+        if not ids:
+            return []
+        here = set(session.scalars(select(cls.id).where(cls.id.in_(ids), or_(
+            cls.scope_clause(property_id), cls.unassigned_clause(), pending_clause(property_id)))))
+        me = current_user.id if current_user and current_user.is_authenticated else None
+        out = []
+        for r in rows:
+            if r.record_id is None or r.status == "error":
+                continue
+            if r.record_id == me:
+                out.append((r, "不能通过导入修改自己的账号"))
+            elif r.record_id not in here:
+                out.append((r, "该用户名已被其他项目的员工使用，请换一个用户名"))
+        return out
+
+    def import_write(self, session: Any, property_id: int, extra: dict, created: bool) -> None:
+        """A new account gets an unusable random password it must change; roles are added, never removed."""
+        if created:
+            self.password_hash = hash_password(secrets.token_urlsafe(32))
+            self.must_change_password = True
+        have = self.import_current_of(session, property_id) if not created else set()
+        for code in extra.get("roles", ()):
+            role = session.scalar(select(Role).where(Role.code == code))
+            if role is None or code in have:
+                continue
+            if needs_confirmation(code):
+                session.add(MembershipGrant(property_id=property_id, user=self, role_id=role.id,
+                                            note="导入员工名单"))
+            else:
+                session.add(Membership(user=self, property_id=property_id, role_id=role.id))
+
+    def import_current_of(self, session: Any, property_id: int) -> set[str]:
+        granted = session.scalars(select(Role.code).join(Membership, Membership.role_id == Role.id).where(
+            Membership.user_id == self.id, Membership.property_id == property_id))
+        pending = session.scalars(select(Role.code).join(MembershipGrant, MembershipGrant.role_id == Role.id).where(
+            MembershipGrant.user_id == self.id, MembershipGrant.property_id == property_id,
+            MembershipGrant.state == "pending"))
+        return set(granted) | set(pending)
 
     def __str__(self) -> str:
         return self.full_name or self.username

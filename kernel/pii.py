@@ -57,6 +57,15 @@ def decrypt(token: str) -> str:
     return _keys["fernet"].decrypt(token.encode()).decode()
 
 
+def encrypt_bytes(data: bytes) -> bytes:
+    """A file holding personal data at rest (an uploaded import waiting for its confirm)."""
+    return _keys["fernet"].encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    return _keys["fernet"].decrypt(token)
+
+
 def rotate(token: str) -> str:
     """The same value encrypted under the first (newest) key."""
     return _keys["fernet"].rotate(token.encode()).decode()

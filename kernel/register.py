@@ -61,6 +61,31 @@ class Retention:
     days: int
 
 
+@dataclass(frozen=True)
+class Virtual:
+    """An imported column that is not a column of the table (a staff account's roles at the property): the model
+    reads it (`import_current`), parses it (`parse`, text -> tuple) and writes it (`import_write`). Its values
+    only add: a row lists what must be there, an import never takes anything away."""
+
+    name: str
+    label: T
+    parse: Callable[[str], tuple]
+    show: Callable[[tuple], str]
+    required: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Importable:
+    """A register filled from a spreadsheet (kernel.imports): its natural keys within the property, tried in
+    order (a resident: ID number, else name + unit), the columns a file may carry (a link by the linked
+    register's own key, e.g. a unit by its code), and the template's sample row."""
+
+    keys: tuple[tuple[str, ...], ...]
+    columns: tuple[str | Virtual, ...]
+    sample: dict[str, str]
+
+
 RowRule = Callable[[type, int], Any]  # (model, user id) -> SQL clause of the rows a role may see
 
 
@@ -121,6 +146,8 @@ class Register:
     # The copies and photos its records take (kernel.attachments.Document), and how long personal ones are kept
     # when the register keeps no ID number of its own (else `retention` applies to them too).
     documents: ClassVar[tuple[Any, ...]] = ()
+    importable: ClassVar[Importable | None] = None  # filled from a spreadsheet with a preview (kernel.imports)
+    imported_on_its_screen: ClassVar[bool] = False  # or by a screen of its own (a roster's month grid)
     document_retention: ClassVar[Retention | None] = None
 
     def __init_subclass__(cls, **kw: Any):

@@ -1,6 +1,10 @@
 """Duty management (source 篇3, 篇4): roster, leave and swaps, duty log, handover, quality checks."""
 from __future__ import annotations
 
+import calendar
+import hashlib
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import (
@@ -19,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, object_session, relationship
 
+from kernel import audit, imports
 from kernel.clock import now, today
 from kernel.db import db
 from kernel.deadlines import Deadline
@@ -39,7 +44,8 @@ def roster_due(month: date) -> datetime:
 class Roster(Voidable, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "roster"
     __label__ = T("排班表", "Rosters")
-    grants = dict(cs_admin=KEEP, supervisor=READ, manager=READ, clerk=VIEW)
+    grants = dict(cs_admin=KEEP + ("import",), supervisor=READ, manager=READ, clerk=VIEW)
+    imported_on_its_screen = True  # the month's grid from a spreadsheet (RosterView.grid_import_view, grid_plan)
     void_roles = ("supervisor", "manager")
     states = {"draft": T("草稿", "Draft"), "submitted": T("已提交", "Submitted"),
               "reviewed": T("主管已审核", "Reviewed"), "filed": T("已报经理", "Filed")}
@@ -96,6 +102,131 @@ class Roster(Voidable, PropertyScoped, Tracked, Register, db.Model):
     def on_edit(self, session, user):
         if self.state == "reviewed":
             fire(self, "reopen", user, (), session, comment="审核后修改排班", system=True)
+
+
+REST = {"休", "-", "—", "/", "x", "休息", "off"}
+WHO = {"用户名": "username", "username": "username", "姓名": "full_name", "name": "full_name", "人员": "full_name"}
+
+
+@dataclass
+class GridRow:
+    line: int
+    staff: object | None = None
+    status: str = "unchanged"
+    cells: dict = dc_field(default_factory=dict)     # day -> shift id or None, as the file says
+    changes: list = dc_field(default_factory=list)   # (day, old shift, new shift)
+    errors: list = dc_field(default_factory=list)
+
+
+@dataclass
+class GridPlan:
+    rows: list
+    counts: dict
+    ignored: list
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(repr([(r.line, r.status, [(d.isoformat(), a, b) for d, a, b in r.changes])
+                                    for r in self.rows]).encode()).hexdigest()
+
+
+def _day_of(month: date, cell) -> date | None:
+    """A header cell naming a day of the month: 1..31, "1日", "1号", or a date in that month."""
+    if isinstance(cell, datetime):
+        cell = cell.date()
+    if isinstance(cell, date):
+        return cell if (cell.year, cell.month) == (month.year, month.month) else None
+    text_ = str(cell or "").removesuffix("日").removesuffix("号")
+    if text_.isdigit() and 1 <= int(text_) <= calendar.monthrange(month.year, month.month)[1]:
+        return month.replace(day=int(text_))
+    return None
+
+
+def grid_plan(roster, session, data: bytes, staff: list, shifts: list) -> GridPlan:
+    """A month's grid from a spreadsheet (a person per row by username or name, a day per column, a shift per
+    cell by code, name or its first character; blank or 休 = no shift) against the roster as it is."""
+    def is_header(cells):
+        return any(imports.header_key(c) in WHO for c in cells if c is not None)
+
+    _, head, body = imports.read_grid(data, is_header)
+    who = {i: WHO[imports.header_key(c)] for i, c in enumerate(head) if c is not None and imports.header_key(c) in WHO}
+    key_col = next((i for i, k in who.items() if k == "username"), None)
+    if key_col is None:
+        key_col = next(iter(who))
+    days = {i: _day_of(roster.month, c) for i, c in enumerate(head)}
+    days = {i: d for i, d in days.items() if d is not None}
+    if not days:
+        raise imports.ImportRefused(T("表头中没有日期列（1、2、3…或 1日、2日…）", "No day columns in the header (1, 2, 3…)"))
+    ignored = [str(c) for i, c in enumerate(head) if c is not None and i not in days and i not in who]
+    by_key = {}
+    for s in staff:
+        by_key.setdefault(("username", s.username), s)
+        by_key[("full_name", s.full_name)] = s if ("full_name", s.full_name) not in by_key else None  # ambiguous
+    by_shift = {}
+    for sh in shifts:
+        for alias in (sh.code, sh.name, sh.name[:1]):
+            by_shift.setdefault(imports.header_key(alias), sh.id)
+    current = {}
+    for a in roster.assignments:
+        current[(a.staff_id, a.day)] = a.shift_id
+    names = {sh.id: sh.name for sh in shifts}
+    seen, rows = {}, []
+    for line, cells, errors in body:
+        row = GridRow(line, errors=list(errors))
+        value = cells[key_col] if key_col < len(cells) else None
+        person = by_key.get((who[key_col], str(value))) if value is not None else None
+        if person is None:
+            row.errors.append(f"“{str(value or '')[:20]}”不是本项目的前台值班人员" if value is not None else "缺少人员")
+        elif person.id in seen:
+            row.errors.append(f"与第 {seen[person.id]} 行是同一人")
+        else:
+            seen[person.id] = line
+            row.staff = person
+        for i, day in days.items():
+            raw = cells[i] if i < len(cells) else None
+            if raw is None or imports.header_key(raw) in REST:
+                row.cells[day] = None
+                continue
+            sid = by_shift.get(imports.header_key(raw))
+            if sid is None:
+                row.errors.append(f"{day.day}日：“{str(raw)[:10]}”不是班次（{'、'.join(names.values())}）")
+            else:
+                row.cells[day] = sid
+        if row.errors:
+            row.status = "error"
+        else:
+            row.changes = [(d, current.get((person.id, d)), v) for d, v in sorted(row.cells.items())
+                           if current.get((person.id, d)) != v]
+            had = any(current.get((person.id, d)) for d in days.values())
+            row.status = "unchanged" if not row.changes else ("changed" if had else "new")
+        rows.append(row)
+    counts = {k: 0 for k in imports.STATUS}
+    for r in rows:
+        counts[r.status] += 1
+    return GridPlan(rows, counts, ignored)
+
+
+def apply_grid(roster, session, plan: GridPlan, filename: str, sha256: str, user) -> None:
+    """Write a grid plan without errors (the caller commits): cells added, changed or emptied, audited as an import."""
+    if plan.counts["error"]:
+        raise ValueError("a plan with errors is never applied")
+    cells = {(a.staff_id, a.day): a for a in roster.assignments}
+    with audit.acting("import"):
+        roster.on_edit(session, user)  # changed after the review: back to draft, as the grid screen does
+        for r in plan.rows:
+            for day, _, new in r.changes:
+                cell = cells.get((r.staff.id, day))
+                if new is None and cell is not None:
+                    session.delete(cell)
+                elif new is not None and cell is None:
+                    session.add(RosterAssignment(roster_id=roster.id, property_id=roster.property_id,
+                                                 staff_id=r.staff.id, day=day, shift_id=new))
+                elif cell is not None:
+                    cell.shift_id = new
+        session.flush()
+    audit.record_bulk(session, "roster", "import_file", [(roster.id, roster.property_id, {
+        "file": (None, filename[:200]), "sha256": (None, sha256),
+        **{k: (None, v) for k, v in plan.counts.items() if k != "error"}})])
 
 
 class RosterAssignment(PropertyScoped, Register, db.Model):

@@ -25,7 +25,17 @@ from kernel.db import db
 from kernel.i18n import T
 from kernel.permissions import ALL, ENTER, KEEP, READ, VIEW
 from kernel.pii import blind_index, encrypted_field
-from kernel.register import Deactivatable, Numbered, PropertyScoped, Register, Tracked, Workflow, field, link
+from kernel.register import (
+    Deactivatable,
+    Importable,
+    Numbered,
+    PropertyScoped,
+    Register,
+    Tracked,
+    Workflow,
+    field,
+    link,
+)
 from kernel.validators import email_ok
 from kernel.workflow import transition
 
@@ -43,7 +53,11 @@ DEPARTMENT_KIND = {
 class Unit(Deactivatable, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "unit"
     __label__ = T("房号", "Units")
-    grants = dict(it=ALL, clerk=VIEW, cs_admin=KEEP, supervisor=READ, manager=READ, engineering=VIEW, finance=VIEW)
+    grants = dict(it=ALL + ("import",), clerk=VIEW, cs_admin=KEEP + ("import",), supervisor=READ, manager=READ,
+                  engineering=VIEW, finance=VIEW)
+    importable = Importable(keys=(("code",),), columns=("code", "building", "entrance", "room", "floor_area", "status"),
+                            sample=dict(code="3-2-1501", building="3", entrance="2", room="1501", floor_area="89.50",
+                                        status="已入住"))
     code: Mapped[str] = field(T("房号", "Unit"), String(20), nullable=False, index=True,
                               description=T("楼栋-单元-房号，如 3-2-1501", "Building-entrance-room, e.g. 3-2-1501"))
     building: Mapped[str] = field(T("楼栋", "Building"), String(10), nullable=False)
@@ -68,8 +82,15 @@ class Resident(PropertyScoped, Tracked, Register, Workflow, db.Model):
 
     __tablename__ = "resident"
     __label__ = T("业户档案", "Residents")
-    grants = dict(clerk=ENTER + ("reveal",), cs_admin=KEEP + ("reveal",), supervisor=READ, manager=READ,
+    grants = dict(clerk=ENTER + ("reveal",), cs_admin=KEEP + ("reveal", "import"), supervisor=READ, manager=READ,
                   finance=VIEW)
+    # resident = ID number, else name + unit (a tenant's file often lacks the number); the state is never imported
+    importable = Importable(keys=(("id_number",), ("name", "unit")),
+                            columns=("name", "kind", "unit", "phone", "id_number", "move_in_date",
+                                     "owner_authorisation", "note"),
+                            sample=dict(name="张三", kind="业主", unit="3-2-1501", phone="13800138000",
+                                        id_number="11010519491231002X", move_in_date="2026-01-31",
+                                        owner_authorisation="否", note=""))
     states = RESIDENT_STATES
     initial_state = "active"
     locked_states = ("anonymised",)
@@ -93,6 +114,16 @@ class Resident(PropertyScoped, Tracked, Register, Workflow, db.Model):
     def may_act_for_unit(self) -> bool:
         """An owner, or a tenant whose owner's authorisation is on file (source 篇5 §7-8)."""
         return self.kind == "owner" or self.owner_authorisation
+
+    @classmethod
+    def import_rules(cls, session, property_id: int, rows: list) -> list:
+        """A tenant needs the unit's owner: on record, or a good row of the same file (篇5 §7-8)."""
+        owners = set(session.scalars(select(cls.unit_id).where(
+            cls.property_id == property_id, cls.kind == "owner", cls.state == "active")))
+        owners |= {r.values.get("unit_id") for r in rows
+                   if r.status != "error" and r.values.get("kind", "owner") == "owner"}
+        return [(r, "租户所在房号没有业主档案（请先登记业主，或在同一文件中包含业主）") for r in rows
+                if r.status != "error" and r.values.get("kind") == "tenant" and r.values.get("unit_id") not in owners]
 
     @transition(source="active", target="erasure_requested", roles=("cs_admin",),
                 label=T("申请注销个人信息", "Request erasure"), comment_required=True,
@@ -119,7 +150,10 @@ class Resident(PropertyScoped, Tracked, Register, Workflow, db.Model):
 class Department(Deactivatable, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "department"
     __label__ = T("联系部门", "Departments")
-    grants = dict(it=ALL, cs_admin=KEEP, clerk=VIEW, supervisor=VIEW, manager=VIEW)
+    grants = dict(it=ALL + ("import",), cs_admin=KEEP + ("import",), clerk=VIEW, supervisor=VIEW, manager=VIEW)
+    importable = Importable(keys=(("name", "kind"),), columns=("name", "kind", "contact", "phone", "email"),
+                            sample=dict(name="工程部", kind="工程部", contact="李工", phone="0755-88886666",
+                                        email="eng@example.com"))
     name: Mapped[str] = field(T("名称", "Name"), String(40), nullable=False)
     kind: Mapped[str] = field(T("类别", "Kind"), String(12), nullable=False, choices=DEPARTMENT_KIND)
     contact: Mapped[str | None] = field(T("联系人", "Contact"), String(40))
@@ -163,7 +197,13 @@ class FeeItem(PropertyScoped, Tracked, Register, db.Model):
 
     __tablename__ = "fee_item"
     __label__ = T("收费/有偿服务价格", "Fees and prices")
-    grants = dict(it=ALL, finance=READ, clerk=VIEW, cs_admin=VIEW, supervisor=READ, manager=READ, regional=READ)
+    grants = dict(it=ALL + ("import",), finance=READ, clerk=VIEW, cs_admin=VIEW, supervisor=READ, manager=READ,
+                  regional=READ)
+    # a price = its code from a date: a new price is a new row (a change of one in force is refused by refuse_change)
+    importable = Importable(keys=(("code", "effective_from"),),
+                            columns=("code", "name", "unit_of_charge", "amount", "effective_from", "effective_to"),
+                            sample=dict(code="worker_pass_deposit", name="出入证押金", unit_of_charge="人",
+                                        amount="100.00", effective_from="2026-01-01", effective_to=""))
     code: Mapped[str] = field(T("代码", "Code"), String(30), nullable=False, index=True)
     name: Mapped[str] = field(T("名称", "Name"), String(60), nullable=False)
     unit_of_charge: Mapped[str] = field(T("计价单位", "Charged per"), String(20), nullable=False)

@@ -47,6 +47,14 @@ PLANTED = [  # one message per kind of mistake in tests/declarations/planted_mis
     "voided_register.void: voiding needs a reason (comment_required) and is destructive",
     "voided_register.grants: 'clerk' may delete a business record (void it instead)",
     "voided_register.grants: 'reveal' on a register without personal data",
+    # issue 18: imports
+    "voided_register.grants: 'cs_admin' may import, but the register declares no `importable`",
+    "broken_register.importable: nobody is granted 'import'",
+    "broken_register.importable: 'state' is kept by the system and never imported",
+    "broken_register.importable: 'colour' is not a column or relationship",
+    "broken_register.importable: virtual column 'tags' needs `import_current` on the model",
+    "broken_register.importable: virtual column 'tags' needs `import_write` on the model",
+    "broken_register.importable.keys: 'serial' is not one of its columns",
 ]
 
 

@@ -56,7 +56,7 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "property": dict(it=ops(KEEP, "delete"), regional=ops(READ), manager=ops(SEE)),
     "role": dict(it=ops(SEE)),
     # IT's one duty: accounts. Delete only refers to a never-used account (the guard refuses a referenced one).
-    "staff_user": dict(it=ops(KEEP, "delete")),
+    "staff_user": dict(it=ops(KEEP, "delete import")),  # a new property's staff list (issue 18): IT keeps accounts
     # four eyes: IT asks, a manager of that property confirms or rejects
     "membership_grant": dict(it=ops(SEE), manager=ops(SEE, "confirm reject")),
     "deadline_rule": dict(it=ops(SEE, "edit"), supervisor=ops(SEE), manager=ops(SEE)),
@@ -68,18 +68,21 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     # audit: the supervisor audits (3.1), the manager inspects (4.4.2); IT reads its own registers' rows
     "audit_log": dict(supervisor=ops(READ), manager=ops(READ), it=ops(SEE)),
     # ------------------------------------------------------------------ master data
-    "unit": dict(it=ops(KEEP, "delete"), clerk=ops(SEE), cs_admin=ops(KEEP), supervisor=ops(READ),
+    # import (issue 18): a new property's 房屋台账, 业户档案, departments and prices arrive as spreadsheets. The
+    # CS admin keeps the department and resident files (篇2 §5 "负责部门及业/租户档案管理"), IT the master data
+    # and prices (DESIGN: IT = fee and price tables); IT reads no personal data, so it does not import residents.
+    "unit": dict(it=ops(KEEP, "delete import"), clerk=ops(SEE), cs_admin=ops(KEEP, "import"), supervisor=ops(READ),
                  manager=ops(READ), engineering=ops(SEE), finance=ops(SEE)),
     # 篇2 §5: the desk keeps the residents' file; the ID number is revealed by the desk only, with a reason;
     # erasing is asked by the CS admin and approved by the manager (anonymised, not deleted). Engineering does
     # not read the resident file (it gets unit and contact on the order), regional sees totals only.
-    "resident": dict(clerk=ops(ENTER, "reveal"), cs_admin=ops(KEEP, "reveal request_erasure"),
+    "resident": dict(clerk=ops(ENTER, "reveal"), cs_admin=ops(KEEP, "reveal request_erasure import"),
                      supervisor=ops(READ), manager=ops(READ, "approve_erasure refuse_erasure"), finance=ops(SEE)),
-    "department": dict(it=ops(KEEP, "delete"), cs_admin=ops(KEEP), clerk=ops(SEE), supervisor=ops(SEE),
+    "department": dict(it=ops(KEEP, "delete import"), cs_admin=ops(KEEP, "import"), clerk=ops(SEE), supervisor=ops(SEE),
                        manager=ops(SEE)),
     "shift": dict(it=ops(KEEP, "delete"), cs_admin=ops(SEE), supervisor=ops(SEE), manager=ops(SEE), clerk=ops(SEE)),
     # prices: IT keeps the table (a change is a new row; delete only a price never in force)
-    "fee_item": dict(it=ops(KEEP, "delete"), finance=ops(READ), clerk=ops(SEE), cs_admin=ops(SEE),
+    "fee_item": dict(it=ops(KEEP, "delete import"), finance=ops(READ), clerk=ops(SEE), cs_admin=ops(SEE),
                      supervisor=ops(READ), manager=ops(READ), regional=ops(READ)),
     # money: finance records, confirms what the desk took, corrects by reversal (红冲); never edits
     "payment": dict(finance=ops(SEE, "create export confirm reverse"), clerk=ops(SEE), cs_admin=ops(SEE),
@@ -144,7 +147,8 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
                      cs_admin=ops(KEEP, "sign_out sign_in void void_own"),
                      supervisor=ops(READ, "void"), manager=ops(READ)),
     # 4.1.1: the CS admin drafts by the 25th, the supervisor reviews, the manager files
-    "roster": dict(cs_admin=ops(KEEP, "submit void_own"), supervisor=ops(READ, "review send_back void"),
+    # 4.1.1: the CS admin drafts the month's roster; issue 18: drafted in a spreadsheet and imported into the grid
+    "roster": dict(cs_admin=ops(KEEP, "submit void_own import"), supervisor=ops(READ, "review send_back void"),
                    manager=ops(READ, "file void"), clerk=ops(SEE)),
     # 4.2.6: asked of the supervisor, who approves and names the substitute
     "leave_request": dict(clerk=ops(ENTER, "void_own"), cs_admin=ops(ENTER, "void_own"),

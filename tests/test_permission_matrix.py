@@ -81,6 +81,12 @@ def test_matrix(app, world, client_as, register, role):
     expect("export", c.get(f"{base}/export/csv/"), "export csv")
     expect("create", c.get(f"{base}/new/"), "create form")
     expect("edit", c.get(f"{base}/edit/?id={rid}"), "edit form")
+    if model.importable is not None:  # issue 18: import is an operation of its own, page and template alike
+        expect("import", c.get(f"{base}/import/"), "import page")
+        expect("import", c.get(f"{base}/import/template/"), "import template")
+        expect("import", c.post(f"{base}/import/confirm/", {"token": "0" * 32}), "import confirm")
+    else:
+        assert c.get(f"{base}/import/").status_code in ((302,) if role is None else (403, 404))
     writes = [
         ("create", c.post(f"{base}/new/", {"name": "x"}), "create post"),
         ("edit", c.post(f"{base}/edit/?id={rid}", {"row_version": "1"}), "edit post"),

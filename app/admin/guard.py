@@ -38,6 +38,7 @@ from app.admin.forms import (
     refuse_out_of_scope,
     related_out_of_scope,
 )
+from app.admin.imports import Importing
 from app.admin.listing import Listing
 from app.admin.personal import Personal
 from app.admin.printing import Printing
@@ -87,7 +88,8 @@ class VersionedXEditable(XEditableWidget):
         return super().__call__(field, **kwargs)
 
 
-class RegisterView(Filtering, Listing, Exporting, Attachments, Steps, DailySheets, Printing, Personal, ModelView):
+class RegisterView(Filtering, Listing, Exporting, Importing, Attachments, Steps, DailySheets, Printing, Personal,
+                   ModelView):
     form_base_class = SecureForm
     list_template = "admin/register_list.html"
     details_template = "admin/register_details.html"

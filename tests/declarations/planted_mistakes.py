@@ -14,7 +14,20 @@ from kernel.db import db
 from kernel.deadlines import Deadline
 from kernel.i18n import T
 from kernel.permissions import KEEP
-from kernel.register import Numbered, PropertyScoped, Register, Retention, Tracked, Verify, Workflow, field, link, own
+from kernel.register import (
+    Importable,
+    Numbered,
+    PropertyScoped,
+    Register,
+    Retention,
+    Tracked,
+    Verify,
+    Virtual,
+    Workflow,
+    field,
+    link,
+    own,
+)
 from kernel.workflow import transition
 
 
@@ -35,6 +48,8 @@ class Broken(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
     edited_only_by = "author_id"
     visible_rows = dict(wizard=own("name"), guard=own("name"))
     retention = Retention(start="kept_since", days=30)
+    importable = Importable(keys=(("serial",),), columns=("name", "state", "colour",
+                                                         Virtual("tags", T("标签", "Tags"), tuple, str)), sample={})
     plain_id: Mapped[str] = field(T("身份证号", "ID number"), String(18), pii=True)
 
     @transition(source="nowhere", target="elsewhere", roles=("wizard",), label=T("走", "Go"),
@@ -56,7 +71,7 @@ class BrokenView(RegisterView):
 class Voided(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
     __tablename__ = "voided_register"
     __label__ = T("作废无理由", "Voided")
-    grants = dict(clerk=("list", "delete"), cs_admin=("list", "reveal"))
+    grants = dict(clerk=("list", "delete"), cs_admin=("list", "reveal", "import"))
     states = {"open": T("开", "Open"), "void": T("作废", "Void")}
     initial_state = "open"
 
