@@ -14,7 +14,7 @@ from kernel.i18n import T
 from kernel.permissions import DESK, KEEP, READ, VIEW
 from kernel.pii import blind_index, encrypted_field
 from kernel.register import Numbered, PropertyScoped, Register, Retention, Tracked, Verify, field, in_states, link
-from kernel.workflow import Voidable, WorkflowError, fire, transition
+from kernel.workflow import VOID_REASON, Voidable, WorkflowError, fire, transition
 from models.master import FeeItem, Payment
 
 # Those who approve read every application. Company-wide oversight is totals per property, never the passes.
@@ -434,7 +434,7 @@ class HotWorkPermit(Application, db.Model):
     __tablename__ = "hot_work_permit"
     __label__ = T("动火许可证", "Hot-work permits")
     grants = dict(clerk=KEEP + ("reveal",), cs_admin=KEEP + ("reveal",), engineering=VIEW, safety=VIEW, **APPROVERS)
-    open_states = ("submitted", "reviewed", "approved")
+    open_states = ("submitted", "reviewed", "approved", "prepared", "stamped")
     verify = Verify(shown=("unit", "welder_name", "location", "window_start", "window_end"))
     # 篇5 §5 b, d: the welder's certificate and ID copies go with the application to the reviews (the reviewers
     # read the certificate, so it is not held back as personal; the ID copy is); §5 e: the issued permit is
@@ -447,11 +447,14 @@ class HotWorkPermit(Application, db.Model):
                  Document("permit_copy", T("许可证复印件(存档)", "Permit copy (file)"), required_before="issue"))
     document_retention = Retention(start="window_end", days=365)
     number_prefix = "DHZ"
+    # 篇5 §5 e: approved → the desk writes the permit out → the director (主任) stamps it → the desk files a copy and
+    # hands the original over: only then is it in force.
     states = {"submitted": T("已提交", "Submitted"), "reviewed": T("工程与安全已审核", "Reviewed"),
-              "approved": T("已批准", "Approved"), "issued": T("已签发", "Issued"), "rejected": T("已驳回", "Rejected"),
-              "void": T("作废", "Void")}
+              "approved": T("已批准", "Approved"), "prepared": T("已开具，待主任盖章", "Written out, awaiting the stamp"),
+              "stamped": T("主任已盖章，待交申请人", "Stamped, to hand over"), "issued": T("已签发", "Issued"),
+              "rejected": T("已驳回", "Rejected"), "void": T("作废", "Void")}
     initial_state = "submitted"
-    locked_states = ("approved", "issued", "rejected", "void")
+    locked_states = ("approved", "prepared", "stamped", "issued", "rejected", "void")
     unit = link("Unit", T("房号", "Unit"))
     applicant = link("Resident", T("申请业主", "Applying owner"))
     welder_name: Mapped[str] = field(T("动火人", "Welder"), String(40), nullable=False)
@@ -493,8 +496,29 @@ class HotWorkPermit(Application, db.Model):
     def reject(self, ctx):
         pass
 
-    @transition(source="approved", target="issued", roles=DESK, label=T("开具许可证(主任盖章)", "Issue (stamped)"))
+    @transition(source="approved", target="prepared", roles=DESK, label=T("开具许可证", "Write out the permit"),
+                done=T("许可证已开具，请交主任盖章", "Permit written out; take it to the director to stamp"))
+    def prepare(self, ctx):
+        pass
+
+    # 篇5 §5 e: 交主任盖章: the director's own step, never part of the desk's button.
+    @transition(source="prepared", target="stamped", roles=("manager",), label=T("主任盖章", "Director stamps"),
+                done=T("主任已盖章", "Stamped by the director"), sign_off=True, bulk=True)
+    def stamp(self, ctx):
+        pass
+
+    @transition(source="stamped", target="issued", roles=DESK, label=T("复印存档并交申请人", "File a copy, hand over"),
+                done=T("许可证已签发：复印件已存档，原件已交申请人", "Issued: copy filed, original handed over"))
     def issue(self, ctx):
+        pass
+
+    # Rule 12: a permit is withdrawn (unsafe work, job cancelled, typing error found late) by those who supervise
+    # hot work: the safety lead (安全主管, who reviews it) and the director (主任, who approves and stamps it), at
+    # any point until it is finished; the desk voids only its own same-day typing mistake (void_own).
+    @transition(source=("submitted", "reviewed", "approved", "prepared", "stamped", "issued"), target="void",
+                roles=("safety", "manager"), label=T("作废", "Void"), done=T("许可证已作废", "Permit voided"),
+                comment_required=True, comment_label=VOID_REASON, destructive=True)
+    def void(self, ctx):
         pass
 
 

@@ -124,10 +124,13 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     # §4: engineering reviews, the director approves, the desk files a copy
     "additional_works": application(clerk="archive", cs_admin="archive", engineering="review reject",
                                     manager="approve reject"),
-    # §5: engineering AND safety review, the director approves, the desk issues
-    "hot_work_permit": application(clerk="reveal issue", cs_admin="reveal issue",
-                                   engineering="review_engineering reject",
-                                   safety=f"{SEE} review_safety reject", manager="approve reject"),
+    # §5: engineering AND safety review, the director approves; e: the desk writes the permit out (开具), the
+    # director stamps it (交主任盖章), the desk files a copy and hands the original over. Voided (issue #12 rule 12)
+    # by those who supervise hot work, the safety lead and the director, not by the CS admin.
+    "hot_work_permit": dict(application(clerk="reveal prepare issue", cs_admin="reveal prepare issue",
+                                        engineering="review_engineering reject",
+                                        safety=f"{SEE} review_safety reject void", manager="approve reject stamp"),
+                            cs_admin=ops(KEEP, "reveal prepare issue void_own")),
     # §11-12: fire elevator: engineering reviews, the admin on duty approves (a supervisor when the CS admin
     # entered it); the desk hands it to the lobby, which confirms the 承诺书
     "stair_elevator_use": application(clerk="hand_over", cs_admin="approve hand_over", engineering="review",

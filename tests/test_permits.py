@@ -240,6 +240,8 @@ def test_hot_work_needs_engineering_and_safety_in_either_order_then_manager(app,
     with app.app_context():
         assert reload(HotWorkPermit, hid).state == "reviewed"
     step(client_as("manager"), "hot_work_permit", "approve", hid)
+    step(c, "hot_work_permit", "prepare", hid)
+    step(client_as("manager"), "hot_work_permit", "stamp", hid)
     assert "请先上传“许可证复印件(存档)”" in step(c, "hot_work_permit", "issue", hid).get_data(as_text=True)
     step(c, "hot_work_permit", "issue", hid, doc_permit_copy=upload("permit.pdf", pdf()))
     with app.app_context():
@@ -362,3 +364,114 @@ def test_two_managers_approving_at_the_same_moment_one_wins_on_postgresql(databa
 def test_guard_dashboard_offers_verification_and_nothing_else(app, world, client_as):
     page = client_as("guard").get("/admin/").get_data(as_text=True)
     assert 'action="/verify/"' in page and "/admin/repair_order/" not in page and "/admin/duty_log/" not in page
+
+
+# ---------------------------------------------------------------- issue #12 rule 10: the director stamps
+
+def test_rule_10_hot_work_stamp_is_the_directors_step_not_the_desks(app, world, client_as):
+    c, hid = hot_work(app, world, client_as)
+    step(client_as("safety"), "hot_work_permit", "review_safety", hid)
+    step(client_as("engineering"), "hot_work_permit", "review_engineering", hid)
+    step(client_as("manager"), "hot_work_permit", "approve", hid)
+    step(c, "hot_work_permit", "prepare", hid)  # the desk writes the permit out ...
+    with app.app_context():
+        assert reload(HotWorkPermit, hid).state == "prepared"
+    # ... but neither the clerk nor the CS admin may stamp it, nor issue it unstamped
+    assert c.post("/admin/hot_work_permit/transition/stamp/", {"id": hid}).status_code == 403
+    assert client_as("cs_admin").post("/admin/hot_work_permit/transition/stamp/", {"id": hid}).status_code == 403
+    r = step(c, "hot_work_permit", "issue", hid, doc_permit_copy=upload("permit.pdf", pdf()))
+    assert "的记录才能" in r.get_data(as_text=True)
+    step(client_as("manager"), "hot_work_permit", "stamp", hid)
+    step(c, "hot_work_permit", "issue", hid, doc_permit_copy=upload("permit.pdf", pdf()))
+    with app.app_context():
+        assert reload(HotWorkPermit, hid).state == "issued"
+        stamp = db.session.scalar(select(SignOff).where(SignOff.register == "hot_work_permit",
+                                                        SignOff.record_id == hid, SignOff.transition == "stamp"))
+        assert stamp.role == "manager" and stamp.user_id == world.users["manager"]
+    assert "主任盖章" not in str(HotWorkPermit.transitions["issue"].label)
+    assert HotWorkPermit.transitions["stamp"].roles == ("manager",)
+
+
+def test_rule_10_goods_pass_stamp_is_the_managers_step(app, world, client_as):
+    c = client_as("clerk")
+    assert new_goods_pass(c, world).status_code == 302
+    with app.app_context():
+        gp = latest(GoodsPass)
+    step(client_as("supervisor"), "goods_pass", "sign", gp.id)
+    for role in ("clerk", "cs_admin", "supervisor"):
+        assert client_as(role).post("/admin/goods_pass/transition/stamp/", {"id": gp.id}).status_code == 403
+    step(client_as("manager"), "goods_pass", "stamp", gp.id)
+    with app.app_context():
+        assert reload(GoodsPass, gp.id).state == "issued"
+
+
+def _signature_rows(page):
+    table = page.split('class="table table-sm table-bordered fd-signatures"', 1)[1].split("</table>", 1)[0]
+    return table
+
+
+def test_rule_10_printed_goods_pass_shows_who_signed_and_stamped_and_when(app, world, client_as):
+    clerk, gp = issued_goods_pass(app, world, client_as)
+    page = clerk.get(f"/admin/goods_pass/print/?id={gp.id}").get_data(as_text=True)
+    with app.app_context():
+        signs = {s.transition: s for s in db.session.scalars(select(SignOff).where(
+            SignOff.register == "goods_pass", SignOff.record_id == gp.id))}
+    assert page.count('fd-signatures"') == 2  # the guard's copy and the stub
+    gate = _signature_rows(page)
+    for name, who, role in (("sign", "supervisor", "客户服务主管"), ("stamp", "manager", "物业服务中心经理")):
+        assert who in gate and role in gate and signs[name].at.strftime("%Y-%m-%d %H:%M") in gate
+    assert "值班主任签字" in gate and "盖章" in gate and "clerk" in gate  # registered by
+    # the guard's copy masks the carrier's ID number to its last four characters
+    guard_part = page.split("物品放行条（存根）")[0]
+    assert "**************002X" in guard_part and ID not in page
+
+
+def test_rule_10_printed_hot_work_permit_and_worker_pass_show_the_sign_offs(app, world, client_as):
+    c, hid = hot_work(app, world, client_as)
+    step(client_as("safety"), "hot_work_permit", "review_safety", hid)
+    step(client_as("engineering"), "hot_work_permit", "review_engineering", hid)
+    step(client_as("manager"), "hot_work_permit", "approve", hid)
+    step(c, "hot_work_permit", "prepare", hid)
+    step(client_as("manager"), "hot_work_permit", "stamp", hid)
+    rows = _signature_rows(c.get(f"/admin/hot_work_permit/print/?id={hid}").get_data(as_text=True))
+    for label in ("安全主管审核", "工程主管审核", "主任审批", "开具许可证", "主任盖章"):
+        assert label in rows, label
+    for who in ("safety", "engineering", "manager", "clerk"):
+        assert who in rows
+    c2, pid, wid = issued_worker_pass(app, world, client_as)
+    rows = _signature_rows(c2.get(f"/admin/worker_pass/print/?id={wid}").get_data(as_text=True))
+    assert "签发" in rows and "clerk" in rows
+
+
+# ---------------------------------------------------------------- issue #12 rule 12: the hot-work permit is voided
+
+def test_rule_12_an_issued_hot_work_permit_is_voided_with_a_reason_by_safety_or_the_director(app, world, client_as):
+    c, hid = hot_work(app, world, client_as)
+    step(client_as("safety"), "hot_work_permit", "review_safety", hid)
+    step(client_as("engineering"), "hot_work_permit", "review_engineering", hid)
+    step(client_as("manager"), "hot_work_permit", "approve", hid)
+    step(c, "hot_work_permit", "prepare", hid)
+    step(client_as("manager"), "hot_work_permit", "stamp", hid)
+    step(c, "hot_work_permit", "issue", hid, doc_permit_copy=upload("permit.pdf", pdf()))
+    with app.app_context():
+        number = reload(HotWorkPermit, hid).number
+    assert 'data-verdict="valid"' in client_as("guard").get(f"/verify/hot_work_permit/{number}").get_data(as_text=True)
+    assert c.post("/admin/hot_work_permit/transition/void/", {"id": hid, "comment": "x"}).status_code == 403
+    assert "请填写作废原因" in step(client_as("safety"), "hot_work_permit", "void", hid).get_data(as_text=True)
+    step(client_as("safety"), "hot_work_permit", "void", hid, comment="现场无灭火器，停止动火")
+    with app.app_context():
+        assert reload(HotWorkPermit, hid).state == "void"
+        s = db.session.scalar(select(SignOff).where(SignOff.register == "hot_work_permit", SignOff.record_id == hid,
+                                                    SignOff.transition == "void"))
+        assert s.role == "safety" and s.comment == "现场无灭火器，停止动火" and s.from_state == "issued"
+    assert 'data-verdict="void"' in client_as("guard").get(f"/verify/hot_work_permit/{number}").get_data(as_text=True)
+
+
+def test_rule_12_the_director_voids_an_approved_hot_work_permit(app, world, client_as):
+    c, hid = hot_work(app, world, client_as)
+    step(client_as("safety"), "hot_work_permit", "review_safety", hid)
+    step(client_as("engineering"), "hot_work_permit", "review_engineering", hid)
+    step(client_as("manager"), "hot_work_permit", "approve", hid)
+    step(client_as("manager"), "hot_work_permit", "void", hid, comment="业主取消施工")
+    with app.app_context():
+        assert reload(HotWorkPermit, hid).state == "void"
