@@ -210,6 +210,19 @@ class PaymentView(RegisterView):
     lookups = ("unit",)
 
 
+class ReceiptView(RegisterView):
+    """Finance enters the receipts it wrote; a pass or an extension picks an unused one and marks it used."""
+
+    column_list = ("receipt_no", "state", "amount", "payer", "unit", "purpose", "issued_on", "consumed_number",
+                   "consumed_at", "created_by")
+    column_labels = {"created_by": T("开据财务", "Issued by (finance)")}
+    column_filters = ("state", "purpose", "issued_on")
+    form_excluded_columns = ("consumed_register", "consumed_id", "consumed_number", "consumed_at")
+    search_prefix = ("receipt_no",)
+    search_contains = ("payer",)
+    lookups = ("unit",)
+
+
 def _changes(view, row, html):
     """old → new per field, through the register's own Display (labels, state names, linked records, masking)."""
     target = model_for(row.register)

@@ -23,7 +23,7 @@ class WorkerPassView(PermitView):
     search_prefix = ("number", "receipt_no")
     search_contains = ("worker_name",)
     form_excluded_columns = ("deposit", "fee", "supersedes", "superseded_by", "reissue_reason", "reissue_valid_until",
-                             "return_reason", "receipt_no")
+                             "return_reason", "receipt_no", "receipt")
     column_details_list = ("number", "state", "permit", "worker_name", "worker_id_number", "photo_on_file",
                            "id_copy_on_file", "valid_until", "deposit", "fee", "receipt_no", "signed_by_lead",
                            "supersedes", "superseded_by", "reissue_reason", "return_reason", "created_by",
@@ -43,7 +43,7 @@ class RenovationExtensionView(PermitView):
     lookups = ("permit",)
     column_list = ("number", "state", "permit", "new_end_on", "fee_due", "fee_receipt_no", "reason")
     column_filters = ("state",)
-    form_excluded_columns = ("fee_receipt_no",)
+    form_excluded_columns = ("fee_receipt_no", "fee_receipt")
 
 
 class AdditionalWorksView(PermitView):

@@ -19,6 +19,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped
+from sqlalchemy.orm.exc import StaleDataError
 
 from kernel.clock import now, today
 from kernel.db import db
@@ -27,7 +28,7 @@ from kernel.permissions import ALL, ENTER, KEEP, READ, VIEW
 from kernel.pii import blind_index, encrypted_field
 from kernel.register import Deactivatable, Numbered, PropertyScoped, Register, Tracked, Workflow, field, link
 from kernel.validators import email_ok
-from kernel.workflow import transition
+from kernel.workflow import Voidable, WorkflowError, fire, transition
 
 UNIT_STATUS = {"vacant": T("空置", "Vacant"), "occupied": T("已入住", "Occupied"),
                "renovating": T("装修中", "Renovating")}
@@ -258,3 +259,82 @@ class Payment(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
                                 fee_item_id=self.fee_item_id, quantity=self.quantity, amount=-(self.amount or 0),
                                 receipt_no=f"{self.receipt_no or self.number}-红冲", state="confirmed",
                                 linked_register=self.__tablename__, linked_id=self.id, note=ctx.comment))
+
+
+RECEIPT_PURPOSE = {"worker_pass": T("装修人员出入证押金及工本费", "Worker pass deposit and fee"),
+                   "renovation_extension": T("装修延期费用", "Renovation extension fee"),
+                   "other": T("其他", "Other")}
+
+
+class Receipt(Voidable, PropertyScoped, Tracked, Register, db.Model):
+    """A receipt finance wrote (篇5 §2 d-e): the desk strikes it "已办" when a pass is made on it, so it backs one
+    record only. Entered by finance (who issued it: 创建人); used by a worker pass or an extension, once."""
+
+    __tablename__ = "receipt"
+    __label__ = T("财务收据", "Finance receipts")
+    grants = dict(finance=KEEP, clerk=VIEW, cs_admin=VIEW, supervisor=READ, manager=READ)
+    void_roles = ("finance",)
+    states = {"unused": T("未使用", "Unused"), "used": T("已办(已使用)", "Used")}
+    initial_state = "unused"
+    locked_states = ("used",)
+    receipt_no: Mapped[str] = field(T("收据号", "Receipt number"), String(30), nullable=False, index=True)
+    amount: Mapped[Decimal] = field(T("金额(元)", "Amount (CNY)"), Numeric(10, 2), nullable=False,
+                                    validators=["non_negative"])
+    payer: Mapped[str] = field(T("交款人", "Payer"), String(40), nullable=False)
+    unit_id: Mapped[int | None] = field(T("房号", "Unit"), ForeignKey("unit.id"), index=True)
+    unit = link("Unit", T("房号", "Unit"))
+    purpose: Mapped[str] = field(T("所付项目", "Paid for"), String(24), nullable=False, default="worker_pass",
+                                 choices=RECEIPT_PURPOSE)
+    issued_on: Mapped[date] = field(T("开据日期", "Issued on"), Date, nullable=False, default=today)
+    consumed_register: Mapped[str | None] = field(T("使用登记簿", "Used by register"), String(40))
+    consumed_id: Mapped[int | None] = field(T("使用记录", "Used by record"), Integer)
+    consumed_number: Mapped[str | None] = field(T("已用于(编号)", "Used by (number)"), String(40))
+    consumed_at: Mapped[datetime | None] = field(T("使用时间", "Used at"), DateTime)
+    __table_args__ = (UniqueConstraint("property_id", "receipt_no"),
+                      UniqueConstraint("consumed_register", "consumed_id"))
+
+    def __str__(self):
+        return f"{self.receipt_no} {self.amount}元 {self.payer}"
+
+    def on_create(self, session):
+        self.issued_on = self.issued_on or today()
+
+    @classmethod
+    def offered(cls):
+        """What a pass or an extension may pick: receipts of the property not used and not voided."""
+        return cls.state == "unused"
+
+    def not_offered(self) -> T:
+        if self.state == "used":
+            return T(f"收据 {self.receipt_no} 已用于 {self.consumed_number}，不能重复使用；请选择一张未使用的收据",
+                     f"Receipt {self.receipt_no} was already used by {self.consumed_number}; pick an unused receipt")
+        return T(f"收据 {self.receipt_no} 已作废，请选择一张未使用的收据",
+                 f"Receipt {self.receipt_no} is void; pick an unused receipt")
+
+    def consume(self, session, record, user, purpose: str, due: Decimal | None) -> None:
+        """Mark this receipt used by `record`, once. A used receipt is refused naming the record that used it; of two
+        desks using the same receipt at the same moment one wins (row version) and the other is refused the same."""
+        if self.state != "unused":
+            raise WorkflowError(self.not_offered())
+        if self.purpose != purpose:
+            raise WorkflowError(T(f"收据 {self.receipt_no} 所付项目为“{RECEIPT_PURPOSE[self.purpose].zh}”，不能用于此登记",
+                                  f"Receipt {self.receipt_no} paid for something else"))
+        if due is not None and self.amount < due:
+            raise WorkflowError(T(f"收据 {self.receipt_no} 金额 {self.amount} 元少于应交 {due} 元",
+                                  f"Receipt {self.receipt_no} is for {self.amount}, less than the {due} due"))
+        try:
+            with session.begin_nested():  # the row version makes the second of two concurrent uses miss the row
+                fire(self, "use", user, (), session, comment=f"{record.number}", data={"record": record}, system=True)
+        except StaleDataError:
+            session.refresh(self)
+            if self.state == "unused":  # changed by finance meanwhile, not used
+                raise WorkflowError(T("收据刚被财务修改，请刷新后再办理", "Finance changed the receipt; reload")) from None
+            raise WorkflowError(self.not_offered()) from None
+
+    @transition(source="unused", target="used", roles=(), label=T("划“已办”", "Mark used"),
+                done=T("收据已划“已办”", "Receipt marked used"))
+    def use(self, ctx):
+        """System step: a worker pass or an extension takes this receipt (篇5 §2 e: 在收据上划上"已办"字样)."""
+        record = ctx.data["record"]
+        self.consumed_register, self.consumed_id = record.__tablename__, record.id
+        self.consumed_number, self.consumed_at = record.number, now()

@@ -154,6 +154,9 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
                                                            "Not past the permit's end; empty: the permit's end"))
     deposit: Mapped[Decimal | None] = field(T("押金(元)", "Deposit"), Numeric(10, 2))
     fee: Mapped[Decimal | None] = field(T("工本费(元)", "Fee"), Numeric(10, 2))
+    # 篇5 §2 d-e: the lead pays at finance; the desk takes that receipt and strikes it 已办: used once (Receipt)
+    receipt_id: Mapped[int | None] = field(T("财务收据", "Finance receipt"), ForeignKey("receipt.id"), index=True)
+    receipt = link("Receipt", T("财务收据", "Finance receipt"))
     receipt_no: Mapped[str | None] = field(T("财务收据号", "Finance receipt"), String(30), index=True)
     signed_by_lead: Mapped[bool] = field(T("装修负责人已签收", "Signed for by the lead"), Boolean, default=False, nullable=False)
     supersedes_id: Mapped[int | None] = field(T("换发自", "Reissue of"), ForeignKey("worker_pass.id"))
@@ -210,10 +213,12 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         return "valid"
 
     @transition(source="draft", target="issued", roles=DESK, label=T("签发", "Issue"),
-                requires=("receipt_no", "signed_by_lead"), fields=("receipt_no",))  # and the files: `documents`
+                requires=("receipt_id", "signed_by_lead"), fields=("receipt",))  # and the files: `documents`
     def issue(self, ctx):
         if self.clean():
             raise WorkflowError(next(iter(self.clean().values())))
+        self.receipt.consume(ctx.session, self, ctx.user, "worker_pass", (self.deposit or 0) + (self.fee or 0))
+        self.receipt_no = self.receipt.receipt_no
         self._payment(ctx.session, "deposit", self.deposit, "worker_pass_deposit", self.receipt_no)
         self._payment(ctx.session, "fee", self.fee, "worker_pass_fee", self.receipt_no)
 
@@ -231,7 +236,8 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
             raise WorkflowError(T(f"有效期不能超过许可证期限 {self.permit.end_on}", f"Cannot be valid past {self.permit.end_on}"))
         new = WorkerPass(property_id=self.property_id, permit_id=self.permit_id, worker_name=self.worker_name,
                          worker_id_number=self.worker_id_number, photo_on_file=True, id_copy_on_file=True,
-                         valid_until=valid_until, deposit=self.deposit, fee=Decimal("0"), receipt_no=self.receipt_no,
+                         valid_until=valid_until, deposit=self.deposit, fee=Decimal("0"), receipt_id=self.receipt_id,
+                         receipt_no=self.receipt_no,
                          signed_by_lead=self.signed_by_lead, supersedes_id=self.id, state="draft")
         session.add(new)
         session.flush()
@@ -380,6 +386,8 @@ class RenovationExtension(ReviewedByEngineering, Voidable, Numbered, PropertySco
     reason: Mapped[str] = field(T("延期原因", "Reason"), Text, nullable=False)
     fee_due: Mapped[Decimal] = field(T("应交费用(元)", "Fee due"), Numeric(10, 2), nullable=False, default=0,
                                      validators=["non_negative"])
+    fee_receipt_id: Mapped[int | None] = field(T("交费收据", "Fee receipt"), ForeignKey("receipt.id"))
+    fee_receipt = link("Receipt", T("交费收据", "Fee receipt"))
     fee_receipt_no: Mapped[str | None] = field(T("交费收据号", "Fee receipt"), String(30))
 
     def clean(self):
@@ -393,11 +401,16 @@ class RenovationExtension(ReviewedByEngineering, Voidable, Numbered, PropertySco
     # issues the receipt the desk enters here.
     @transition(source="approved", target="done", roles=DESK,
                 label=T("登记延期并重办出入证", "Extend and reissue passes"),
-                fields=("fee_receipt_no",),
-                conditions=(lambda r: T("应交费用尚未交纳(请填收据号)", "The fee is not paid yet (enter the receipt)")
-                            if r.fee_due and not r.fee_receipt_no else None,))
+                fields=("fee_receipt",),
+                conditions=(lambda r: T("应交费用尚未交纳(请选择财务收据)", "The fee is not paid yet (pick the receipt)")
+                            if r.fee_due and r.fee_receipt_id is None else None,))
     def extend(self, ctx):
         """Source 篇5 §3 e-f: the new end goes into the register and every pass is re-made, never re-dated."""
+        if self.fee_due:
+            self.fee_receipt.consume(ctx.session, self, ctx.user, "renovation_extension", self.fee_due)
+            self.fee_receipt_no = self.fee_receipt.receipt_no
+        else:
+            self.fee_receipt = None  # nothing due: no receipt is used up
         self.permit.end_on = self.new_end_on
         for p in ctx.session.scalars(select(WorkerPass).where(WorkerPass.permit_id == self.permit_id,
                                                               WorkerPass.state == "issued")).all():

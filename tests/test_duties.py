@@ -84,6 +84,10 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     # money: finance records, confirms what the desk took, corrects by reversal (红冲); never edits
     "payment": dict(finance=ops(SEE, "create export confirm reverse"), clerk=ops(SEE), cs_admin=ops(SEE),
                     supervisor=ops(READ), manager=ops(READ)),
+    # 篇5 §2 d-e: finance writes the receipt (enters it, voids a wrong one before it is used); the desk sees the
+    # receipts to pick one for a pass or an extension, which strikes it 已办 (a system step, nobody's button)
+    "receipt": dict(finance=ops(KEEP, "void void_own"), clerk=ops(SEE), cs_admin=ops(SEE), supervisor=ops(READ),
+                    manager=ops(READ)),
     # ------------------------------------------------------------------ desk (篇1, 篇2, 篇5 §6-10)
     "phone_log": desk(),
     # 3 minutes to engineering, urgent on site in 15, callback the same day; engineering marks arrival and result
@@ -197,7 +201,7 @@ def test_the_grants_are_the_duties(app, role):
 
 def test_no_role_deletes_a_business_record(app):
     business = [n for n, m in registers().items() if "void" in (getattr(m, "states", None) or {})]
-    assert len(business) == 27  # 14 desk registers, 7 passes and permits, 6 duty registers
+    assert len(business) == 28  # 14 desk registers, 7 passes and permits, 6 duty registers, finance's receipts
     deleting = [(r, n) for n in business for r in permissions.ROLES if permissions.allowed({r}, n, "delete")]
     assert deleting == []
 

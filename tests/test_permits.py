@@ -1,13 +1,17 @@
 """Passes and permits: each rule of issue #4 through the real forms, steps and bulk actions."""
+import re
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kernel.clock import now, today, travel
 from kernel.db import db
-from models import AuditLog, SignOff
-from models.master import Payment
+from kernel.workflow import WorkflowError, fire
+from models import AuditLog, SignOff, StaffUser
+from models.master import Payment, Receipt
 from models.permits import GoodsPass, HotWorkPermit, RenovationExtension, RenovationPermit, StairElevatorUse, WorkerPass
 from seeds.samples import image, pdf
 from tests.factories import make
@@ -146,16 +150,29 @@ def test_worker_pass_only_for_an_approved_unexpired_permit_and_not_past_its_end(
         assert wp.valid_until == end and wp.deposit == Decimal("100.00") and wp.fee == Decimal("5.00")
 
 
+def finance_receipt(app, client_as, number="CW-0001", amount="105", purpose="worker_pass", payer="装修张"):
+    """Finance enters the receipt it wrote (篇5 §2 d), through its own form; returns the receipt's id."""
+    r = client_as("finance").post("/admin/receipt/new/", {"receipt_no": number, "amount": amount, "payer": payer,
+                                                          "purpose": purpose})
+    assert r.status_code == 302, r.get_data(as_text=True)[-1500:]
+    with app.app_context():
+        return db.session.scalar(select(Receipt.id).where(Receipt.receipt_no == number))
+
+
+def draft_worker_pass(app, world, c, pid, name="王师傅"):
+    r = c.post("/admin/worker_pass/new/", {"permit": pid, "worker_name": name, "worker_id_number": ID,
+                                           "doc_photo": upload("photo.jpg", image("JPEG")),
+                                           "doc_id_copy": upload("id.pdf", pdf()), "signed_by_lead": "y"})
+    assert r.status_code == 302, r.get_data(as_text=True)[-1500:]
+    with app.app_context():
+        return latest(WorkerPass).id
+
+
 def issued_worker_pass(app, world, client_as, end=None):
     c = client_as("clerk")
     pid = approved_permit(app, world, end)
-    c.post("/admin/worker_pass/new/", {"permit": pid, "worker_name": "王师傅", "worker_id_number": ID,
-                                       "doc_photo": upload("photo.jpg", image("JPEG")),
-                                       "doc_id_copy": upload("id.pdf", pdf()),
-                                       "signed_by_lead": "y"})
-    with app.app_context():
-        wid = latest(WorkerPass).id
-    step(c, "worker_pass", "issue", wid, receipt_no="CW-0001")
+    wid = draft_worker_pass(app, world, c, pid)
+    step(c, "worker_pass", "issue", wid, receipt=finance_receipt(app, client_as))
     return c, pid, wid
 
 
@@ -208,7 +225,8 @@ def test_extension_review_approve_fee_then_end_moves_and_passes_reissued_in_one_
     step(client_as("engineering"), "renovation_extension", "review", ext.id)
     step(client_as("manager"), "renovation_extension", "approve", ext.id)
     assert "应交费用尚未交纳" in step(c, "renovation_extension", "extend", ext.id).get_data(as_text=True)
-    step(c, "renovation_extension", "extend", ext.id, fee_receipt_no="CW-0099")
+    step(c, "renovation_extension", "extend", ext.id,
+         fee_receipt=finance_receipt(app, client_as, "CW-0099", "200", "renovation_extension"))
     with app.app_context():
         assert reload(RenovationPermit, pid).end_on == new_end
         old = reload(WorkerPass, wid)
@@ -475,3 +493,135 @@ def test_rule_12_the_director_voids_an_approved_hot_work_permit(app, world, clie
     step(client_as("manager"), "hot_work_permit", "void", hid, comment="业主取消施工")
     with app.app_context():
         assert reload(HotWorkPermit, hid).state == "void"
+
+
+# ---------------------------------------------------------------- issue #12 rule 1: receipts are used once
+
+def receipt_options(page):
+    box = re.search(r'(?s)<select[^>]*name="receipt".*?</select>', page).group(0)
+    return re.findall(r'<option[^>]*value="(\d+)"', box)
+
+
+def test_rule_1_receipts_are_used_once_a_second_pass_on_the_same_receipt_is_refused_naming_the_first(
+        app, world, client_as):
+    c, pid, first = issued_worker_pass(app, world, client_as)
+    with app.app_context():
+        rid = db.session.scalar(select(Receipt.id).where(Receipt.receipt_no == "CW-0001"))
+        r = reload(Receipt, rid)
+        first_number = reload(WorkerPass, first).number
+        assert r.state == "used" and r.consumed_number == first_number and r.consumed_register == "worker_pass"
+    second = draft_worker_pass(app, world, c, pid, name="李师傅")
+    offered = receipt_options(c.get(f"/admin/worker_pass/details/?id={second}").get_data(as_text=True))
+    assert str(rid) not in offered  # the issue form offers unused receipts only
+    other = finance_receipt(app, client_as, "CW-0002")
+    assert str(other) in receipt_options(c.get(f"/admin/worker_pass/details/?id={second}").get_data(as_text=True))
+    page = step(c, "worker_pass", "issue", second, receipt=rid).get_data(as_text=True)  # posted anyway
+    assert f"收据 CW-0001 已用于 {first_number}，不能重复使用" in page
+    with app.app_context():
+        assert reload(WorkerPass, second).state == "draft"
+        assert db.session.query(Payment).filter(Payment.receipt_no == "CW-0001").count() == 2  # deposit + fee, once
+        assert db.session.query(AuditLog).filter_by(action="denied").count() == 0  # a used receipt is no intrusion
+    step(c, "worker_pass", "issue", second, receipt=other)
+    with app.app_context():
+        assert reload(WorkerPass, second).state == "issued" and reload(Receipt, other).consumed_id == second
+
+
+def test_rule_1_the_model_refuses_a_used_receipt_whatever_the_form_offers(app, world, client_as):
+    c, pid, first = issued_worker_pass(app, world, client_as)
+    second = draft_worker_pass(app, world, c, pid, name="李师傅")
+    with app.app_context():
+        p2, r = reload(WorkerPass, second), db.session.scalar(select(Receipt))
+        number = db.session.get(WorkerPass, first).number
+        try:
+            fire(p2, "issue", db.session.get(StaffUser, world.users["clerk"]), {"clerk"}, db.session,
+                 data={"receipt": r})
+            raise AssertionError("a used receipt was accepted")
+        except WorkflowError as ex:
+            assert f"已用于 {number}" in str(ex.message)
+        db.session.rollback()
+
+
+def test_rule_1_a_receipt_pays_for_what_it_says_and_enough(app, world, client_as):
+    c = client_as("clerk")
+    pid = approved_permit(app, world)
+    wid = draft_worker_pass(app, world, c, pid)
+    small = finance_receipt(app, client_as, "CW-0010", "100")
+    assert "金额 100.00 元少于应交 105.00 元" in step(c, "worker_pass", "issue", wid, receipt=small).get_data(as_text=True)
+    ext = finance_receipt(app, client_as, "CW-0011", "500", "renovation_extension")
+    assert "不能用于此登记" in step(c, "worker_pass", "issue", wid, receipt=ext).get_data(as_text=True)
+    with app.app_context():
+        assert reload(WorkerPass, wid).state == "draft" and reload(Receipt, small).state == "unused"
+
+
+def test_rule_1_an_extension_uses_its_fee_receipt_once(app, world, client_as):
+    c = client_as("clerk")
+    pid = approved_permit(app, world)
+    with app.app_context():
+        end = reload(RenovationPermit, pid).end_on
+    exts = []
+    for days in (30, 60):
+        c.post("/admin/renovation_extension/new/", {"permit": pid, "new_end_on": (end + timedelta(days=days)).isoformat(),
+                                                    "reason": "工期延误", "fee_due": "200"})
+        with app.app_context():
+            exts.append(latest(RenovationExtension).id)
+        step(client_as("engineering"), "renovation_extension", "review", exts[-1])
+        step(client_as("manager"), "renovation_extension", "approve", exts[-1])
+    rid = finance_receipt(app, client_as, "CW-0099", "200", "renovation_extension")
+    step(c, "renovation_extension", "extend", exts[0], fee_receipt=rid)
+    with app.app_context():
+        first_number = reload(RenovationExtension, exts[0]).number
+        assert reload(Receipt, rid).consumed_number == first_number
+    page = step(c, "renovation_extension", "extend", exts[1], fee_receipt=rid).get_data(as_text=True)
+    assert f"收据 CW-0099 已用于 {first_number}" in page
+    with app.app_context():
+        assert reload(RenovationExtension, exts[1]).state == "approved"
+
+
+def test_rule_1_receipt_numbers_are_unique_per_property(app, world, client_as):
+    finance_receipt(app, client_as, "CW-0500")
+    r = client_as("finance").post("/admin/receipt/new/", {"receipt_no": "CW-0500", "amount": "105", "payer": "x",
+                                                          "purpose": "worker_pass"})
+    assert r.status_code == 200 and "重复" in r.get_data(as_text=True)
+    with app.app_context():  # another property's finance may have its own CW-0500
+        make(Receipt, world.b, receipt_no="CW-0500", commit=True)
+        assert db.session.query(Receipt).filter_by(receipt_no="CW-0500").count() == 2
+    assert client_as("clerk").post("/admin/receipt/new/", {"receipt_no": "CW-9", "amount": "1", "payer": "x",
+                                                           "purpose": "other"}).status_code == 403
+
+
+def test_rule_1_two_desks_using_one_receipt_at_the_same_moment_one_wins(app, world, client_as):
+    """Runs on the suite's database (SQLite, or PostgreSQL with TEST_DATABASE_URL): the second desk read the receipt
+    as unused, the first one's use commits while the second waits; the second is refused naming the first."""
+    c = client_as("clerk")
+    pid = approved_permit(app, world)
+    p1, p2 = draft_worker_pass(app, world, c, pid, "甲"), draft_worker_pass(app, world, c, pid, "乙")
+    rid = finance_receipt(app, client_as, "CW-0777")
+    with app.app_context():
+        first, second = Session(db.engine), Session(db.engine)
+        pass2, receipt2 = second.get(WorkerPass, p2), second.get(Receipt, rid)
+        assert receipt2.state == "unused"  # the second desk's page: the receipt is free
+        clerk2 = second.get(StaffUser, world.users["clerk2"])
+        fire(first.get(WorkerPass, p1), "issue", first.get(StaffUser, world.users["clerk"]), {"clerk"}, first,
+             data={"receipt": first.get(Receipt, rid)})
+        outcome = {}
+
+        def other_desk():
+            try:
+                fire(pass2, "issue", clerk2, {"clerk"}, second, data={"receipt": receipt2})
+                second.commit()
+                outcome["second"] = "won"
+            except WorkflowError as ex:
+                second.rollback()
+                outcome["second"] = str(ex.message)
+
+        t = threading.Thread(target=other_desk)
+        t.start()
+        t.join(timeout=1)  # on PostgreSQL it waits for the first desk's row lock
+        first.commit()
+        t.join(timeout=20)
+        number = first.get(WorkerPass, p1).number
+        first.close(), second.close()
+        assert outcome["second"].startswith(f"收据 CW-0777 已用于 {number}"), outcome
+        assert reload(WorkerPass, p2).state == "draft" and reload(WorkerPass, p1).state == "issued"
+        assert reload(Receipt, rid).consumed_id == p1
+        assert db.session.query(SignOff).filter_by(register="receipt", record_id=rid).count() == 1
