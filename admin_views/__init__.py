@@ -26,6 +26,7 @@ def views():
         (desk.TelecomRegistrationView, d.TelecomRegistration, DESK), (desk.UtilityAccountView, d.UtilityAccount, DESK),
         (desk.NetworkRequestView, d.NetworkRequest, DESK), (desk.MailItemView, d.MailItem, DESK),
         (desk.MoveInView, d.MoveIn, DESK), (desk.InspectionIssueView, d.InspectionIssue, DESK),
+        (master.FeePaymentView, m.FeePayment, DESK),
         (permits.GoodsPassView, p.GoodsPass, PERMITS), (permits.RenovationPermitView, p.RenovationPermit, PERMITS),
         (permits.WorkerPassView, p.WorkerPass, PERMITS), (permits.RenovationExtensionView, p.RenovationExtension, PERMITS),
         (permits.AdditionalWorksView, p.AdditionalWorks, PERMITS), (permits.HotWorkPermitView, p.HotWorkPermit, PERMITS),

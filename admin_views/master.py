@@ -223,6 +223,18 @@ class ReceiptView(RegisterView):
     lookups = ("unit",)
 
 
+class FeePaymentView(RegisterView):
+    """物业管理费收缴: the desk enters unit, months, method and its receipt; the server prices it."""
+
+    column_list = ("number", "state", "unit", "payer", "period_from", "period_to", "months", "amount", "method",
+                   "receipt_no", "created_by", "created_at")
+    column_filters = ("state", "method", "period_from", "created_at")
+    form_columns = ("unit", "payer", "period_from", "months", "method", "receipt_no")
+    search_prefix = ("number", "receipt_no")
+    search_contains = ("payer",)
+    lookups = ("unit",)
+
+
 def _changes(view, row, html):
     """old → new per field, through the register's own Display (labels, state names, linked records, masking)."""
     target = model_for(row.register)

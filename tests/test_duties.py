@@ -89,6 +89,10 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "receipt": dict(finance=ops(KEEP, "void void_own"), clerk=ops(SEE), cs_admin=ops(SEE), supervisor=ops(READ),
                     manager=ops(READ)),
     # ------------------------------------------------------------------ desk (篇1, 篇2, 篇5 §6-10)
+    # 篇2 §4: 负责……物业管理费的收缴: the desk collects the fee and writes the receipt; finance confirms (reconciles the
+    # money with the receipt) and books it; a wrong entry is voided by the CS admin or finance, with a reason.
+    "fee_payment": dict(clerk=ops(KEEP, "void_own"), cs_admin=ops(KEEP, "void void_own"),
+                        finance=ops(READ, "confirm void"), supervisor=ops(READ), manager=ops(READ)),
     "phone_log": desk(),
     # 3 minutes to engineering, urgent on site in 15, callback the same day; engineering marks arrival and result
     "repair_order": desk(clerk="dispatch tell_delay arrive complete call_back cancel",
@@ -201,7 +205,7 @@ def test_the_grants_are_the_duties(app, role):
 
 def test_no_role_deletes_a_business_record(app):
     business = [n for n, m in registers().items() if "void" in (getattr(m, "states", None) or {})]
-    assert len(business) == 28  # 14 desk registers, 7 passes and permits, 6 duty registers, finance's receipts
+    assert len(business) == 29  # 15 desk registers, 7 passes and permits, 6 duty registers, finance's receipts
     deleting = [(r, n) for n in business for r in permissions.ROLES if permissions.allowed({r}, n, "delete")]
     assert deleting == []
 
