@@ -143,6 +143,10 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
     locked_states = ("issued", "superseded", "returned", "refunded", "void")
     permit_id: Mapped[int] = field(T("装修许可证", "Permit"), ForeignKey("renovation_permit.id"), nullable=False, index=True)
     permit = link("RenovationPermit", T("装修许可证", "Permit"))
+    # 篇5 §2 a-c: who applies (办证人) is the unit's owner or this permit's renovation lead, checked like any application
+    applicant_id: Mapped[int | None] = field(T("申请业主", "Applying owner"), ForeignKey("resident.id"))
+    applicant = link("Resident", T("申请业主", "Applying owner"))
+    lead_name: Mapped[str | None] = field(T("或：装修负责人", "Or: renovation lead"), String(40))
     worker_name: Mapped[str] = field(T("施工人员姓名", "Worker"), String(40), nullable=False, index=True)
     worker_id_number: Mapped[str | None] = encrypted_field(T("身份证号", "ID number"),
                                                            validators=["required", "id_number"])
@@ -159,6 +163,9 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
     receipt = link("Receipt", T("财务收据", "Finance receipt"))
     receipt_no: Mapped[str | None] = field(T("财务收据号", "Finance receipt"), String(30), index=True)
     signed_by_lead: Mapped[bool] = field(T("装修负责人已签收", "Signed for by the lead"), Boolean, default=False, nullable=False)
+    # 篇5 §2 g: the renovation lead signs the register's 签收人 column, then finance stamps it
+    signed_for_by: Mapped[str | None] = field(T("签收人(装修负责人)", "Signed for by (the lead)"), String(40))
+    finance_stamped_at: Mapped[datetime | None] = field(T("财务盖章时间", "Stamped by finance at"), DateTime)
     supersedes_id: Mapped[int | None] = field(T("换发自", "Reissue of"), ForeignKey("worker_pass.id"))
     supersedes = link("WorkerPass", T("换发自", "Reissue of"), remote_side="WorkerPass.id", foreign_keys=[supersedes_id])
     superseded_by_id: Mapped[int | None] = field(T("已换发为", "Replaced by"), ForeignKey("worker_pass.id"))
@@ -175,10 +182,28 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
     def unit(self):
         return self.permit.unit if self.permit is not None else None
 
+    def applicant_refusal(self):
+        """篇5 §2 c: 确认办证人是否是业主或装修负责人: the owner of the permit's unit or the lead named on this permit."""
+        permit = self.permit
+        if self.applicant is not None:
+            if self.applicant.unit_id != permit.unit_id:
+                return {"applicant": T("该业户不是此房号的住户", "This resident does not live in this unit")}
+            if self.applicant.kind != "owner":
+                return {"applicant": T("只能由业主或业主委托的装修负责人办理", "Only the owner or the owner's renovation lead may apply")}
+            return None
+        if self.lead_name:
+            if self.lead_name.strip() != (permit.lead_name or "").strip():
+                return {"lead_name": T(f"不是该装修许可证上的装修负责人（许可证登记为：{permit.lead_name}）",
+                                       f"Not the renovation lead on this permit ({permit.lead_name})")}
+            return None
+        return {"applicant": T("请选择申请业主或填写装修负责人", "Choose the owner or enter the renovation lead")}
+
     def clean(self):
         permit = self.permit
         if permit is None or permit.state != "approved" or (permit.end_on and permit.end_on < today()):
             return {"permit": T("须凭已批准且未过期的装修许可证办理", "Needs an approved, unexpired renovation permit")}
+        if (why := self.applicant_refusal()) is not None:
+            return why
         if self.valid_until is None:
             self.valid_until = permit.end_on
         if self.valid_until > permit.end_on:
@@ -213,10 +238,14 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         return "valid"
 
     @transition(source="draft", target="issued", roles=DESK, label=T("签发", "Issue"),
-                requires=("receipt_id", "signed_by_lead"), fields=("receipt",))  # and the files: `documents`
+                requires=("receipt_id", "signed_for_by"), fields=("receipt", "signed_for_by"),  # and `documents`
+                conditions=(lambda r: None if (r.signed_for_by or "").strip() == (r.permit.lead_name or "").strip()
+                            else T(f"签收人须为该装修许可证上的装修负责人“{r.permit.lead_name}”本人签字",
+                                   f"The renovation lead on the permit, {r.permit.lead_name}, signs for the card"),))
     def issue(self, ctx):
         if self.clean():
             raise WorkflowError(next(iter(self.clean().values())))
+        self.signed_for_by, self.signed_by_lead = self.signed_for_by.strip(), True
         self.receipt.consume(ctx.session, self, ctx.user, "worker_pass", (self.deposit or 0) + (self.fee or 0))
         self.receipt_no = self.receipt.receipt_no
         self._payment(ctx.session, "deposit", self.deposit, "worker_pass_deposit", self.receipt_no)
@@ -237,7 +266,8 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         new = WorkerPass(property_id=self.property_id, permit_id=self.permit_id, worker_name=self.worker_name,
                          worker_id_number=self.worker_id_number, photo_on_file=True, id_copy_on_file=True,
                          valid_until=valid_until, deposit=self.deposit, fee=Decimal("0"), receipt_id=self.receipt_id,
-                         receipt_no=self.receipt_no,
+                         receipt_no=self.receipt_no, applicant_id=self.applicant_id, lead_name=self.lead_name,
+                         signed_for_by=self.signed_for_by, finance_stamped_at=self.finance_stamped_at,
                          signed_by_lead=self.signed_by_lead, supersedes_id=self.id, state="draft")
         session.add(new)
         session.flush()
@@ -258,6 +288,13 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
     @transition(source="issued", target="void", roles=(), label=T("随许可证作废", "Void with the permit"))
     def void_with_permit(self, ctx):
         """System step: a voided renovation permit voids the passes issued under it."""
+
+    # 篇5 §2 g: 再到财务处盖章: finance stamps the register line of an issued card, once.
+    @transition(source="issued", target=None, roles=("finance",), label=T("财务盖章", "Finance stamps"),
+                done=T("财务已盖章", "Stamped by finance"), sign_off=True,
+                conditions=(lambda r: T("财务已盖过章", "Finance has already stamped it") if r.finance_stamped_at else None,))
+    def finance_stamp(self, ctx):
+        self.finance_stamped_at = now()
 
     # The desk takes the card back; finance pays the deposit back and books it (篇5 §2 d: 押金 is finance's).
     @transition(source="issued", target="returned", roles=DESK, label=T("收回出入证", "Card returned"),

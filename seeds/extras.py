@@ -64,6 +64,7 @@ def desk_and_permits(props):
         card = WorkerPass(property_id=pid, permit_id=permit.id, worker_name="王木工", worker_id_number="11010519491231002X",
                           photo_on_file=True, id_copy_on_file=True, valid_until=permit.end_on, deposit=Decimal("100"),
                           fee=Decimal("5"), receipt_id=used.id, receipt_no="CW-DEMO-1", signed_by_lead=True,
+                          lead_name="装修张师傅", signed_for_by="装修张师傅",
                           state="issued", created_by_id=clerk.id)
         db.session.add(card)
         db.session.flush()

@@ -121,10 +121,11 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "renovation_permit": dict(clerk=ops(KEEP, "reveal void_own"), cs_admin=ops(KEEP, "reveal void_own"),
                               engineering=ops(SEE), finance=ops(SEE), supervisor=ops(READ),
                               manager=ops(READ, "approve reject void")),
-    # §2: the desk issues and re-issues; the card comes back to the desk, the deposit back from finance
+    # §2: the desk issues and re-issues; g: the lead signs as 签收人, then finance stamps (财务处盖章, issue #12 rule
+    # 9); the card comes back to the desk, the deposit back from finance
     "worker_pass": dict(clerk=ops(KEEP, "reveal issue reissue return_pass void_own"),
                         cs_admin=ops(KEEP, "reveal issue reissue return_pass void void_own"),
-                        finance=ops(READ, "refund_deposit"), engineering=ops(SEE), supervisor=ops(READ),
+                        finance=ops(READ, "finance_stamp refund_deposit"), engineering=ops(SEE), supervisor=ops(READ),
                         manager=ops(READ, "void")),
     # §3: engineering reviews, the director approves, the desk registers the new date and re-makes the passes
     "renovation_extension": application(clerk="extend", cs_admin="extend", engineering="review reject",

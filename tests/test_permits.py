@@ -138,7 +138,7 @@ def test_worker_pass_only_for_an_approved_unexpired_permit_and_not_past_its_end(
     with app.app_context():
         draft = make(RenovationPermit, world.a, unit_id=world.units[("A", "1-1-101")], lead_name="x", content="y",
                      start_on=today(), end_on=today() + timedelta(days=30), commit=True).id
-    data = {"worker_name": "王师傅", "worker_id_number": ID}
+    data = {"worker_name": "王师傅", "worker_id_number": ID, "lead_name": "装修张"}
     assert "须凭已批准且未过期" in c.post("/admin/worker_pass/new/", {**data, "permit": draft}).get_data(as_text=True)
     pid = approved_permit(app, world)
     end = today() + timedelta(days=90)
@@ -162,7 +162,7 @@ def finance_receipt(app, client_as, number="CW-0001", amount="105", purpose="wor
 def draft_worker_pass(app, world, c, pid, name="王师傅"):
     r = c.post("/admin/worker_pass/new/", {"permit": pid, "worker_name": name, "worker_id_number": ID,
                                            "doc_photo": upload("photo.jpg", image("JPEG")),
-                                           "doc_id_copy": upload("id.pdf", pdf()), "signed_by_lead": "y"})
+                                           "doc_id_copy": upload("id.pdf", pdf()), "lead_name": "装修张"})
     assert r.status_code == 302, r.get_data(as_text=True)[-1500:]
     with app.app_context():
         return latest(WorkerPass).id
@@ -172,7 +172,7 @@ def issued_worker_pass(app, world, client_as, end=None):
     c = client_as("clerk")
     pid = approved_permit(app, world, end)
     wid = draft_worker_pass(app, world, c, pid)
-    step(c, "worker_pass", "issue", wid, receipt=finance_receipt(app, client_as))
+    step(c, "worker_pass", "issue", wid, signed_for_by="装修张", receipt=finance_receipt(app, client_as))
     return c, pid, wid
 
 
@@ -515,13 +515,13 @@ def test_rule_1_receipts_are_used_once_a_second_pass_on_the_same_receipt_is_refu
     assert str(rid) not in offered  # the issue form offers unused receipts only
     other = finance_receipt(app, client_as, "CW-0002")
     assert str(other) in receipt_options(c.get(f"/admin/worker_pass/details/?id={second}").get_data(as_text=True))
-    page = step(c, "worker_pass", "issue", second, receipt=rid).get_data(as_text=True)  # posted anyway
+    page = step(c, "worker_pass", "issue", second, signed_for_by="装修张", receipt=rid).get_data(as_text=True)  # posted anyway
     assert f"收据 CW-0001 已用于 {first_number}，不能重复使用" in page
     with app.app_context():
         assert reload(WorkerPass, second).state == "draft"
         assert db.session.query(Payment).filter(Payment.receipt_no == "CW-0001").count() == 2  # deposit + fee, once
         assert db.session.query(AuditLog).filter_by(action="denied").count() == 0  # a used receipt is no intrusion
-    step(c, "worker_pass", "issue", second, receipt=other)
+    step(c, "worker_pass", "issue", second, signed_for_by="装修张", receipt=other)
     with app.app_context():
         assert reload(WorkerPass, second).state == "issued" and reload(Receipt, other).consumed_id == second
 
@@ -534,7 +534,7 @@ def test_rule_1_the_model_refuses_a_used_receipt_whatever_the_form_offers(app, w
         number = db.session.get(WorkerPass, first).number
         try:
             fire(p2, "issue", db.session.get(StaffUser, world.users["clerk"]), {"clerk"}, db.session,
-                 data={"receipt": r})
+                 data={"receipt": r, "signed_for_by": "装修张"})
             raise AssertionError("a used receipt was accepted")
         except WorkflowError as ex:
             assert f"已用于 {number}" in str(ex.message)
@@ -546,9 +546,9 @@ def test_rule_1_a_receipt_pays_for_what_it_says_and_enough(app, world, client_as
     pid = approved_permit(app, world)
     wid = draft_worker_pass(app, world, c, pid)
     small = finance_receipt(app, client_as, "CW-0010", "100")
-    assert "金额 100.00 元少于应交 105.00 元" in step(c, "worker_pass", "issue", wid, receipt=small).get_data(as_text=True)
+    assert "金额 100.00 元少于应交 105.00 元" in step(c, "worker_pass", "issue", wid, signed_for_by="装修张", receipt=small).get_data(as_text=True)
     ext = finance_receipt(app, client_as, "CW-0011", "500", "renovation_extension")
-    assert "不能用于此登记" in step(c, "worker_pass", "issue", wid, receipt=ext).get_data(as_text=True)
+    assert "不能用于此登记" in step(c, "worker_pass", "issue", wid, signed_for_by="装修张", receipt=ext).get_data(as_text=True)
     with app.app_context():
         assert reload(WorkerPass, wid).state == "draft" and reload(Receipt, small).state == "unused"
 
@@ -602,12 +602,12 @@ def test_rule_1_two_desks_using_one_receipt_at_the_same_moment_one_wins(app, wor
         assert receipt2.state == "unused"  # the second desk's page: the receipt is free
         clerk2 = second.get(StaffUser, world.users["clerk2"])
         fire(first.get(WorkerPass, p1), "issue", first.get(StaffUser, world.users["clerk"]), {"clerk"}, first,
-             data={"receipt": first.get(Receipt, rid)})
+             data={"receipt": first.get(Receipt, rid), "signed_for_by": "装修张"})
         outcome = {}
 
         def other_desk():
             try:
-                fire(pass2, "issue", clerk2, {"clerk"}, second, data={"receipt": receipt2})
+                fire(pass2, "issue", clerk2, {"clerk"}, second, data={"receipt": receipt2, "signed_for_by": "装修张"})
                 second.commit()
                 outcome["second"] = "won"
             except WorkflowError as ex:
@@ -625,3 +625,52 @@ def test_rule_1_two_desks_using_one_receipt_at_the_same_moment_one_wins(app, wor
         assert reload(WorkerPass, p2).state == "draft" and reload(WorkerPass, p1).state == "issued"
         assert reload(Receipt, rid).consumed_id == p1
         assert db.session.query(SignOff).filter_by(register="receipt", record_id=rid).count() == 1
+
+
+# ---------------------------------------------------------------- issue #12 rule 9: worker passes name who applied
+
+def test_rule_9_a_worker_pass_names_its_applicant_the_owner_or_this_permits_lead(app, world, client_as):
+    c = client_as("clerk")
+    pid = approved_permit(app, world)
+    base = {"permit": pid, "worker_name": "王师傅", "worker_id_number": ID}
+    assert "请选择申请业主或填写装修负责人" in c.post("/admin/worker_pass/new/", base).get_data(as_text=True)
+    r = c.post("/admin/worker_pass/new/", {**base, "applicant": world.residents[("A", "tenant")]})
+    assert "只能由业主或业主委托的装修负责人办理" in r.get_data(as_text=True)
+    r = c.post("/admin/worker_pass/new/", {**base, "lead_name": "路人"})
+    assert "不是该装修许可证上的装修负责人（许可证登记为：装修张）" in r.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(WorkerPass).count() == 0
+    assert c.post("/admin/worker_pass/new/", {**base, "applicant": world.residents[("A", "owner")]}).status_code == 302
+    assert c.post("/admin/worker_pass/new/", {**base, "lead_name": "装修张"}).status_code == 302
+    with app.app_context():
+        names = [(w.applicant_id, w.lead_name) for w in db.session.scalars(select(WorkerPass).order_by(WorkerPass.id))]
+        assert names == [(world.residents[("A", "owner")], None), (None, "装修张")]
+
+
+def test_rule_9_the_permits_lead_signs_as_signatory_and_finance_stamps(app, world, client_as):
+    c = client_as("clerk")
+    pid = approved_permit(app, world)
+    wid = draft_worker_pass(app, world, c, pid)
+    rid = finance_receipt(app, client_as)
+    assert "请先填写“签收人(装修负责人)”" in step(c, "worker_pass", "issue", wid, receipt=rid).get_data(as_text=True)
+    r = step(c, "worker_pass", "issue", wid, receipt=rid, signed_for_by="王师傅")
+    assert "签收人须为该装修许可证上的装修负责人“装修张”本人签字" in r.get_data(as_text=True)
+    with app.app_context():
+        assert reload(WorkerPass, wid).state == "draft" and reload(Receipt, rid).state == "unused"
+    step(c, "worker_pass", "issue", wid, receipt=rid, signed_for_by="装修张")
+    with app.app_context():
+        w = reload(WorkerPass, wid)
+        assert w.state == "issued" and w.signed_for_by == "装修张" and w.signed_by_lead and not w.finance_stamped_at
+    # 再到财务处盖章: the finance role's own step, not the desk's
+    assert c.post("/admin/worker_pass/transition/finance_stamp/", {"id": wid}).status_code == 403
+    step(client_as("finance"), "worker_pass", "finance_stamp", wid)
+    with app.app_context():
+        assert reload(WorkerPass, wid).finance_stamped_at is not None
+        s = db.session.scalar(select(SignOff).where(SignOff.register == "worker_pass", SignOff.record_id == wid,
+                                                    SignOff.transition == "finance_stamp"))
+        assert s.role == "finance" and s.user_id == world.users["finance"]
+    assert "财务已盖过章" in step(client_as("finance"), "worker_pass", "finance_stamp", wid).get_data(as_text=True)
+    rows = _signature_rows(c.get(f"/admin/worker_pass/print/?id={wid}").get_data(as_text=True))
+    assert "财务盖章" in rows and "finance" in rows
+    stub = c.get(f"/admin/worker_pass/print/?id={wid}").get_data(as_text=True).split('class="stub"')[1]
+    assert "签收人：装修张" in stub and "CW-0001" in stub
