@@ -475,7 +475,8 @@ class AdditionalWorks(ReviewedByEngineering, Application, db.Model):
                           required_before="archive"),)
     description: Mapped[str] = field(T("说明", "Description"), Text, nullable=False)
 
-    @transition(source="approved", target="archived", roles=DESK, label=T("复印存档，原件交申请人", "Archive (copy kept)"))
+    @transition(source="approved", target="archived", roles=DESK, label=T("复印存档，原件交申请人", "Archive (copy kept)"),
+                done=T("已复印存档，原件已交申请人", "Copy filed, original handed to the applicant"))
     def archive(self, ctx):
         pass
 
