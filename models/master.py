@@ -287,7 +287,8 @@ class Receipt(Voidable, PropertyScoped, Tracked, Register, db.Model):
     purpose: Mapped[str] = field(T("所付项目", "Paid for"), String(24), nullable=False, default="worker_pass",
                                  choices=RECEIPT_PURPOSE)
     issued_on: Mapped[date] = field(T("开据日期", "Issued on"), Date, nullable=False, default=today)
-    consumed_register: Mapped[str | None] = field(T("使用登记簿", "Used by register"), String(40))
+    consumed_register: Mapped[str | None] = field(T("使用登记簿", "Used by register"), String(40), choices={
+        "worker_pass": T("装修人员出入证", "Worker pass"), "renovation_extension": T("装修延期申请", "Renovation extension")})
     consumed_id: Mapped[int | None] = field(T("使用记录", "Used by record"), Integer)
     consumed_number: Mapped[str | None] = field(T("已用于(编号)", "Used by (number)"), String(40))
     consumed_at: Mapped[datetime | None] = field(T("使用时间", "Used at"), DateTime)
