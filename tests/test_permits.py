@@ -616,12 +616,13 @@ def test_rule_1_two_desks_using_one_receipt_at_the_same_moment_one_wins(app, wor
 
         t = threading.Thread(target=other_desk)
         t.start()
-        t.join(timeout=1)  # on PostgreSQL it waits for the first desk's row lock
+        t.join(timeout=1)
+        waited = t.is_alive()  # the second desk waits for the first one's lock: a real race, not one after the other
         first.commit()
         t.join(timeout=20)
         number = first.get(WorkerPass, p1).number
         first.close(), second.close()
-        assert outcome["second"].startswith(f"收据 CW-0777 已用于 {number}"), outcome
+        assert waited and outcome["second"].startswith(f"收据 CW-0777 已用于 {number}"), outcome
         assert reload(WorkerPass, p2).state == "draft" and reload(WorkerPass, p1).state == "issued"
         assert reload(Receipt, rid).consumed_id == p1
         assert db.session.query(SignOff).filter_by(register="receipt", record_id=rid).count() == 1
