@@ -210,6 +210,33 @@ class PaymentView(RegisterView):
     lookups = ("unit",)
 
 
+class ReceiptView(RegisterView):
+    """Finance enters the receipts it wrote; a pass or an extension picks an unused one and marks it used."""
+
+    column_list = ("receipt_no", "state", "amount", "payer", "unit", "purpose", "issued_on", "consumed_number",
+                   "consumed_at", "created_by")
+    column_labels = {"created_by": T("开据财务", "Issued by (finance)")}
+    column_details_list = ("receipt_no", "state", "amount", "payer", "unit", "purpose", "issued_on", "consumed_register",
+                           "consumed_number", "consumed_at", "created_by", "created_at")
+    column_filters = ("state", "purpose", "issued_on")
+    form_excluded_columns = ("consumed_register", "consumed_id", "consumed_number", "consumed_at")
+    search_prefix = ("receipt_no",)
+    search_contains = ("payer",)
+    lookups = ("unit",)
+
+
+class FeePaymentView(RegisterView):
+    """物业管理费收缴: the desk enters unit, months, method and its receipt; the server prices it."""
+
+    column_list = ("number", "state", "unit", "payer", "period_from", "period_to", "months", "amount", "method",
+                   "receipt_no", "created_by", "created_at")
+    column_filters = ("state", "method", "period_from", "created_at")
+    form_columns = ("unit", "payer", "period_from", "months", "method", "receipt_no")
+    search_prefix = ("number", "receipt_no")
+    search_contains = ("payer",)
+    lookups = ("unit",)
+
+
 def _changes(view, row, html):
     """old → new per field, through the register's own Display (labels, state names, linked records, masking)."""
     target = model_for(row.register)

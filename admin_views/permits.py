@@ -15,7 +15,7 @@ class RenovationPermitView(PermitView):
 
 
 class WorkerPassView(PermitView):
-    lookups = ("permit",)
+    lookups = ("permit", "applicant")
     print_template = "print/worker_pass.html"
     column_list = ("number", "state", "permit", "worker_name", "worker_id_number", "valid_until", "deposit", "fee",
                    "receipt_no", "supersedes", "superseded_by")
@@ -23,9 +23,11 @@ class WorkerPassView(PermitView):
     search_prefix = ("number", "receipt_no")
     search_contains = ("worker_name",)
     form_excluded_columns = ("deposit", "fee", "supersedes", "superseded_by", "reissue_reason", "reissue_valid_until",
-                             "return_reason", "receipt_no")
+                             "return_reason", "receipt_no", "receipt", "signed_by_lead", "signed_for_by",
+                             "finance_stamped_at")
     column_details_list = ("number", "state", "permit", "worker_name", "worker_id_number", "photo_on_file",
-                           "id_copy_on_file", "valid_until", "deposit", "fee", "receipt_no", "signed_by_lead",
+                           "id_copy_on_file", "valid_until", "deposit", "fee", "receipt_no", "applicant",
+                           "lead_name", "signed_for_by", "finance_stamped_at",
                            "supersedes", "superseded_by", "reissue_reason", "return_reason", "created_by",
                            "created_at")
 
@@ -43,7 +45,7 @@ class RenovationExtensionView(PermitView):
     lookups = ("permit",)
     column_list = ("number", "state", "permit", "new_end_on", "fee_due", "fee_receipt_no", "reason")
     column_filters = ("state",)
-    form_excluded_columns = ("fee_receipt_no",)
+    form_excluded_columns = ("fee_receipt_no", "fee_receipt")
 
 
 class AdditionalWorksView(PermitView):

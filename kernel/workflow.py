@@ -82,15 +82,27 @@ class Transition:
 
     @property
     def done_label(self) -> T:
-        if self.done is not None:
-            return self.done
-        zh = self.label.zh if self.label.zh.startswith("已") else f"已{self.label.zh}"
-        return T(zh, f"{self.label.en}: done")
+        """The one message a taken step shows and sends: `done` when declared, else the label in the past tense."""
+        return self.done if self.done is not None else past_tense(self.label)
 
     @property
     def state_only(self) -> bool:
         """The method body is empty: the step changes nothing but the state, so many rows can move in one UPDATE."""
         return _does_nothing(self.method) and not self.fields and not self.comment_required
+
+
+# Who acts, when a step's label names them first (主管审核, 经理收档): the past tense marker goes after them.
+ACTORS = ("值班主任", "当值管理员", "工程主管", "安全主管", "工程部", "交班人", "接班人", "经理", "主管", "主任", "大堂",
+          "财务")
+
+
+def past_tense(label: T) -> T:
+    """派工 → 已派工, 经理收档 → 经理已收档, 已告知业主 stays: never 已已, never 已 before the one who acts."""
+    zh = label.zh
+    if not zh.startswith("已"):
+        actor = next((a for a in ACTORS if zh.startswith(a) and len(zh) > len(a)), "")
+        zh = zh if zh[len(actor):].startswith("已") else f"{actor}已{zh[len(actor):]}"
+    return T(zh, f"{label.en}: done")
 
 
 def _does_nothing(fn: Callable) -> bool:

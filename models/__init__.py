@@ -33,7 +33,7 @@ from models.duty import (  # noqa: F401
     Roster,
     RosterAssignment,
 )
-from models.master import Department, FeeItem, Payment, Resident, Shift, Unit  # noqa: F401
+from models.master import Department, FeeItem, FeePayment, Payment, Receipt, Resident, Shift, Unit  # noqa: F401
 from models.permits import (  # noqa: F401
     AdditionalWorks,
     GoodsPass,

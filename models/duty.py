@@ -94,7 +94,8 @@ class Roster(Voidable, PropertyScoped, Tracked, Register, db.Model):
         pass
 
     @transition(source="reviewed", target="draft", roles=(),
-                label=T("审核后修改，退回草稿", "Changed after review: back to draft"))
+                label=T("审核后修改，退回草稿", "Changed after review: back to draft"),
+                done=T("审核后有修改，已退回草稿，须重新审核", "Changed after review: back to draft for a new review"))
     def reopen(self, ctx):
         """System step: a roster changed after the supervisor's review needs a new review (篇3 4.1.1)."""
         self.submitted_at = None

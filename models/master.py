@@ -9,6 +9,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped
+from sqlalchemy.orm.exc import StaleDataError
 
 from kernel.clock import now, today
 from kernel.db import db
@@ -37,7 +39,7 @@ from kernel.register import (
     link,
 )
 from kernel.validators import email_ok
-from kernel.workflow import transition
+from kernel.workflow import Voidable, WorkflowError, fire, transition
 
 UNIT_STATUS = {"vacant": T("空置", "Vacant"), "occupied": T("已入住", "Occupied"),
                "renovating": T("装修中", "Renovating")}
@@ -298,3 +300,164 @@ class Payment(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
                                 fee_item_id=self.fee_item_id, quantity=self.quantity, amount=-(self.amount or 0),
                                 receipt_no=f"{self.receipt_no or self.number}-红冲", state="confirmed",
                                 linked_register=self.__tablename__, linked_id=self.id, note=ctx.comment))
+
+
+RECEIPT_PURPOSE = {"worker_pass": T("装修人员出入证押金及工本费", "Worker pass deposit and fee"),
+                   "renovation_extension": T("装修延期费用", "Renovation extension fee"),
+                   "other": T("其他", "Other")}
+
+
+class Receipt(Voidable, PropertyScoped, Tracked, Register, db.Model):
+    """A receipt finance wrote (篇5 §2 d-e): the desk strikes it "已办" when a pass is made on it, so it backs one
+    record only. Entered by finance (who issued it: 创建人); used by a worker pass or an extension, once."""
+
+    __tablename__ = "receipt"
+    __label__ = T("财务收据", "Finance receipts")
+    grants = dict(finance=KEEP, clerk=VIEW, cs_admin=VIEW, supervisor=READ, manager=READ)
+    void_roles = ("finance",)
+    states = {"unused": T("未使用", "Unused"), "used": T("已办(已使用)", "Used")}
+    initial_state = "unused"
+    locked_states = ("used",)
+    receipt_no: Mapped[str] = field(T("收据号", "Receipt number"), String(30), nullable=False, index=True)
+    amount: Mapped[Decimal] = field(T("金额(元)", "Amount (CNY)"), Numeric(10, 2), nullable=False,
+                                    validators=["non_negative"])
+    payer: Mapped[str] = field(T("交款人", "Payer"), String(40), nullable=False)
+    unit_id: Mapped[int | None] = field(T("房号", "Unit"), ForeignKey("unit.id"), index=True)
+    unit = link("Unit", T("房号", "Unit"))
+    purpose: Mapped[str] = field(T("所付项目", "Paid for"), String(24), nullable=False, default="worker_pass",
+                                 choices=RECEIPT_PURPOSE)
+    issued_on: Mapped[date] = field(T("开据日期", "Issued on"), Date, nullable=False, default=today)
+    consumed_register: Mapped[str | None] = field(T("使用登记簿", "Used by register"), String(40), choices={
+        "worker_pass": T("装修人员出入证", "Worker pass"), "renovation_extension": T("装修延期申请", "Renovation extension")})
+    consumed_id: Mapped[int | None] = field(T("使用记录", "Used by record"), Integer)
+    consumed_number: Mapped[str | None] = field(T("已用于(编号)", "Used by (number)"), String(40))
+    consumed_at: Mapped[datetime | None] = field(T("使用时间", "Used at"), DateTime)
+    __table_args__ = (UniqueConstraint("property_id", "receipt_no"),
+                      UniqueConstraint("consumed_register", "consumed_id"))
+
+    def __str__(self):
+        return f"{self.receipt_no} {self.amount}元 {self.payer}"
+
+    def on_create(self, session):
+        self.issued_on = self.issued_on or today()
+
+    @classmethod
+    def offered(cls):
+        """What a pass or an extension may pick: receipts of the property not used and not voided."""
+        return cls.state == "unused"
+
+    def not_offered(self) -> T:
+        if self.state == "used":
+            return T(f"收据 {self.receipt_no} 已用于 {self.consumed_number}，不能重复使用；请选择一张未使用的收据",
+                     f"Receipt {self.receipt_no} was already used by {self.consumed_number}; pick an unused receipt")
+        return T(f"收据 {self.receipt_no} 已作废，请选择一张未使用的收据",
+                 f"Receipt {self.receipt_no} is void; pick an unused receipt")
+
+    def consume(self, session, record, user, purpose: str, due: Decimal | None) -> None:
+        """Mark this receipt used by `record`, once. A used receipt is refused naming the record that used it; of two
+        desks using the same receipt at the same moment one wins (row version) and the other is refused the same."""
+        if self.state != "unused":
+            raise WorkflowError(self.not_offered())
+        if self.purpose != purpose:
+            raise WorkflowError(T(f"收据 {self.receipt_no} 所付项目为“{RECEIPT_PURPOSE[self.purpose].zh}”，不能用于此登记",
+                                  f"Receipt {self.receipt_no} paid for something else"))
+        if due is not None and self.amount < due:
+            raise WorkflowError(T(f"收据 {self.receipt_no} 金额 {self.amount} 元少于应交 {due} 元",
+                                  f"Receipt {self.receipt_no} is for {self.amount}, less than the {due} due"))
+        try:
+            with session.begin_nested():  # the row version makes the second of two concurrent uses miss the row
+                fire(self, "use", user, (), session, comment=f"{record.number}", data={"record": record}, system=True)
+        except StaleDataError:
+            session.refresh(self)
+            if self.state == "unused":  # changed by finance meanwhile, not used
+                raise WorkflowError(T("收据刚被财务修改，请刷新后再办理", "Finance changed the receipt; reload")) from None
+            raise WorkflowError(self.not_offered()) from None
+
+    @transition(source="unused", target="used", roles=(), label=T("划“已办”", "Mark used"),
+                done=T("收据已划“已办”", "Receipt marked used"))
+    def use(self, ctx):
+        """System step: a worker pass or an extension takes this receipt (篇5 §2 e: 在收据上划上"已办"字样)."""
+        record = ctx.data["record"]
+        self.consumed_register, self.consumed_id = record.__tablename__, record.id
+        self.consumed_number, self.consumed_at = record.number, now()
+
+
+PAY_METHOD = {"cash": T("现金", "Cash"), "card": T("刷卡", "Bank card"), "wechat": T("微信", "WeChat Pay"),
+              "alipay": T("支付宝", "Alipay"), "transfer": T("银行转账", "Bank transfer")}
+MANAGEMENT_FEE = "management_fee"
+
+
+def month_start(d: date, months: int = 0) -> date:
+    m = d.month - 1 + months
+    return date(d.year + m // 12, m % 12 + 1, 1)
+
+
+class FeePayment(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
+    """物业管理费的收缴 at the desk (篇2 §4): the clerk takes the payment and writes the receipt; the amount comes from the
+    fee table (rate x floor area x months), never typed; finance confirms it against the money, which books it."""
+
+    __tablename__ = "fee_payment"
+    __label__ = T("物业管理费收缴", "Management fee collection")
+    grants = dict(clerk=KEEP, cs_admin=KEEP, finance=READ, supervisor=READ, manager=READ)
+    void_roles = ("cs_admin", "finance")
+    number_prefix = "WY"
+    states = {"recorded": T("待财务确认", "Awaiting finance"), "confirmed": T("财务已确认", "Confirmed by finance")}
+    initial_state = "recorded"
+    locked_states = ("confirmed",)
+    open_states = ("recorded",)
+    unit_id: Mapped[int] = field(T("房号", "Unit"), ForeignKey("unit.id"), nullable=False, index=True)
+    unit = link("Unit", T("房号", "Unit"))
+    payer: Mapped[str] = field(T("交款人", "Payer"), String(40), nullable=False)
+    period_from: Mapped[date] = field(T("缴费起始月", "From month"), Date, nullable=False,
+                                      description=T("填该月任意一天即可", "Any day of the first month"))
+    months: Mapped[int] = field(T("缴费月数", "Months"), Integer, nullable=False, default=1, validators=["positive"])
+    period_to: Mapped[date | None] = field(T("缴费截止月", "To month"), Date)
+    floor_area: Mapped[Decimal | None] = field(T("建筑面积(㎡)", "Floor area (m²)"), Numeric(8, 2))
+    rate: Mapped[Decimal | None] = field(T("收费标准(元/㎡·月)", "Rate (CNY/m²·month)"), Numeric(10, 2))
+    fee_item_id: Mapped[int | None] = field(T("收费项目", "Fee item"), ForeignKey("fee_item.id"))
+    fee_item = link("FeeItem", T("收费项目", "Fee item"))
+    amount: Mapped[Decimal | None] = field(T("金额(元)", "Amount (CNY)"), Numeric(10, 2))
+    method: Mapped[str] = field(T("付款方式", "Paid by"), String(12), nullable=False, default="cash",
+                                choices=PAY_METHOD)
+    receipt_no: Mapped[str] = field(T("收据号", "Receipt number"), String(30), nullable=False, index=True)
+    __table_args__ = (UniqueConstraint("property_id", "number"), UniqueConstraint("property_id", "receipt_no"),
+                      Index("ix_fee_payment_property_state_id", "property_id", "state", "id"))
+
+    def __str__(self):
+        return f"{self.number} {self.unit} {self.amount}元"
+
+    def clean(self):
+        """The server prices it from the fee table in force and the unit's floor area; a month is paid once."""
+        session = db.session
+        if self.months is None or self.months < 1 or self.months > 36:
+            return {"months": T("缴费月数须在1到36之间", "Between 1 and 36 months")}
+        self.period_from = month_start(self.period_from)
+        self.period_to = month_start(self.period_from, self.months - 1)
+        unit = self.unit or (session.get(Unit, self.unit_id) if self.unit_id else None)
+        if unit is None or not unit.floor_area:
+            return {"unit": T("该房号没有建筑面积，无法按收费标准计算；请先在房号资料中补全建筑面积",
+                              "The unit has no floor area on file; complete the unit first")}
+        item = FeeItem.in_force(session, self.property_id, MANAGEMENT_FEE)
+        if item is None:
+            return {"unit": T("价格表中没有当前有效的物业管理费标准，请IT先录入", "No management fee in force; ask IT")}
+        self.fee_item_id, self.rate, self.floor_area = item.id, item.amount, unit.floor_area
+        self.amount = (item.amount * unit.floor_area * self.months).quantize(Decimal("0.01"))
+        paid = session.scalar(select(FeePayment).where(
+            FeePayment.property_id == self.property_id, FeePayment.unit_id == unit.id, FeePayment.state != "void",
+            FeePayment.id != (self.id or 0), FeePayment.period_from <= self.period_to,
+            FeePayment.period_to >= self.period_from).limit(1))
+        if paid is not None:
+            return {"period_from": T(f"该房号 {paid.period_from:%Y-%m} 至 {paid.period_to:%Y-%m} 的物业管理费已由 {paid.number} "
+                                     f"收取，请勿重复收费", f"Those months were already paid ({paid.number})")}
+        return None
+
+    # 篇2 §4: the desk collects; finance reconciles the money with the receipt and books it in its ledger.
+    @transition(source="recorded", target="confirmed", roles=("finance",), label=T("财务确认入账", "Finance confirms"),
+                done=T("财务已确认，已入账", "Confirmed and booked"), sign_off=True, bulk=True,
+                requires=("amount", "period_to", "receipt_no"))
+    def confirm(self, ctx):
+        ctx.session.add(Payment(property_id=self.property_id, receipt_no=self.receipt_no, kind=MANAGEMENT_FEE,
+                                payer=self.payer, unit_id=self.unit_id, fee_item_id=self.fee_item_id,
+                                quantity=self.months, amount=self.amount, state="confirmed",
+                                linked_register=self.__tablename__, linked_id=self.id,
+                                note=f"{self.period_from:%Y-%m}～{self.period_to:%Y-%m} {PAY_METHOD[self.method].zh}"))

@@ -14,7 +14,7 @@ from kernel.i18n import T
 from kernel.permissions import DESK, KEEP, READ, VIEW
 from kernel.pii import blind_index, encrypted_field
 from kernel.register import Numbered, PropertyScoped, Register, Retention, Tracked, Verify, field, in_states, link
-from kernel.workflow import Voidable, WorkflowError, fire, transition
+from kernel.workflow import VOID_REASON, Voidable, WorkflowError, fire, transition
 from models.master import FeeItem, Payment
 
 # Those who approve read every application. Company-wide oversight is totals per property, never the passes.
@@ -143,6 +143,10 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
     locked_states = ("issued", "superseded", "returned", "refunded", "void")
     permit_id: Mapped[int] = field(T("装修许可证", "Permit"), ForeignKey("renovation_permit.id"), nullable=False, index=True)
     permit = link("RenovationPermit", T("装修许可证", "Permit"))
+    # 篇5 §2 a-c: who applies (办证人) is the unit's owner or this permit's renovation lead, checked like any application
+    applicant_id: Mapped[int | None] = field(T("申请业主", "Applying owner"), ForeignKey("resident.id"))
+    applicant = link("Resident", T("申请业主", "Applying owner"))
+    lead_name: Mapped[str | None] = field(T("或：装修负责人", "Or: renovation lead"), String(40))
     worker_name: Mapped[str] = field(T("施工人员姓名", "Worker"), String(40), nullable=False, index=True)
     worker_id_number: Mapped[str | None] = encrypted_field(T("身份证号", "ID number"),
                                                            validators=["required", "id_number"])
@@ -154,8 +158,14 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
                                                            "Not past the permit's end; empty: the permit's end"))
     deposit: Mapped[Decimal | None] = field(T("押金(元)", "Deposit"), Numeric(10, 2))
     fee: Mapped[Decimal | None] = field(T("工本费(元)", "Fee"), Numeric(10, 2))
+    # 篇5 §2 d-e: the lead pays at finance; the desk takes that receipt and strikes it 已办: used once (Receipt)
+    receipt_id: Mapped[int | None] = field(T("财务收据", "Finance receipt"), ForeignKey("receipt.id"), index=True)
+    receipt = link("Receipt", T("财务收据", "Finance receipt"))
     receipt_no: Mapped[str | None] = field(T("财务收据号", "Finance receipt"), String(30), index=True)
     signed_by_lead: Mapped[bool] = field(T("装修负责人已签收", "Signed for by the lead"), Boolean, default=False, nullable=False)
+    # 篇5 §2 g: the renovation lead signs the register's 签收人 column, then finance stamps it
+    signed_for_by: Mapped[str | None] = field(T("签收人(装修负责人)", "Signed for by (the lead)"), String(40))
+    finance_stamped_at: Mapped[datetime | None] = field(T("财务盖章时间", "Stamped by finance at"), DateTime)
     supersedes_id: Mapped[int | None] = field(T("换发自", "Reissue of"), ForeignKey("worker_pass.id"))
     supersedes = link("WorkerPass", T("换发自", "Reissue of"), remote_side="WorkerPass.id", foreign_keys=[supersedes_id])
     superseded_by_id: Mapped[int | None] = field(T("已换发为", "Replaced by"), ForeignKey("worker_pass.id"))
@@ -172,10 +182,28 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
     def unit(self):
         return self.permit.unit if self.permit is not None else None
 
+    def applicant_refusal(self):
+        """篇5 §2 c: 确认办证人是否是业主或装修负责人: the owner of the permit's unit or the lead named on this permit."""
+        permit = self.permit
+        if self.applicant is not None:
+            if self.applicant.unit_id != permit.unit_id:
+                return {"applicant": T("该业户不是此房号的住户", "This resident does not live in this unit")}
+            if self.applicant.kind != "owner":
+                return {"applicant": T("只能由业主或业主委托的装修负责人办理", "Only the owner or the owner's renovation lead may apply")}
+            return None
+        if self.lead_name:
+            if self.lead_name.strip() != (permit.lead_name or "").strip():
+                return {"lead_name": T(f"不是该装修许可证上的装修负责人（许可证登记为：{permit.lead_name}）",
+                                       f"Not the renovation lead on this permit ({permit.lead_name})")}
+            return None
+        return {"applicant": T("请选择申请业主或填写装修负责人", "Choose the owner or enter the renovation lead")}
+
     def clean(self):
         permit = self.permit
         if permit is None or permit.state != "approved" or (permit.end_on and permit.end_on < today()):
             return {"permit": T("须凭已批准且未过期的装修许可证办理", "Needs an approved, unexpired renovation permit")}
+        if (why := self.applicant_refusal()) is not None:
+            return why
         if self.valid_until is None:
             self.valid_until = permit.end_on
         if self.valid_until > permit.end_on:
@@ -210,10 +238,16 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         return "valid"
 
     @transition(source="draft", target="issued", roles=DESK, label=T("签发", "Issue"),
-                requires=("receipt_no", "signed_by_lead"), fields=("receipt_no",))  # and the files: `documents`
+                requires=("receipt_id", "signed_for_by"), fields=("receipt", "signed_for_by"),  # and `documents`
+                conditions=(lambda r: None if (r.signed_for_by or "").strip() == (r.permit.lead_name or "").strip()
+                            else T(f"签收人须为该装修许可证上的装修负责人“{r.permit.lead_name}”本人签字",
+                                   f"The renovation lead on the permit, {r.permit.lead_name}, signs for the card"),))
     def issue(self, ctx):
         if self.clean():
             raise WorkflowError(next(iter(self.clean().values())))
+        self.signed_for_by, self.signed_by_lead = self.signed_for_by.strip(), True
+        self.receipt.consume(ctx.session, self, ctx.user, "worker_pass", (self.deposit or 0) + (self.fee or 0))
+        self.receipt_no = self.receipt.receipt_no
         self._payment(ctx.session, "deposit", self.deposit, "worker_pass_deposit", self.receipt_no)
         self._payment(ctx.session, "fee", self.fee, "worker_pass_fee", self.receipt_no)
 
@@ -231,7 +265,9 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
             raise WorkflowError(T(f"有效期不能超过许可证期限 {self.permit.end_on}", f"Cannot be valid past {self.permit.end_on}"))
         new = WorkerPass(property_id=self.property_id, permit_id=self.permit_id, worker_name=self.worker_name,
                          worker_id_number=self.worker_id_number, photo_on_file=True, id_copy_on_file=True,
-                         valid_until=valid_until, deposit=self.deposit, fee=Decimal("0"), receipt_no=self.receipt_no,
+                         valid_until=valid_until, deposit=self.deposit, fee=Decimal("0"), receipt_id=self.receipt_id,
+                         receipt_no=self.receipt_no, applicant_id=self.applicant_id, lead_name=self.lead_name,
+                         signed_for_by=self.signed_for_by, finance_stamped_at=self.finance_stamped_at,
                          signed_by_lead=self.signed_by_lead, supersedes_id=self.id, state="draft")
         session.add(new)
         session.flush()
@@ -252,6 +288,13 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
     @transition(source="issued", target="void", roles=(), label=T("随许可证作废", "Void with the permit"))
     def void_with_permit(self, ctx):
         """System step: a voided renovation permit voids the passes issued under it."""
+
+    # 篇5 §2 g: 再到财务处盖章: finance stamps the register line of an issued card, once.
+    @transition(source="issued", target=None, roles=("finance",), label=T("财务盖章", "Finance stamps"),
+                done=T("财务已盖章", "Stamped by finance"), sign_off=True,
+                conditions=(lambda r: T("财务已盖过章", "Finance has already stamped it") if r.finance_stamped_at else None,))
+    def finance_stamp(self, ctx):
+        self.finance_stamped_at = now()
 
     # The desk takes the card back; finance pays the deposit back and books it (篇5 §2 d: 押金 is finance's).
     @transition(source="issued", target="returned", roles=DESK, label=T("收回出入证", "Card returned"),
@@ -380,6 +423,8 @@ class RenovationExtension(ReviewedByEngineering, Voidable, Numbered, PropertySco
     reason: Mapped[str] = field(T("延期原因", "Reason"), Text, nullable=False)
     fee_due: Mapped[Decimal] = field(T("应交费用(元)", "Fee due"), Numeric(10, 2), nullable=False, default=0,
                                      validators=["non_negative"])
+    fee_receipt_id: Mapped[int | None] = field(T("交费收据", "Fee receipt"), ForeignKey("receipt.id"))
+    fee_receipt = link("Receipt", T("交费收据", "Fee receipt"))
     fee_receipt_no: Mapped[str | None] = field(T("交费收据号", "Fee receipt"), String(30))
 
     def clean(self):
@@ -393,11 +438,16 @@ class RenovationExtension(ReviewedByEngineering, Voidable, Numbered, PropertySco
     # issues the receipt the desk enters here.
     @transition(source="approved", target="done", roles=DESK,
                 label=T("登记延期并重办出入证", "Extend and reissue passes"),
-                fields=("fee_receipt_no",),
-                conditions=(lambda r: T("应交费用尚未交纳(请填收据号)", "The fee is not paid yet (enter the receipt)")
-                            if r.fee_due and not r.fee_receipt_no else None,))
+                fields=("fee_receipt",),
+                conditions=(lambda r: T("应交费用尚未交纳(请选择财务收据)", "The fee is not paid yet (pick the receipt)")
+                            if r.fee_due and r.fee_receipt_id is None else None,))
     def extend(self, ctx):
         """Source 篇5 §3 e-f: the new end goes into the register and every pass is re-made, never re-dated."""
+        if self.fee_due:
+            self.fee_receipt.consume(ctx.session, self, ctx.user, "renovation_extension", self.fee_due)
+            self.fee_receipt_no = self.fee_receipt.receipt_no
+        else:
+            self.fee_receipt = None  # nothing due: no receipt is used up
         self.permit.end_on = self.new_end_on
         for p in ctx.session.scalars(select(WorkerPass).where(WorkerPass.permit_id == self.permit_id,
                                                               WorkerPass.state == "issued")).all():
@@ -425,7 +475,8 @@ class AdditionalWorks(ReviewedByEngineering, Application, db.Model):
                           required_before="archive"),)
     description: Mapped[str] = field(T("说明", "Description"), Text, nullable=False)
 
-    @transition(source="approved", target="archived", roles=DESK, label=T("复印存档，原件交申请人", "Archive (copy kept)"))
+    @transition(source="approved", target="archived", roles=DESK, label=T("复印存档，原件交申请人", "Archive (copy kept)"),
+                done=T("已复印存档，原件已交申请人", "Copy filed, original handed to the applicant"))
     def archive(self, ctx):
         pass
 
@@ -434,7 +485,7 @@ class HotWorkPermit(Application, db.Model):
     __tablename__ = "hot_work_permit"
     __label__ = T("动火许可证", "Hot-work permits")
     grants = dict(clerk=KEEP + ("reveal",), cs_admin=KEEP + ("reveal",), engineering=VIEW, safety=VIEW, **APPROVERS)
-    open_states = ("submitted", "reviewed", "approved")
+    open_states = ("submitted", "reviewed", "approved", "prepared", "stamped")
     verify = Verify(shown=("unit", "welder_name", "location", "window_start", "window_end"))
     # 篇5 §5 b, d: the welder's certificate and ID copies go with the application to the reviews (the reviewers
     # read the certificate, so it is not held back as personal; the ID copy is); §5 e: the issued permit is
@@ -447,11 +498,14 @@ class HotWorkPermit(Application, db.Model):
                  Document("permit_copy", T("许可证复印件(存档)", "Permit copy (file)"), required_before="issue"))
     document_retention = Retention(start="window_end", days=365)
     number_prefix = "DHZ"
+    # 篇5 §5 e: approved → the desk writes the permit out → the director (主任) stamps it → the desk files a copy and
+    # hands the original over: only then is it in force.
     states = {"submitted": T("已提交", "Submitted"), "reviewed": T("工程与安全已审核", "Reviewed"),
-              "approved": T("已批准", "Approved"), "issued": T("已签发", "Issued"), "rejected": T("已驳回", "Rejected"),
-              "void": T("作废", "Void")}
+              "approved": T("已批准", "Approved"), "prepared": T("已开具，待主任盖章", "Written out, awaiting the stamp"),
+              "stamped": T("主任已盖章，待交申请人", "Stamped, to hand over"), "issued": T("已签发", "Issued"),
+              "rejected": T("已驳回", "Rejected"), "void": T("作废", "Void")}
     initial_state = "submitted"
-    locked_states = ("approved", "issued", "rejected", "void")
+    locked_states = ("approved", "prepared", "stamped", "issued", "rejected", "void")
     unit = link("Unit", T("房号", "Unit"))
     applicant = link("Resident", T("申请业主", "Applying owner"))
     welder_name: Mapped[str] = field(T("动火人", "Welder"), String(40), nullable=False)
@@ -493,8 +547,29 @@ class HotWorkPermit(Application, db.Model):
     def reject(self, ctx):
         pass
 
-    @transition(source="approved", target="issued", roles=DESK, label=T("开具许可证(主任盖章)", "Issue (stamped)"))
+    @transition(source="approved", target="prepared", roles=DESK, label=T("开具许可证", "Write out the permit"),
+                done=T("许可证已开具，请交主任盖章", "Permit written out; take it to the director to stamp"))
+    def prepare(self, ctx):
+        pass
+
+    # 篇5 §5 e: 交主任盖章: the director's own step, never part of the desk's button.
+    @transition(source="prepared", target="stamped", roles=("manager",), label=T("主任盖章", "Director stamps"),
+                done=T("主任已盖章", "Stamped by the director"), sign_off=True, bulk=True)
+    def stamp(self, ctx):
+        pass
+
+    @transition(source="stamped", target="issued", roles=DESK, label=T("复印存档并交申请人", "File a copy, hand over"),
+                done=T("许可证已签发：复印件已存档，原件已交申请人", "Issued: copy filed, original handed over"))
     def issue(self, ctx):
+        pass
+
+    # Rule 12: a permit is withdrawn (unsafe work, job cancelled, typing error found late) by those who supervise
+    # hot work: the safety lead (安全主管, who reviews it) and the director (主任, who approves and stamps it), at
+    # any point until it is finished; the desk voids only its own same-day typing mistake (void_own).
+    @transition(source=("submitted", "reviewed", "approved", "prepared", "stamped", "issued"), target="void",
+                roles=("safety", "manager"), label=T("作废", "Void"), done=T("许可证已作废", "Permit voided"),
+                comment_required=True, comment_label=VOID_REASON, destructive=True)
+    def void(self, ctx):
         pass
 
 

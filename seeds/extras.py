@@ -9,7 +9,7 @@ from kernel.db import db
 from kernel.identity import StaffUser
 from models.desk import Complaint, MailItem, PhoneLog, RepairOrder
 from models.duty import ChecklistItem, DutyLog, Roster, RosterAssignment
-from models.master import Department, Resident, Shift, Unit
+from models.master import Department, Receipt, Resident, Shift, Unit
 from models.permits import GoodsPass, HotWorkPermit, RenovationPermit, WorkerPass
 
 
@@ -54,10 +54,22 @@ def desk_and_permits(props):
                                   state="approved", created_by_id=clerk.id)
         db.session.add(permit)
         db.session.flush()
-        db.session.add(WorkerPass(property_id=pid, permit_id=permit.id, worker_name="王木工", worker_id_number="11010519491231002X",
-                                  photo_on_file=True, id_copy_on_file=True, valid_until=permit.end_on, deposit=Decimal("100"),
-                                  fee=Decimal("5"), receipt_no="CW-DEMO-1", signed_by_lead=True, state="issued",
-                                  created_by_id=clerk.id))
+        fin = _user("finance") if prop.code == "A" else clerk
+        used = Receipt(property_id=pid, receipt_no="CW-DEMO-1", amount=Decimal("105"), payer="装修张师傅",
+                       unit_id=lead_unit.id, purpose="worker_pass", state="used", created_by_id=fin.id)
+        db.session.add_all([used, Receipt(property_id=pid, receipt_no="CW-DEMO-2", amount=Decimal("105"),
+                                          payer="装修张师傅", unit_id=lead_unit.id, purpose="worker_pass",
+                                          created_by_id=fin.id)])
+        db.session.flush()
+        card = WorkerPass(property_id=pid, permit_id=permit.id, worker_name="王木工", worker_id_number="11010519491231002X",
+                          photo_on_file=True, id_copy_on_file=True, valid_until=permit.end_on, deposit=Decimal("100"),
+                          fee=Decimal("5"), receipt_id=used.id, receipt_no="CW-DEMO-1", signed_by_lead=True,
+                          lead_name="装修张师傅", signed_for_by="装修张师傅",
+                          state="issued", created_by_id=clerk.id)
+        db.session.add(card)
+        db.session.flush()
+        used.consumed_register, used.consumed_id, used.consumed_number, used.consumed_at = \
+            "worker_pass", card.id, card.number, now()
         for state in ("draft", "signed"):
             u = units[9]
             db.session.add(GoodsPass(property_id=pid, unit_id=u.id, applicant_id=owners[u.id].id if u.id in owners else None,

@@ -19,6 +19,7 @@ from kernel.i18n import T
 from kernel.register import model_for
 from kernel.retention import RetentionRule
 from models.desk import NetworkRequest, RepairOrder
+from models.master import Receipt
 from models.permits import GoodsPass, HotWorkPermit, RenovationPermit, StairElevatorUse, WorkerPass
 from seeds.base import load_base
 from seeds.samples import image, pdf
@@ -48,7 +49,7 @@ def approved_permit(app, world):
 def new_worker_pass(c, app, world, **files):
     pid = approved_permit(app, world)
     return c.post("/admin/worker_pass/new/", {"permit": pid, "worker_name": "王师傅", "worker_id_number": ID,
-                                              "signed_by_lead": "y", **files})
+                                              "lead_name": "装修张", **files})
 
 
 def stored_files(app):
@@ -110,19 +111,20 @@ def test_the_issue_step_is_refused_until_the_id_copy_and_photo_are_there_and_tak
     assert new_worker_pass(c, app, world).status_code == 302
     with app.app_context():
         wid = latest(WorkerPass).id
-    r = step(c, "worker_pass", "issue", wid, receipt_no="CW-1")
+        rid = make(Receipt, world.a, receipt_no="CW-1", amount=105, purpose="worker_pass", commit=True).id
+    r = step(c, "worker_pass", "issue", wid, signed_for_by="装修张", receipt=rid)
     assert "请先上传“身份证复印件、一寸照片”再签发" in r.get_data(as_text=True)
     with app.app_context():
         assert reload(WorkerPass, wid).state == "draft"
     page = c.get(f"/admin/worker_pass/details/?id={wid}").get_data(as_text=True)
     assert 'name="doc_id_copy" accept="image/*" capture="environment"' in page
     assert 'enctype="multipart/form-data"' in page
-    r = step(c, "worker_pass", "issue", wid, receipt_no="CW-1", doc_id_copy=upload("id.pdf", pdf()))
+    r = step(c, "worker_pass", "issue", wid, signed_for_by="装修张", receipt=rid, doc_id_copy=upload("id.pdf", pdf()))
     assert "请先上传“一寸照片”再签发" in r.get_data(as_text=True)
     with app.app_context():  # the refused step kept nothing, not even the file that came with it
         assert db.session.scalar(select(func.count()).select_from(Attachment)) == 0
     assert stored_files(app) == []
-    step(c, "worker_pass", "issue", wid, receipt_no="CW-1", doc_id_copy=upload("id.pdf", pdf()),
+    step(c, "worker_pass", "issue", wid, signed_for_by="装修张", receipt=rid, doc_id_copy=upload("id.pdf", pdf()),
          doc_photo=upload("p.jpg", image("JPEG")))
     with app.app_context():
         assert reload(WorkerPass, wid).state == "issued"
@@ -254,7 +256,9 @@ def test_delete_is_audited_and_clears_the_box_but_a_locked_record_keeps_its_file
         assert db.session.get(Attachment, photo.id) is None and not reload(WorkerPass, wp.id).photo_on_file
         assert db.session.scalar(select(AuditLog).where(AuditLog.action == "detach")).changes["file"][0] == "p.jpg"
     assert not (Path(app.config["ATTACHMENTS_DIR"]) / key).exists()
-    step(c, "worker_pass", "issue", wp.id, receipt_no="CW-2", doc_photo=upload("p2.jpg", image("JPEG")))
+    with app.app_context():
+        rid = make(Receipt, world.a, receipt_no="CW-2", amount=105, purpose="worker_pass", commit=True).id
+    step(c, "worker_pass", "issue", wp.id, signed_for_by="装修张", receipt=rid, doc_photo=upload("p2.jpg", image("JPEG")))
     with app.app_context():
         assert reload(WorkerPass, wp.id).state == "issued"
         ids = [a.id for a in db.session.scalars(select(Attachment).where(Attachment.record_id == wp.id))]

@@ -87,7 +87,15 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     # money: finance records, confirms what the desk took, corrects by reversal (红冲); never edits
     "payment": dict(finance=ops(SEE, "create export confirm reverse"), clerk=ops(SEE), cs_admin=ops(SEE),
                     supervisor=ops(READ), manager=ops(READ)),
+    # 篇5 §2 d-e: finance writes the receipt (enters it, voids a wrong one before it is used); the desk sees the
+    # receipts to pick one for a pass or an extension, which strikes it 已办 (a system step, nobody's button)
+    "receipt": dict(finance=ops(KEEP, "void void_own"), clerk=ops(SEE), cs_admin=ops(SEE), supervisor=ops(READ),
+                    manager=ops(READ)),
     # ------------------------------------------------------------------ desk (篇1, 篇2, 篇5 §6-10)
+    # 篇2 §4: 负责……物业管理费的收缴: the desk collects the fee and writes the receipt; finance confirms (reconciles the
+    # money with the receipt) and books it; a wrong entry is voided by the CS admin or finance, with a reason.
+    "fee_payment": dict(clerk=ops(KEEP, "void_own"), cs_admin=ops(KEEP, "void void_own"),
+                        finance=ops(READ, "confirm void"), supervisor=ops(READ), manager=ops(READ)),
     "phone_log": desk(),
     # 3 minutes to engineering, urgent on site in 15, callback the same day; engineering marks arrival and result
     "repair_order": desk(clerk="dispatch tell_delay arrive complete call_back cancel",
@@ -116,10 +124,11 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "renovation_permit": dict(clerk=ops(KEEP, "reveal void_own"), cs_admin=ops(KEEP, "reveal void_own"),
                               engineering=ops(SEE), finance=ops(SEE), supervisor=ops(READ),
                               manager=ops(READ, "approve reject void")),
-    # §2: the desk issues and re-issues; the card comes back to the desk, the deposit back from finance
+    # §2: the desk issues and re-issues; g: the lead signs as 签收人, then finance stamps (财务处盖章, issue #12 rule
+    # 9); the card comes back to the desk, the deposit back from finance
     "worker_pass": dict(clerk=ops(KEEP, "reveal issue reissue return_pass void_own"),
                         cs_admin=ops(KEEP, "reveal issue reissue return_pass void void_own"),
-                        finance=ops(READ, "refund_deposit"), engineering=ops(SEE), supervisor=ops(READ),
+                        finance=ops(READ, "finance_stamp refund_deposit"), engineering=ops(SEE), supervisor=ops(READ),
                         manager=ops(READ, "void")),
     # §3: engineering reviews, the director approves, the desk registers the new date and re-makes the passes
     "renovation_extension": application(clerk="extend", cs_admin="extend", engineering="review reject",
@@ -127,10 +136,13 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     # §4: engineering reviews, the director approves, the desk files a copy
     "additional_works": application(clerk="archive", cs_admin="archive", engineering="review reject",
                                     manager="approve reject"),
-    # §5: engineering AND safety review, the director approves, the desk issues
-    "hot_work_permit": application(clerk="reveal issue", cs_admin="reveal issue",
-                                   engineering="review_engineering reject",
-                                   safety=f"{SEE} review_safety reject", manager="approve reject"),
+    # §5: engineering AND safety review, the director approves; e: the desk writes the permit out (开具), the
+    # director stamps it (交主任盖章), the desk files a copy and hands the original over. Voided (issue #12 rule 12)
+    # by those who supervise hot work, the safety lead and the director, not by the CS admin.
+    "hot_work_permit": dict(application(clerk="reveal prepare issue", cs_admin="reveal prepare issue",
+                                        engineering="review_engineering reject",
+                                        safety=f"{SEE} review_safety reject void", manager="approve reject stamp"),
+                            cs_admin=ops(KEEP, "reveal prepare issue void_own")),
     # §11-12: fire elevator: engineering reviews, the admin on duty approves (a supervisor when the CS admin
     # entered it); the desk hands it to the lobby, which confirms the 承诺书
     "stair_elevator_use": application(clerk="hand_over", cs_admin="approve hand_over", engineering="review",
@@ -198,7 +210,7 @@ def test_the_grants_are_the_duties(app, role):
 
 def test_no_role_deletes_a_business_record(app):
     business = [n for n, m in registers().items() if "void" in (getattr(m, "states", None) or {})]
-    assert len(business) == 27  # 14 desk registers, 7 passes and permits, 6 duty registers
+    assert len(business) == 29  # 15 desk registers, 7 passes and permits, 6 duty registers, finance's receipts
     deleting = [(r, n) for n in business for r in permissions.ROLES if permissions.allowed({r}, n, "delete")]
     assert deleting == []
 

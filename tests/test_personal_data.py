@@ -42,7 +42,7 @@ def personal(app, world, client_as):
                                                  "lead_id_number": LEAD, "content": "厨卫"})
     clerk.post("/admin/worker_pass/new/", {"permit": permit, "worker_name": "王师傅", "worker_id_number": WORKER,
                                            "doc_photo": upload("photo.png"), "doc_id_copy": upload("id.png"),
-                                           "signed_by_lead": "y"})
+                                           "lead_name": "装修张"})
     with app.app_context():
         ids = {"goods_pass": latest(GoodsPass).id, "worker_pass": latest(WorkerPass).id,
                "renovation_permit": latest(RenovationPermit).id, "resident": owner}

@@ -80,6 +80,8 @@ class ScopedLoader(QueryAjaxModelLoader):
         query = scoping.scope(super().get_query(), self.model)
         if hasattr(self.model, "active") and self.model is not StaffUser:
             query = query.filter(self.model.active.is_(True))  # 停用 master data is no longer offered
+        if hasattr(self.model, "offered"):
+            query = query.filter(self.model.offered())
         return query
 
     def get_one(self, pk: Any) -> Any:
@@ -89,12 +91,18 @@ class ScopedLoader(QueryAjaxModelLoader):
         return obj if obj is not None and scoping.in_scope(obj) else None
 
 
-def choices_query(target: type, staff_roles: tuple[str, ...] = ()) -> Callable[[], list]:
-    """The records a dropdown offers: the current property's, staff by membership (and role, if named)."""
+def choices_query(target: type, staff_roles: tuple[str, ...] = (), for_form: bool = False) -> Callable[[], list]:
+    """The records a dropdown offers: the current property's, staff by membership (and role, if named).
+
+    On a form, a register may narrow what is offered (`offered()`: a receipt not used yet); a list filter
+    still offers them all.
+    """
     def query() -> list:
         q = scoping.scope(select(target), target)
         if hasattr(target, "active") and target is not StaffUser:
             q = q.where(target.active.is_(True))  # 停用 master data is no longer offered
+        if for_form and hasattr(target, "offered"):
+            q = q.where(target.offered())
         if target is StaffUser:
             q = q.where(StaffUser.active.is_(True))
             if staff_roles:
@@ -142,7 +150,7 @@ def field_args(model: type, lookups: tuple[str, ...], lookup_fields: dict[str, t
         else:
             local = next(iter(rel.local_columns))
             roles = tuple(local.info.get("staff_roles", ()))
-            args.setdefault(rel.key, {})["query_factory"] = choices_query(target, roles)
+            args.setdefault(rel.key, {})["query_factory"] = choices_query(target, roles, for_form=True)
             args[rel.key]["blank_text"] = "—"  # WTForms shows an empty label as its value, "__None"
     return args, refs
 
@@ -177,23 +185,40 @@ def targeted_property(record: Any, name: str, raw: Any) -> int | None:
     return property_of(db.session.get(rel.mapper.class_, int(raw)))
 
 
-def refuse_out_of_scope(register: str, record: Any, form: Form) -> bool:
-    """True (and a `denied` audit row, and a message on each field) when the form names an out-of-scope id.
+def withdrawn_choice(record: Any, name: str, raw: Any) -> T | None:
+    """Why a record of the current property is no longer offered in field `name` (a receipt used meanwhile)."""
+    rel = sa_inspect(type(record)).relationships.get(name) if record is not None else None
+    raw = str(raw or "")
+    if rel is None or not raw.isdigit() or len(raw) > 18 or not hasattr(rel.mapper.class_, "not_offered"):
+        return None
+    target = db.session.get(rel.mapper.class_, int(raw))
+    if target is None or not scoping.in_scope(target):
+        return None
+    return target.not_offered()
 
-    The row carries the property the id belongs to, so that property's supervisor sees the attempt.
+
+def refuse_out_of_scope(register: str, record: Any, form: Form) -> T | str | None:
+    """The message to show (and a message on each field) when the form names an id it does not offer; None if not.
+
+    An id of another property is refused and audited (a `denied` row carrying the property the id belongs to,
+    so that property's supervisor sees the attempt); a record of this property that is no longer offered (a
+    receipt used since the page was opened) is refused with the reason, as any other check.
     """
     names = unresolved_choices(form)
     if not names:
-        return False
-    for name in names:
-        raw = (getattr(getattr(form, name), "raw_data", None) or [None])[0]
-        audit.record_denied(register, getattr(record, "id", None), f"foreign key outside scope: {names}",
-                            targeted_property(record, name, raw) or getattr(record, "property_id", None)
-                            or scoping.current_property_id())
+        return None
+    message: T | str | None = None
     for name in names:
         field = getattr(form, name)
-        field.errors = list(field.errors) + [str(MSG_SCOPE)]
-    return True
+        raw = (getattr(field, "raw_data", None) or [None])[0]
+        why = withdrawn_choice(record, name, raw)
+        if why is None:
+            audit.record_denied(register, getattr(record, "id", None), f"foreign key outside scope: {names}",
+                                targeted_property(record, name, raw) or getattr(record, "property_id", None)
+                                or scoping.current_property_id())
+        field.errors = list(field.errors) + [str(why or MSG_SCOPE)]
+        message = message or why
+    return message or MSG_SCOPE
 
 
 def related_out_of_scope(register: str, record: Any) -> dict[str, T] | None:

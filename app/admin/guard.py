@@ -31,7 +31,6 @@ from app.admin.daily import DailySheets
 from app.admin.export import Exporting
 from app.admin.filters import Filtering, build_filters
 from app.admin.forms import (
-    MSG_SCOPE,
     PersonalField,
     SecureForm,
     field_args,
@@ -290,8 +289,8 @@ class RegisterView(Filtering, Listing, Exporting, Importing, Attachments, Steps,
                 if self.stale(model, version):
                     flash(str(MSG_STALE), "error")
                     return False
-            if refuse_out_of_scope(self.register, model, form):
-                flash(str(MSG_SCOPE), "error")
+            if (why := refuse_out_of_scope(self.register, model, form)) is not None:
+                flash(str(why), "error")
                 return False
             uploads = self.read_form_uploads()  # every file checked before anything is written
             form.populate_obj(model)

@@ -7,8 +7,10 @@ import qrcode
 import qrcode.image.svg
 from flask import abort, render_template, request, url_for
 from markupsafe import Markup
+from sqlalchemy import select
 
 from app.admin.access import endpoint
+from kernel.workflow import SignOff
 
 
 def qr_svg(data: str) -> Markup:
@@ -30,4 +32,9 @@ class Printing:
             abort(404)
         url = url_for("verify.check", register=self.register, number=obj.number, _external=True)
         return render_template(self.print_template, obj=obj, view=self, show=self.display(), qr=qr_svg(url),
-                               verify_url=url)
+                               verify_url=url, signatures=self.signatures(obj))
+
+    def signatures(self, obj) -> list[SignOff]:
+        """Who signed, reviewed, approved, stamped and issued, and when: the record's sign-offs, in order."""
+        return list(self.session.scalars(select(SignOff).where(
+            SignOff.register == self.register, SignOff.record_id == obj.id).order_by(SignOff.id)))

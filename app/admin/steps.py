@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from app.admin.access import endpoint
 from app.admin.attachments import read_uploads
-from app.admin.forms import MSG_SCOPE, SecureForm, refuse_out_of_scope
+from app.admin.forms import SecureForm, refuse_out_of_scope
 from kernel import attachments, audit, permissions, scoping
 from kernel.attachments import AttachmentError
 from kernel.audit import AuditLog
@@ -157,8 +157,8 @@ class Steps:
         data = {}
         if t.fields:
             form = self.step_form(t)(request.form)
-            if refuse_out_of_scope(self.register, obj, form):
-                flash(str(MSG_SCOPE), "error")
+            if (why := refuse_out_of_scope(self.register, obj, form)) is not None:
+                flash(str(why), "error")
                 return redirect(back)
             if not form.validate():
                 for fname, errs in form.errors.items():
