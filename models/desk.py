@@ -158,7 +158,7 @@ class RepairOrder(Record, Workflow, db.Model):
         pass
 
     @transition(source=("registered", "dispatched"), target="cancelled", roles=DESK + ("supervisor",),
-                label=T("取消", "Cancel"), comment_required=True)
+                label=T("取消", "Cancel"), comment_required=True, waits=False)
     def cancel(self, ctx):
         pass
 
