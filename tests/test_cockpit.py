@@ -210,3 +210,70 @@ def test_state_tabs_are_capped_like_the_list_count(app, world, client_as):
 
 def test_no_state_tabs_on_a_register_without_a_workflow(app, world, client_as):
     assert 'id="fd-state-tabs"' not in client_as("clerk").get("/admin/phone_log/").get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- exports people keep
+def saved_name(response):
+    from urllib.parse import unquote
+    header = response.headers["Content-Disposition"]
+    assert header.startswith("attachment; filename=\"") and "filename*=UTF-8''" in header
+    return unquote(header.split("filename*=UTF-8''")[1]), header.split('filename="')[1].split('"')[0]
+
+
+def test_export_file_names_say_register_property_and_day(app, world, client_as):
+    from kernel.clock import today
+    day = f"{today():%Y%m%d}"
+    c = client_as("clerk")
+    name, ascii_name = saved_name(c.get("/admin/repair_order/export/xlsx/"))
+    assert name == f"报修单_翠湖花园_{day}.xlsx" and ascii_name == f"repair_order_A_{day}.xlsx"
+    assert saved_name(c.get("/admin/phone_log/export/csv/"))[0] == f"电话记录_翠湖花园_{day}.csv"
+    c.get("/language/en")
+    assert saved_name(c.get("/admin/phone_log/export/csv/"))[0] == f"Phone log_翠湖花园_{day}.csv"
+
+
+def test_xlsx_keeps_numbers_money_dates_widths_frozen_header_and_filter(app, world, client_as):
+    import io
+    import zipfile
+    from datetime import datetime
+    from decimal import Decimal
+
+    from openpyxl import load_workbook
+
+    from models.desk import FunctionCard
+    with app.app_context():
+        for amount in ("20.00", "1234.50"):
+            make(FunctionCard, world.a, unit_id=world.units[("A", "3-2-1501")], amount=Decimal(amount),
+                 unit_price=Decimal(amount), quantity=Decimal("1.00"), card_no="0012345",
+                 sold_at=datetime(2026, 11, 28, 9, 5), commit=True)
+    data = client_as("clerk").get("/admin/function_card/export/xlsx/").data
+    book = load_workbook(io.BytesIO(data))
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    amount, sold, card = header.index("金额(元)") + 1, header.index("办理时间") + 1, header.index("卡号") + 1
+    assert {sheet.cell(2, amount).value, sheet.cell(3, amount).value} == {20, 1234.5}  # numbers, not text
+    assert sheet.cell(2, amount).number_format == "0.00" == sheet.cell(3, amount).number_format
+    assert sheet.cell(2, sold).value == datetime(2026, 11, 28, 9, 5)
+    assert sheet.cell(2, card).value == "0012345"  # text stays text, leading zero and all
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:{chr(64 + len(header))}3"
+    assert sheet[1][0].font.b
+    widths = {k: d.width for k, d in sheet.column_dimensions.items()}
+    assert widths[chr(64 + sold)] >= 17 and widths["A"] >= 6
+    with zipfile.ZipFile(io.BytesIO(data)) as z:  # the name Excel keeps for the filter (openpyxl drops it on load)
+        workbook = z.read("xl/workbook.xml").decode()
+    assert f"'功能卡发放'!$A$1:${chr(64 + len(header))}$3</definedName>" in workbook
+
+
+def test_csv_keeps_digit_strings_as_text_for_excel(app, world, client_as):
+    import csv
+    import io
+    c = client_as("clerk")
+    c.post("/admin/phone_log/new/", {"caller": "王先生", "phone": "13800138000", "unit": world.units[("A", "3-2-1501")],
+                                     "content": "-1 问询", "called_at": "2026-11-28 09:05:00"})
+    text = c.get("/admin/phone_log/export/csv/").get_data(as_text=True).lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(text)))
+    header, row = rows[0], rows[1]
+    cells = dict(zip(header, row, strict=True))
+    assert '="13800138000"' in row and '="3-2-1501"' in row
+    assert "'-1 问询" in row  # a formula start is still neutralised, not wrapped
+    assert "王先生" in row and any(v.startswith("2026-11-28") for v in cells.values())
