@@ -277,3 +277,99 @@ def test_csv_keeps_digit_strings_as_text_for_excel(app, world, client_as):
     assert '="13800138000"' in row and '="3-2-1501"' in row
     assert "'-1 问询" in row  # a formula start is still neutralised, not wrapped
     assert "王先生" in row and any(v.startswith("2026-11-28") for v in cells.values())
+
+
+# ---------------------------------------------------------------- saved views
+def state_arg(app, register="repair_order"):
+    from app.admin.filters import ChoiceEqual
+    from tests.test_permission_matrix import registers
+    with app.test_request_context():
+        return registers(app)[register].filter_arg("state", ChoiceEqual)
+
+
+def repairs(app, world, *states, prop="a"):
+    with app.app_context():
+        return [make(RepairOrder, getattr(world, prop), unit_id=world.units[(prop.upper(), "1-1-101")], state=s,
+                     commit=True).id for s in states]
+
+
+def audit_rows(app, action):
+    from kernel.audit import AuditLog
+    with app.app_context():
+        return db.session.scalars(db.select(AuditLog).where(AuditLog.register == "saved_view",
+                                                            AuditLog.action == action)).all()
+
+
+def saved(app):
+    from kernel.saved_views import SavedView
+    with app.app_context():
+        return db.session.scalars(db.select(SavedView).order_by(SavedView.id)).all()
+
+
+def test_supervisor_saves_a_view_shares_it_with_clerks_and_a_clerk_opens_it(app, world, client_as):
+    registered = repairs(app, world, "registered", "registered", "dispatched", "closed")[:2]
+    repairs(app, world, "registered", prop="b")
+    arg = state_arg(app)
+    sup = client_as("supervisor")
+    query = f"{arg}=registered&sort=0&desc=1"
+    r = sup.post("/admin/repair_order/views/save/", {"name": "待派工", "query": query})
+    assert r.status_code == 302
+    [view] = saved(app)
+    assert view.name == "待派工" and view.property_id == world.a and view.created_by_id == world.users["supervisor"]
+    assert '"state"' in view.spec and arg not in view.spec  # kept by meaning, not by the filter's position
+    assert audit_rows(app, "create")
+    clerk = client_as("clerk")
+    assert "待派工" not in clerk.get("/admin/").get_data(as_text=True)  # not shared yet
+    assert clerk.get(f"/admin/repair_order/views/{view.id}/").status_code == 404
+    assert clerk.post("/admin/repair_order/views/share/", {"id": view.id, "role": "clerk"}).status_code == 403
+    r = sup.post("/admin/repair_order/views/share/", {"id": view.id, "role": "clerk"})
+    assert r.status_code == 302 and saved(app)[0].shared_role == "clerk"
+    assert [a.changes.get("shared_role") for a in audit_rows(app, "update")] == [[None, "clerk"]]
+    home = clerk.get("/admin/").get_data(as_text=True)
+    link = f"/admin/repair_order/views/{view.id}/"
+    assert f'href="{link}">↳ 待派工</a>' in home  # in the menu under 报修单
+    r = clerk.get(link)
+    assert r.status_code == 302 and f"{arg}=registered" in r.headers["Location"]
+    ids, page = listed(clerk, r.headers["Location"])
+    assert ids == set(registered) and 'id="fd-current-view"' in page and "待派工" in page
+    assert 'id="fd-share-view"' not in page and 'id="fd-delete-view"' not in page  # a clerk neither shares nor deletes
+    assert clerk.post("/admin/repair_order/views/delete/", {"id": view.id}).status_code == 403
+    other = client_as("clerk_b")  # the other property's clerk neither sees nor opens it
+    assert "待派工" not in other.get("/admin/").get_data(as_text=True)
+    assert other.get(link).status_code == 404
+    assert client_as("engineering").get(link).status_code == 404  # shared with clerks only
+    sup.post("/admin/repair_order/views/delete/", {"id": view.id})
+    assert saved(app) == [] and audit_rows(app, "delete")
+
+
+def test_a_view_is_shared_only_with_a_role_that_may_list_the_register(app, world, client_as):
+    sup = client_as("supervisor")
+    sup.post("/admin/duty_log/views/save/", {"name": "紧急", "query": ""})
+    [view] = saved(app)
+    assert sup.post("/admin/duty_log/views/share/", {"id": view.id, "role": "guard"}).status_code == 400
+    assert sup.post("/admin/duty_log/views/share/", {"id": view.id, "role": "nobody"}).status_code == 400
+    assert saved(app)[0].shared_role is None
+
+
+def test_a_view_whose_filter_or_column_is_gone_opens_without_it_and_says_so(app, world, client_as):
+    import json
+
+    from kernel.saved_views import SavedView
+    registered = repairs(app, world, "registered", "dispatched")[:1]
+    with app.app_context():
+        spec = {"filters": [["state", "ChoiceEqual", "registered"], ["gone_column", "FilterEqual", "x"],
+                            ["state", "ChoiceEqual", "no_such_state"], "garbage"], "sort": "gone", "mine": "1"}
+        views = [SavedView(property_id=world.a, register="repair_order", name=n, spec=s,
+                           created_by_id=world.users["clerk"])
+                 for n, s in (("旧视图", json.dumps(spec)), ("坏视图", "{not json"), ("空", "[]"))]
+        db.session.add_all(views)
+        db.session.commit()
+        ids = [v.id for v in views]
+    clerk = client_as("clerk")
+    r = clerk.get(f"/admin/repair_order/views/{ids[0]}/", follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "中的条件已不存在，已忽略" in page and "gone_column" in page and "gone" in page
+    ids_listed, _ = listed(clerk, clerk.get(f"/admin/repair_order/views/{ids[0]}/").headers["Location"])
+    assert ids_listed == set(registered)  # what still exists still applies (state, and 待我办理)
+    for vid in ids[1:]:
+        assert clerk.get(f"/admin/repair_order/views/{vid}/", follow_redirects=True).status_code == 200

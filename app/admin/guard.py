@@ -42,6 +42,7 @@ from app.admin.listing import Listing
 from app.admin.personal import Personal
 from app.admin.printing import Printing
 from app.admin.queue import Queue
+from app.admin.saved import SavedViews
 from app.admin.steps import Steps
 from kernel import attachments, audit, permissions, scoping
 from kernel.attachments import AttachmentError
@@ -88,8 +89,8 @@ class VersionedXEditable(XEditableWidget):
         return super().__call__(field, **kwargs)
 
 
-class RegisterView(Filtering, Listing, Queue, Exporting, Attachments, Steps, DailySheets, Printing, Personal,
-                   ModelView):
+class RegisterView(Filtering, Listing, Queue, SavedViews, Exporting, Attachments, Steps, DailySheets, Printing,
+                   Personal, ModelView):
     form_base_class = SecureForm
     list_template = "admin/register_list.html"
     details_template = "admin/register_details.html"
