@@ -24,7 +24,7 @@ from typing import Any
 import pygal
 from markupsafe import Markup
 from pygal.style import Style
-from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Numeric, and_, case, cast, func, literal, or_, select, union_all
 
 from kernel.clock import now
 from kernel.db import db
@@ -125,27 +125,36 @@ def overdue_rate(pids: Sequence[int], at: datetime | None = None, days: int = DA
 
 def repair_times(pids: Sequence[int], at: datetime | None = None, weeks: int = WEEKS) -> dict:
     """{(measure, property_id, week monday): {50: minutes, 90: minutes, "n": count}} for receipt -> dispatch and
-    receipt -> completion; the percentiles by nearest rank with window functions, one query per measure."""
+    receipt -> completion. SQL counts the orders per week and duration (to a tenth of a minute, six seconds);
+    the percentiles are read off those counts by nearest rank (the value at position ceil(p * n) in the week's
+    sorted durations): a loop over a few hundred aggregated rows, never over orders. A GROUP BY keeps only the
+    distinct durations, where window functions would sort every order of the eight weeks."""
     at = at or now()
     since = datetime.combine(at.date() - timedelta(days=at.weekday() + 7 * (weeks - 1)), datetime.min.time())
     out: dict = {}
+    week = week_of(RepairOrder.received_at)
     for measure, done in (("dispatch", RepairOrder.dispatched_at), ("completion", RepairOrder.completed_at)):
-        minutes = minutes_between(RepairOrder.received_at, done)
-        week = week_of(RepairOrder.received_at)
-        ranked = (select(RepairOrder.property_id.label("pid"), week.label("week"), minutes.label("m"),
-                         func.row_number().over(partition_by=(RepairOrder.property_id, week), order_by=minutes)
-                         .label("rn"),
-                         func.count().over(partition_by=(RepairOrder.property_id, week)).label("cnt"))
-                  .where(RepairOrder.property_id.in_(pids), RepairOrder.received_at >= since,
-                         RepairOrder.received_at <= at, done.is_not(None), _not_void(RepairOrder))
-                  .subquery())
-        picks = [func.max(case((ranked.c.rn == (ranked.c.cnt * p + 99) // 100, ranked.c.m))).label(f"p{p}")
-                 for p in PERCENTILES]
-        rows = db.session.execute(select(ranked.c.pid, ranked.c.week, func.max(ranked.c.cnt), *picks)
-                                  .group_by(ranked.c.pid, ranked.c.week))
-        for pid, wk, n, *values in rows:
-            out[(measure, pid, _text_day(wk))] = {"n": n, **{p: round(float(v), 1) for p, v in
-                                                              zip(PERCENTILES, values, strict=True) if v is not None}}
+        tenth = func.round(cast(minutes_between(RepairOrder.received_at, done), Numeric(12, 2)), 1)
+        rows = db.session.execute(
+            select(RepairOrder.property_id, week.label("week"), tenth.label("m"), func.count())
+            .where(RepairOrder.property_id.in_(pids), RepairOrder.received_at >= since,
+                   RepairOrder.received_at <= at, done.is_not(None), _not_void(RepairOrder))
+            .group_by(RepairOrder.property_id, week, tenth))
+        groups: dict = {}
+        for pid, wk, minutes, n in rows:
+            groups.setdefault((measure, pid, _text_day(wk)), []).append((float(minutes), n))
+        for key, counts in groups.items():
+            counts.sort()
+            total = sum(n for _, n in counts)
+            picked = {"n": total}
+            for p in PERCENTILES:
+                rank, seen = (total * p + 99) // 100, 0
+                for minutes, n in counts:
+                    seen += n
+                    if seen >= rank:
+                        picked[p] = round(minutes, 1)
+                        break
+            out[key] = picked
     return out
 
 
