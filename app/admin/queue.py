@@ -22,8 +22,9 @@ from sqlalchemy import and_, case, exists, false, func, literal, or_, select
 
 from kernel import permissions
 from kernel.clock import now
-from kernel.deadlines import deadline_clause, overdue_clause
+from kernel.deadlines import deadline_clause, open_states_of, overdue_clause
 from kernel.i18n import T
+from kernel.register import model_for
 from kernel.workflow import SignOff, Transition
 
 MINUTE, HOUR, DAY = T("分钟", " min"), T("小时", " h"), T("天", " d")
@@ -79,10 +80,18 @@ class Queue:
         model, roles = self.model, self.roles
         if not current_user.is_authenticated or not hasattr(model, "state"):
             return false()
-        clauses = [step_clause(model, t, current_user.id) for t in queue_steps(model, roles)]
-        if getattr(model, "deadlines", ()) and permissions.allowed(roles, self.register, "edit"):
+        steps = queue_steps(model, roles)
+        clauses = [step_clause(model, t, current_user.id) for t in steps]
+        states: set[str] | None = {s for t in steps for s in t.source}
+        deadlines = getattr(model, "deadlines", ())
+        if deadlines and permissions.allowed(roles, self.register, "edit"):
             clauses.append(overdue_clause(model))
-        return or_(*clauses) if clauses else false()
+            open_states = [open_states_of(model, d) for d in deadlines]
+            states = states | {s for o in open_states for s in o} if all(open_states) else None
+        if not clauses:
+            return false()
+        # one IN over the states first lets the (property, state, id) index narrow the rows before the OR
+        return and_(model.state.in_(sorted(states)), or_(*clauses)) if states else or_(*clauses)
 
     def capped_count(self, clause: Any) -> int:
         """How many rows of the list match `clause`, counted like the list counts (stops past the cap)."""
@@ -98,19 +107,21 @@ class Queue:
         late_cols = [case((deadline_clause(model, d, at), 1), else_=0).label(f"late{i}")
                      for i, d in enumerate(deadlines)]
         late = case((overdue_clause(model, at), 1), else_=0) if deadlines else literal(0)
+        unit = model_for("unit") if hasattr(model, "unit_id") else None
         cols = [model.id, model.state, model.state_changed_at,
                 getattr(model, "number", literal(None)).label("number"),
-                getattr(model, "unit_id", literal(None)).label("unit_id"), late.label("late"), *late_cols]
-        query = (self.get_query().filter(self.mine_clause()).with_entities(*cols)
-                 .order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit))
-        unit_text = self.display().value("unit_id") if hasattr(model, "unit_id") else (lambda v: "")
+                (unit.code if unit is not None else literal(None)).label("unit_code"), late.label("late"), *late_cols]
+        query = self.get_query().filter(self.mine_clause()).with_entities(*cols)
+        if unit is not None:  # the unit's code in the same query, not one lookup per row
+            query = query.outerjoin(unit, unit.id == model.unit_id)
+        query = query.order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit)
         out = []
         for row in query:
             waiting = [t for t in steps if row.state in t.source]
             late_labels = [str(d.label) for i, d in enumerate(deadlines) if getattr(row, f"late{i}")]
             anchor = f"#step-{waiting[0].name}" if waiting else ""
             out.append(dict(
-                view=self, id=row.id, number=row.number or f"#{row.id}", unit=unit_text(row.unit_id),
+                view=self, id=row.id, number=row.number or f"#{row.id}", unit=row.unit_code or "",
                 state=self.display().value("state")(row.state),
                 waiting="、".join(str(t.label) for t in waiting) or "、".join(late_labels),
                 late="、".join(late_labels), overdue=bool(row.late), since=row.state_changed_at,
