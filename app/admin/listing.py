@@ -28,6 +28,7 @@ ROW_ID = "FDROWID"  # stands for a row's id in a URL built once per page
 ICONS = {ViewRowAction: (".details_view", "fa fa-eye glyphicon glyphicon-eye-open"),
          EditRowAction: (".edit_view", "fa fa-pencil glyphicon glyphicon-pencil")}
 UNITS_PER_SEARCH = 500
+STATE_TAB_CAP = 1000  # a tab counts at most this many ("1000+"): tabs orient, the list's own count is exact to 10000
 
 
 def prefix(column: Any, term: str) -> Any:
@@ -123,8 +124,8 @@ class Listing:
     # ---------------------------------------------------------------- state tabs
     def state_tabs(self) -> list[dict] | None:
         """全部 / 待签字 / 已签发 ...: one tab per declared state with its count, each a link to exactly the rows
-        it counts (the list's state filter). One query: per state its rows up to the list's cap (an index range
-        on (property, state, id)), then GROUP BY state; a count past the cap reads "10000+" like the list's."""
+        it counts (the list's state filter). One query: per state its rows up to a cap (an index range on
+        (property, state, id)), then GROUP BY state; a count past the cap reads "1000+"."""
         states = getattr(self.model, "states", None) or {}
         if len(states) <= 2 or not self._filters:  # 有效 / 作废 alone is not a workflow
             return None
@@ -133,7 +134,7 @@ class Listing:
             arg = self.filter_arg("state", ChoiceEqual)
         except KeyError:
             return None
-        cap = current_app.config["LIST_COUNT_CAP"]
+        cap = min(current_app.config["LIST_COUNT_CAP"], STATE_TAB_CAP)
         parts = []
         for code in from_states:
             sub = (self.get_query().filter(self.model.state == code).with_entities(self.model.state)
