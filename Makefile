@@ -31,6 +31,7 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.charts  # the charts' SQL on the database bench.run filled (issue 17)
 	if [ "$$BENCH_ATTACHMENTS" = "1" ]; then $(BIN)/python -m bench.attachments; fi
 	if [ "$$BENCH_OUTBOX" = 1 ]; then $(BIN)/python -m bench.outbox; fi
 	if [ "$$BENCH_IMPORT" = 1 ]; then $(BIN)/python -m bench.imports; fi

@@ -1,5 +1,5 @@
 """Every register's screen, mounted at /admin/<endpoint>/ (endpoint = the model's table name)."""
-from admin_views import desk, duty, master, notify, permits
+from admin_views import charts, desk, duty, master, notify, permits
 from kernel.audit import AuditLog
 from kernel.deadlines import DeadlineRule
 from kernel.i18n import T
@@ -51,5 +51,6 @@ def pages() -> list:
     """Screens that are not one register's table: (endpoint, view class, name, category)."""
     return [("daily_summary", duty.DailySummaryView, T("每日汇总", "Daily summary"), DUTY),
             ("overview", duty.RegionalOverviewView, T("各项目概况", "Properties overview"), DUTY),
+            ("charts", charts.ChartsView, T("图表", "Charts"), DUTY),
             ("inbox", notify.InboxView, T("我的通知", "My notifications"), None),
             ("outbox", notify.OutboxView, T("发件箱", "Outbox"), SYSTEM)]

@@ -8,6 +8,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from admin_views.notify import unread_count
+from app.admin.saved import shared_views
 from kernel import permissions, scoping
 from kernel.db import db
 from kernel.display import action_label, register_label
@@ -24,7 +25,8 @@ def install(app: Flask) -> None:
                     fd_property_choices=property_choices, fd_current_property_value=current_value,
                     fd_role_labels=role_labels, fd_role_label=role_label,
                     fd_action_label=lambda register, action: action_label(model_for(register), action),
-                    fd_register_label=register_label, fd_unread=unread_count)
+                    fd_register_label=register_label, fd_unread=unread_count,
+                    fd_menu_views=menu_views)
 
 
 def fd_t(zh: str, en: str) -> str:
@@ -56,3 +58,9 @@ def role_labels() -> str:
     if not current_user.is_authenticated:
         return ""
     return "、".join(role_label(r) for r in sorted(scoping.current_roles()))
+
+
+def menu_views(item: object) -> list:
+    """The saved views shared under a menu entry's register (its screen's list), for the current user."""
+    register = getattr(getattr(item, "_view", None), "register", None)
+    return shared_views(register) if register and current_user.is_authenticated else []

@@ -75,6 +75,15 @@ class Transition:
     destructive: bool = False          # 作废 / 驳回 / 退证: shown red and confirmed
     creator_only: bool = False         # only whoever made the record may take it (voiding one's own typing mistake)
     tell: tuple = ()                   # kernel.notify.Tell: who is told when the step is taken
+    waits: bool | None = None          # the record waits in its roles' work queue for this step (None: derived)
+
+    @property
+    def queued(self) -> bool:
+        """The step puts the record in its roles' queue (待我办理): a person's forward step. An alternative
+        exit (驳回, 取消, 退回) is declared `waits=False`; a step that keeps the state or voids does not wait."""
+        if self.waits is not None:
+            return self.waits and not self.system
+        return not self.system and not self.destructive and not self.creator_only and self.target is not None
 
     @property
     def system(self) -> bool:

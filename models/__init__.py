@@ -5,6 +5,7 @@ from kernel.deadlines import DeadlineRule  # noqa: F401
 from kernel.identity import Membership, MembershipGrant, Property, Role, StaffUser  # noqa: F401
 from kernel.numbering import NumberSequence  # noqa: F401
 from kernel.retention import RetentionRule  # noqa: F401
+from kernel.saved_views import SavedView  # noqa: F401
 from kernel.workflow import SignOff  # noqa: F401
 from models.desk import (  # noqa: F401
     Callback,

@@ -100,7 +100,7 @@ class RepairOrder(Record, Workflow, db.Model):
     engineer: Mapped[str | None] = field(T("维修人员", "Engineer"), String(40))
     dispatched_at: Mapped[datetime | None] = field(T("派工时间", "Dispatched at"), DateTime)
     on_site_at: Mapped[datetime | None] = field(T("到场时间", "On site at"), DateTime)
-    completed_at: Mapped[datetime | None] = field(T("完工时间", "Completed at"), DateTime)
+    completed_at: Mapped[datetime | None] = field(T("完工时间", "Completed at"), DateTime, index=True)
     visited_at: Mapped[datetime | None] = field(T("回访时间", "Called back at"), DateTime)
     delay_told_at: Mapped[datetime | None] = field(T("已告知业主及管家(无法及时到场)", "Owner and butler told of delay"), DateTime)
     result: Mapped[str | None] = field(T("维修结果", "Result"), Text)
@@ -158,7 +158,7 @@ class RepairOrder(Record, Workflow, db.Model):
         pass
 
     @transition(source=("registered", "dispatched"), target="cancelled", roles=DESK + ("supervisor",),
-                label=T("取消", "Cancel"), comment_required=True)
+                label=T("取消", "Cancel"), comment_required=True, waits=False)
     def cancel(self, ctx):
         pass
 

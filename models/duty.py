@@ -84,7 +84,7 @@ class Roster(Voidable, PropertyScoped, Tracked, Register, db.Model):
         pass
 
     @transition(source="submitted", target="draft", roles=("supervisor",), label=T("退回修改", "Return"),
-                comment_required=True)
+                comment_required=True, waits=False)
     def send_back(self, ctx):
         self.submitted_at = None
 
@@ -311,7 +311,7 @@ class LeaveRequest(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Mod
             a.staff_id = self.substitute.id
 
     @transition(source="submitted", target="rejected", roles=("supervisor",), label=T("驳回", "Reject"), sign_off=True,
-                comment_required=True)
+                comment_required=True, waits=False)
     def reject(self, ctx):
         pass
 

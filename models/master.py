@@ -135,7 +135,7 @@ class Resident(PropertyScoped, Tracked, Register, Workflow, db.Model):
 
     @transition(source="erasure_requested", target="anonymised", roles=("manager",),
                 label=T("批准注销(匿名化)", "Approve erasure (anonymise)"), sign_off=True,
-                distinct_from=("request_erasure",), destructive=True)
+                distinct_from=("request_erasure",), destructive=True, waits=True)
     def approve_erasure(self, ctx):
         """PIPL art. 47: the person's data goes; the record stays for what points at it (orders, passes)."""
         self.name = f"已注销业户{self.id}"
@@ -144,7 +144,7 @@ class Resident(PropertyScoped, Tracked, Register, Workflow, db.Model):
         self.note = None
 
     @transition(source="erasure_requested", target="active", roles=("manager",), label=T("驳回注销", "Refuse erasure"),
-                sign_off=True, comment_required=True)
+                sign_off=True, comment_required=True, waits=False)
     def refuse_erasure(self, ctx):
         pass
 

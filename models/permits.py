@@ -109,7 +109,7 @@ class RenovationPermit(Application, db.Model):
         pass
 
     @transition(source="submitted", target="rejected", roles=("manager",), label=T("驳回", "Reject"),
-                sign_off=True, comment_required=True)
+                sign_off=True, comment_required=True, waits=False)
     def reject(self, ctx):
         pass
 
@@ -304,7 +304,7 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         pass
 
     @transition(source="returned", target="refunded", roles=("finance",), label=T("退押金", "Refund the deposit"),
-                destructive=True)
+                destructive=True, waits=True)
     def refund_deposit(self, ctx):
         self._payment(ctx.session, "refund", self.deposit, "worker_pass_deposit", f"{self.receipt_no}-R")
 
@@ -401,7 +401,7 @@ class ReviewedByEngineering:
         pass
 
     @transition(source=("submitted", "reviewed"), target="rejected", roles=("engineering", "manager"),
-                label=T("驳回", "Reject"), comment_required=True, sign_off=True)
+                label=T("驳回", "Reject"), comment_required=True, sign_off=True, waits=False)
     def reject(self, ctx):
         pass
 
@@ -543,7 +543,7 @@ class HotWorkPermit(Application, db.Model):
         pass
 
     @transition(source=("submitted", "reviewed"), target="rejected", roles=("engineering", "safety", "manager"),
-                label=T("驳回", "Reject"), comment_required=True, sign_off=True)
+                label=T("驳回", "Reject"), comment_required=True, sign_off=True, waits=False)
     def reject(self, ctx):
         pass
 

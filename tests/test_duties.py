@@ -176,6 +176,9 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "daily_summary": dict(clerk=ops(SEE), cs_admin=ops(SEE), supervisor=ops(SEE), manager=ops(SEE), regional=ops(SEE)),
     # company-wide oversight: totals and deadlines per property
     "overview": dict(regional=ops(SEE), manager=ops(SEE)),
+    # issue 17: the supervisor reviews the desk's work (篇2: reads the logs, spot-checks), the manager oversees the
+    # centre, the regional manager compares properties: totals as charts, never records
+    "charts": dict(supervisor=ops(SEE), manager=ops(SEE), regional=ops(SEE)),
 }
 
 

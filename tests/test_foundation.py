@@ -231,7 +231,7 @@ def test_dashboard_counts_my_pending_approvals(app, world, client_as):
              created_by_id=world.users["manager"], commit=True)
     page = client_as("manager").get("/admin/").get_data(as_text=True)
     row = page.split('data-register="goods_pass"')[1].split("</tr>")[0]
-    assert '<td class="pending">2</td>' in row  # the one the manager created is not theirs to stamp
+    assert '?mine=1">2</a></td>' in row  # the one the manager created is not theirs to stamp (issue 17: a link)
     assert 'data-register="goods_pass"' not in client_as("clerk_b").get("/admin/").get_data(as_text=True)
 
 

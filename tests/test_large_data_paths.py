@@ -122,6 +122,6 @@ def test_export_rows_match_the_list(app, world, client_as):
         db.session.commit()
     body = client_as("clerk").get("/admin/repair_order/export/csv/").get_data(as_text=True)
     rows = {line.split(",")[4]: line.split(",") for line in body.strip().splitlines()[1:]}
-    assert rows["赵"][1] == "已登记" and rows["赵"][2] == "是" and rows["赵"][3] == "1-1-101"
+    assert rows["赵"][1] == "已登记" and rows["赵"][2] == "是" and rows["赵"][3] == '"=""1-1-101"""'  # issue 17: kept as text
     assert rows["赵"][-1] == "3分钟内派工 紧急15分钟到场"
     assert rows["钱"][1] == "已派工" and rows["钱"][8] == "工程部" and rows["钱"][-1] == ""

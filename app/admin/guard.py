@@ -41,6 +41,8 @@ from app.admin.imports import Importing
 from app.admin.listing import Listing
 from app.admin.personal import Personal
 from app.admin.printing import Printing
+from app.admin.queue import Queue
+from app.admin.saved import SavedViews
 from app.admin.steps import Steps
 from kernel import attachments, audit, permissions, scoping
 from kernel.attachments import AttachmentError
@@ -87,8 +89,8 @@ class VersionedXEditable(XEditableWidget):
         return super().__call__(field, **kwargs)
 
 
-class RegisterView(Filtering, Listing, Exporting, Importing, Attachments, Steps, DailySheets, Printing, Personal,
-                   ModelView):
+class RegisterView(Filtering, Listing, Queue, SavedViews, Exporting, Importing, Attachments, Steps, DailySheets,
+                   Printing, Personal, ModelView):
     form_base_class = SecureForm
     list_template = "admin/register_list.html"
     details_template = "admin/register_details.html"

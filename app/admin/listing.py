@@ -9,12 +9,14 @@ from urllib.parse import quote
 from flask import abort, current_app, g, request
 from flask_admin.babel import gettext as admin_gettext
 from flask_admin.model.template import DeleteRowAction, EditRowAction, ViewRowAction
+from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 from markupsafe import Markup, escape
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union_all
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import joinedload
 
+from app.admin.filters import ChoiceEqual
 from kernel import scoping
 from kernel.deadlines import overdue_clause, overdue_for
 from kernel.register import blind_indexes, model_for
@@ -26,6 +28,7 @@ ROW_ID = "FDROWID"  # stands for a row's id in a URL built once per page
 ICONS = {ViewRowAction: (".details_view", "fa fa-eye glyphicon glyphicon-eye-open"),
          EditRowAction: (".edit_view", "fa fa-pencil glyphicon glyphicon-pencil")}
 UNITS_PER_SEARCH = 500
+STATE_TAB_CAP = 1000  # a tab counts at most this many ("1000+"): tabs orient, the list's own count is exact to 10000
 
 
 def prefix(column: Any, term: str) -> Any:
@@ -51,7 +54,7 @@ class Listing:
         self.column_searchable_list = searchable or None
 
     def _filtered(self, search: str | None, filters: Any) -> tuple[Any, dict]:
-        """The list's rows before sorting and paging: scope, search, filters, the overdue switch."""
+        """The list's rows before sorting and paging: scope, search, filters, the 待我办理 and 超时 switches."""
         query, joins, count_joins = self.get_query(), {}, {}
         if self._search_supported and search:
             query, _, joins, _ = self._apply_search(query, None, joins, count_joins, search)
@@ -59,6 +62,8 @@ class Listing:
             query, _, joins, _ = self._apply_filters(query, None, joins, count_joins, filters)
         if request.args.get("overdue") == "1":
             query = query.filter(overdue_clause(self.model))
+        if request.args.get("mine") == "1":
+            query = query.filter(self.mine_clause())
         return query, joins
 
     def get_list(self, page: int | None, sort_column: Any, sort_desc: bool, search: str | None, filters: Any,
@@ -115,6 +120,40 @@ class Listing:
             if name == column and (type(f) is operation or isinstance(f, operation)):
                 return f"flt0_{self.get_filter_arg(i, f)}"
         raise KeyError((column, operation))
+
+    # ---------------------------------------------------------------- state tabs
+    def state_tabs(self) -> list[dict] | None:
+        """全部 / 待签字 / 已签发 ...: one tab per declared state with its count, each a link to exactly the rows
+        it counts (the list's state filter). One query: per state its rows up to a cap (an index range on
+        (property, state, id)), then GROUP BY state; a count past the cap reads "1000+"."""
+        states = getattr(self.model, "states", None) or {}
+        if len(states) <= 2 or not self._filters:  # 有效 / 作废 alone is not a workflow
+            return None
+        from_states = list(states)
+        try:
+            arg = self.filter_arg("state", ChoiceEqual)
+        except KeyError:
+            return None
+        cap = min(current_app.config["LIST_COUNT_CAP"], STATE_TAB_CAP)
+        parts = []
+        for code in from_states:
+            sub = (self.get_query().filter(self.model.state == code).with_entities(self.model.state)
+                   .order_by(None).limit(cap + 1).subquery())
+            parts.append(select(sub.c.state))
+        rows = union_all(*parts).subquery()
+        counts = dict(self.session.execute(select(rows.c.state, func.count()).group_by(rows.c.state)).all())
+        chosen = request.args.get(arg) if not request.args.get("search") else None
+        others = [k for k in request.args if k.startswith("flt") and k != arg] or request.args.get("mine") \
+            or request.args.get("overdue")
+        def shown(n: int) -> str:
+            return f"{cap}+" if n > cap else str(n)
+        total = sum(counts.values())
+        tabs = [dict(code="", label=_l("全部"), count=shown(total), url=self.get_url(".index_view"),
+                     active=not chosen and not others)]
+        for code in from_states:
+            tabs.append(dict(code=code, label=states[code], count=shown(counts.get(code, 0)),
+                             url=self.get_url(".index_view", **{arg: code}), active=chosen == code and not others))
+        return tabs
 
     # ---------------------------------------------------------------- values shown
     def overdue_badges(self, record: Any) -> Markup:

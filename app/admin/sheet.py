@@ -9,6 +9,7 @@ them. Cells are already safe (app/admin/export.safe_cell) when they reach here.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,10 @@ from xml.sax.saxutils import quoteattr
 EPOCH = datetime(1899, 12, 30)
 ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 FLUSH_ROWS = 200
-DATETIME, DATE, TIME = 1, 2, 3  # cell styles (styles.xml cellXfs)
+DATETIME, DATE, TIME, MONEY, HEADER = 1, 2, 3, 4, 5  # cell styles (styles.xml cellXfs)
+SAMPLE_ROWS = 200  # rows read ahead to size the columns (the rest streams)
+MIN_WIDTH, MAX_WIDTH = 6, 60
+WIDTHS = {datetime: 17, date: 11, time: 6}  # a typed cell's width, as its format shows it
 
 CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -53,27 +57,81 @@ STYLES = (
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
     '<numFmts count="3"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm"/>'
     '<numFmt numFmtId="165" formatCode="yyyy-mm-dd"/><numFmt numFmtId="166" formatCode="hh:mm"/></numFmts>'
-    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill>'
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="6"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="2" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     '</styleSheet>')
-SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
-SHEET_TAIL = "</sheetData></worksheet>"
+SHEET_OPEN = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+              # the header row stays in view while scrolling
+              '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
+              'state="frozen"/><selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>')
 
 
-def workbook_xml(title: str) -> str:
+def column_name(n: int) -> str:
+    """1 -> A, 27 -> AA."""
+    name = ""
+    while n:
+        n, rest = divmod(n - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
+def text_width(text: str) -> int:
+    """Characters as a spreadsheet column measures them: a Chinese character takes two."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def cell_width(value: Any) -> int:
+    for kind, width in WIDTHS.items():
+        if isinstance(value, kind):
+            return width
+    if isinstance(value, Decimal):
+        return len(f"{value:.2f}")
+    return text_width(value if isinstance(value, str) else str(value))
+
+
+def widths_of(header: list[str], sample: list[list]) -> list[int]:
+    out = [text_width(h) + 2 for h in header]  # room for the filter's drop-down button
+    for row in sample:
+        for i, value in enumerate(row[:len(out)]):
+            if value is not None:
+                out[i] = max(out[i], cell_width(value) + 1)
+    return [min(max(w, MIN_WIDTH), MAX_WIDTH) for w in out]
+
+
+def cols_xml(widths: list[int]) -> str:
+    return "<cols>" + "".join(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+                              for i, w in enumerate(widths, 1)) + "</cols>"
+
+
+def workbook_xml(title: str, filter_ref: str | None = None) -> str:
+    # the hidden name Excel keeps for an autofilter's range (Excel writes it, and reads the filter with it)
+    names = (f'<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+             f"{xml_escape(quote_sheet(title))}!{filter_ref}</definedName></definedNames>") if filter_ref else ""
     return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            f'<sheets><sheet name={quoteattr(title)} sheetId="1" r:id="rId1"/></sheets></workbook>')
+            f'<sheets><sheet name={quoteattr(title)} sheetId="1" r:id="rId1"/></sheets>{names}</workbook>')
+
+
+def quote_sheet(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def absolute(ref: str) -> str:
+    """A1:C9 -> $A$1:$C$9."""
+    return ":".join("$" + re.sub(r"(\d+)", r"$\1", part) for part in ref.split(":"))
 
 
 def _text(value: str) -> str:
@@ -82,6 +140,19 @@ def _text(value: str) -> str:
     text = xml_escape(ILLEGAL.sub("", value))
     space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
     return f'<c t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
+
+def _header(value: str) -> str:
+    return _text(value).replace("<c ", f'<c s="{HEADER}" ', 1) if value else "<c/>"
+
+
+def _decimal(value: Decimal) -> str:
+    """Money (two decimals, as the database keeps it) stays a number shown with its two decimals."""
+    if not value.is_finite():
+        return "<c/>"
+    if value.as_tuple().exponent == -2:
+        return f'<c s="{MONEY}"><v>{float(value)!r}</v></c>'
+    return _number(float(value))
 
 
 def _number(value: Any) -> str:
@@ -95,7 +166,7 @@ def _datetime(value: datetime) -> str:
 WRITERS = {
     str: _text, int: _number, float: _number, type(None): lambda v: "<c/>",
     bool: lambda v: f'<c t="b"><v>{int(v)}</v></c>',
-    Decimal: lambda v: _number(float(v)) if v.is_finite() else "<c/>",
+    Decimal: _decimal,
     datetime: _datetime,
     date: lambda v: f'<c s="{DATE}"><v>{(v - EPOCH.date()).days}</v></c>',
     time: lambda v: f'<c s="{TIME}"><v>{(v.hour * 3600 + v.minute * 60 + v.second) / 86400!r}</v></c>',
@@ -133,23 +204,31 @@ class _Pipe(io.RawIOBase):
 
 
 def xlsx_stream(header: list[str], rows: Iterable[list], title: str) -> Iterator[bytes]:
+    """The workbook: the first rows are read ahead to size the columns, the rest stream; the header row is bold,
+    frozen and carries an autofilter over every row written."""
     pipe = _Pipe()
+    rows = iter(rows)
+    sample = list(itertools.islice(rows, SAMPLE_ROWS))
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         for name, text in (("[Content_Types].xml", CONTENT_TYPES), ("_rels/.rels", ROOT_RELS),
-                           ("xl/workbook.xml", workbook_xml(title)), ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS),
-                           ("xl/styles.xml", STYLES)):
+                           ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS), ("xl/styles.xml", STYLES)):
             z.writestr(name, text)
+        last = 1
         with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
-            out = [SHEET_HEAD, '<row r="1">', *map(cell_xml, header), "</row>"]
-            for n, row in enumerate(rows, 2):
+            out = [SHEET_OPEN, cols_xml(widths_of(header, sample)), "<sheetData>",
+                   '<row r="1">', *map(_header, header), "</row>"]
+            for n, row in enumerate(itertools.chain(sample, rows), 2):
                 out.append(f'<row r="{n}">')
                 out.extend(map(cell_xml, row))
                 out.append("</row>")
+                last = n
                 if n % FLUSH_ROWS == 0:
                     sheet.write("".join(out).encode())
                     out.clear()
                     yield pipe.take()
-            out.append(SHEET_TAIL)
+            ref = f"A1:{column_name(max(len(header), 1))}{last}"
+            out.append(f'</sheetData><autoFilter ref="{ref}"/></worksheet>')
             sheet.write("".join(out).encode())
+        z.writestr("xl/workbook.xml", workbook_xml(title, absolute(ref)))  # the filter's range is known only now
         yield pipe.take()
     yield pipe.take()

@@ -1,0 +1,252 @@
+"""Charts for the supervisor, the manager and the regional manager (issue 17).
+
+Numbers come from SQL aggregation only (GROUP BY, window functions), one query per chart, never a loop over
+rows in Python; pygal (pinned) draws them as SVG on the server, so they print and need no script. The same
+queries run on SQLite and PostgreSQL; where the two speak differently (a day, a week, minutes between two
+times, a deadline's due time) a small helper says it in each.
+
+- intake: records registered per register and day, the last 30 days (voided typing mistakes left out);
+- overdue rate per deadline: of the records whose clock started in the last 30 days, the share that missed
+  it (done after it was due, or still not done and past due);
+- repair orders, receipt -> dispatch and receipt -> completion, median and 90th percentile per week (nearest
+  rank: the value at position ceil(p * n) in the week's sorted durations);
+- callback satisfaction, the last 30 days.
+Each takes the properties in view: at one property one series; across properties (the regional manager) one
+series per property, side by side.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pygal
+from markupsafe import Markup
+from pygal.style import Style
+from sqlalchemy import Numeric, and_, case, cast, func, literal, or_, select, union_all
+
+from kernel.clock import now
+from kernel.db import db
+from kernel.deadlines import Deadline, minutes_for, open_states_of
+from kernel.i18n import T
+from kernel.register import registers
+from models.desk import SATISFACTION, Callback, RepairOrder
+
+DAYS = 30
+WEEKS = 8
+PERCENTILES = (50, 90)
+STYLE = Style(background="white", plot_background="white", font_family="sans-serif",
+              colors=("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"))
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def day_of(col: Any) -> Any:
+    return func.date(col)  # SQLite: 'YYYY-MM-DD'; PostgreSQL: a date
+
+
+def week_of(col: Any) -> Any:
+    """The Monday of the week."""
+    if _dialect() == "postgresql":
+        return func.date(func.date_trunc("week", col))
+    return func.date(col, "weekday 0", "-6 days")
+
+
+def minutes_between(start: Any, end: Any) -> Any:
+    if _dialect() == "postgresql":
+        return func.extract("epoch", end - start) / 60
+    return (func.julianday(end) - func.julianday(start)) * 1440
+
+
+def due_of(d: Deadline, start: Any) -> Any:
+    """SQL: when a record started at `start` is due on `d` (as kernel.deadlines.due_at says in Python)."""
+    minutes = minutes_for(d)
+    if _dialect() == "postgresql":
+        base = func.date_trunc("day", start) + timedelta(days=1) if d.same_day else start
+        return base + timedelta(minutes=minutes)
+    if d.same_day:
+        return func.datetime(func.date(start), "+1 day", f"+{minutes} minutes")
+    return func.datetime(start, f"+{minutes} minutes")
+
+
+def _text_day(value: Any) -> str:
+    return value.isoformat() if isinstance(value, (date, datetime)) else str(value)[:10]
+
+
+def _not_void(model: type) -> Any:
+    return model.state != "void" if "void" in (getattr(model, "states", None) or {}) else literal(True)
+
+
+def intake_registers() -> list[type]:
+    """Registers that take things in at the desk: numbered records of a property."""
+    return [m for _, m in sorted(registers().items())
+            if hasattr(m, "number") and hasattr(m, "property_id") and hasattr(m, "created_at")]
+
+
+def intake(pids: Sequence[int], at: datetime | None = None, days: int = DAYS) -> dict:
+    """{(register, property_id, 'YYYY-MM-DD'): count} over the last `days` days: one UNION ALL query."""
+    at = at or now()
+    since = datetime.combine(at.date() - timedelta(days=days - 1), datetime.min.time())
+    parts = [select(literal(m.__tablename__).label("register"), m.property_id, day_of(m.created_at).label("day"),
+                    func.count().label("n"))
+             .where(m.property_id.in_(pids), m.created_at >= since, m.created_at <= at, _not_void(m))
+             .group_by(m.property_id, day_of(m.created_at)) for m in intake_registers()]
+    return {(r, p, _text_day(d)): n for r, p, d, n in db.session.execute(union_all(*parts))}
+
+
+def deadlines() -> list[tuple[type, Deadline]]:
+    return [(m, d) for _, m in sorted(registers().items()) for d in getattr(m, "deadlines", ())
+            if hasattr(m, "property_id")]
+
+
+def overdue_rate(pids: Sequence[int], at: datetime | None = None, days: int = DAYS) -> dict:
+    """{(deadline code, property_id): (started, missed)}: one UNION ALL query over every declared deadline."""
+    at = at or now()
+    since = at - timedelta(days=days)
+    parts = []
+    for model, d in deadlines():
+        start, done = getattr(model, d.start), getattr(model, d.done)
+        due = due_of(d, start)
+        missed = or_(and_(done.is_(None), due < at), done > due)
+        where = [model.property_id.in_(pids), start.is_not(None), start >= since, start <= at, _not_void(model)]
+        if d.when is not None:
+            where.append(d.when(model))
+        states = open_states_of(model, d)
+        if states is not None and d.open_states is not None:  # a deadline that runs only in some states
+            where.append(or_(done.is_not(None), model.state.in_(states)))
+        parts.append(select(literal(d.code).label("code"), model.property_id, func.count().label("n"),
+                            func.sum(case((missed, 1), else_=0)).label("missed"))
+                     .where(*where).group_by(model.property_id))
+    return {(c, p): (n, int(missed or 0)) for c, p, n, missed in db.session.execute(union_all(*parts))}
+
+
+def repair_times(pids: Sequence[int], at: datetime | None = None, weeks: int = WEEKS) -> dict:
+    """{(measure, property_id, week monday): {50: minutes, 90: minutes, "n": count}} for receipt -> dispatch and
+    receipt -> completion. SQL counts the orders per week and duration (to a tenth of a minute, six seconds);
+    the percentiles are read off those counts by nearest rank (the value at position ceil(p * n) in the week's
+    sorted durations): a loop over a few hundred aggregated rows, never over orders. A GROUP BY keeps only the
+    distinct durations, where window functions would sort every order of the eight weeks."""
+    at = at or now()
+    since = datetime.combine(at.date() - timedelta(days=at.weekday() + 7 * (weeks - 1)), datetime.min.time())
+    out: dict = {}
+    week = week_of(RepairOrder.received_at)
+    for measure, done in (("dispatch", RepairOrder.dispatched_at), ("completion", RepairOrder.completed_at)):
+        tenth = func.round(cast(minutes_between(RepairOrder.received_at, done), Numeric(12, 2)), 1)
+        rows = db.session.execute(
+            select(RepairOrder.property_id, week.label("week"), tenth.label("m"), func.count())
+            .where(RepairOrder.property_id.in_(pids), RepairOrder.received_at >= since,
+                   RepairOrder.received_at <= at, done.is_not(None), _not_void(RepairOrder))
+            .group_by(RepairOrder.property_id, week, tenth))
+        groups: dict = {}
+        for pid, wk, minutes, n in rows:
+            groups.setdefault((measure, pid, _text_day(wk)), []).append((float(minutes), n))
+        for key, counts in groups.items():
+            counts.sort()
+            total = sum(n for _, n in counts)
+            picked = {"n": total}
+            for p in PERCENTILES:
+                rank, seen = (total * p + 99) // 100, 0
+                for minutes, n in counts:
+                    seen += n
+                    if seen >= rank:
+                        picked[p] = round(minutes, 1)
+                        break
+            out[key] = picked
+    return out
+
+
+def satisfaction(pids: Sequence[int], at: datetime | None = None, days: int = DAYS) -> dict:
+    """{(property_id, level): count} of callbacks in the last `days` days."""
+    at = at or now()
+    rows = db.session.execute(
+        select(Callback.property_id, Callback.satisfaction, func.count())
+        .where(Callback.property_id.in_(pids), Callback.called_at >= at - timedelta(days=days),
+               Callback.called_at <= at, _not_void(Callback))
+        .group_by(Callback.property_id, Callback.satisfaction))
+    return {(p, s): n for p, s, n in rows}
+
+
+# ---------------------------------------------------------------- drawing
+SCRIPT = re.compile(r"<script.*?</script>", re.S)
+
+
+def _svg(chart: Any) -> Markup:
+    """The chart's SVG without pygal's configuration script (no script is loaded: `js=()`)."""
+    return Markup(SCRIPT.sub("", chart.render(is_unicode=True)))
+
+
+def _chart(kind: Any, title: str, **kw: Any) -> Any:
+    return kind(title=title, style=STYLE, js=(), disable_xml_declaration=True, width=760, height=360,
+                legend_at_bottom=True, truncate_legend=-1, print_values=False, **kw)
+
+
+TITLES = dict(intake=T("近30天登记量", "Intake, last 30 days"),
+              overdue=T("各时限超时率(近30天, %)", "Overdue rate per deadline (last 30 days, %)"),
+              times=T("报修：接报至派工/完工(分钟, 每周)", "Repairs: receipt to dispatch / completion (min, weekly)"),
+              satisfaction=T("回访满意度(近30天)", "Callback satisfaction (last 30 days)"))
+MEASURES = dict(dispatch=T("派工", "dispatch"), completion=T("完工", "completion"))
+
+
+def draw_all(props: list[tuple[int, str]], at: datetime | None = None) -> dict[str, Markup]:
+    """Every chart for these properties ((id, name)); one series per property when there are several."""
+    at = at or now()
+    pids = [p for p, _ in props]
+    several = len(props) > 1
+    labels = {m.__tablename__: str(m.__label__) for m in intake_registers()}
+    charts: dict[str, Markup] = {}
+
+    counts = intake(pids, at)
+    if several:
+        chart = _chart(pygal.Bar, str(TITLES["intake"]), x_label_rotation=30)
+        names = sorted({r for r, _, _ in counts})
+        chart.x_labels = [labels[r] for r in names]
+        for pid, pname in props:
+            chart.add(pname, [sum(n for (r, p, _), n in counts.items() if r == reg and p == pid) for reg in names])
+    else:
+        days = [(at.date() - timedelta(days=i)).isoformat() for i in range(DAYS - 1, -1, -1)]
+        chart = _chart(pygal.Line, str(TITLES["intake"]), x_label_rotation=45, show_minor_x_labels=False)
+        chart.x_labels = [d[5:] for d in days]
+        chart.x_labels_major = chart.x_labels[::5]
+        for reg in sorted({r for r, _, _ in counts}):
+            chart.add(labels[reg], [counts.get((reg, pids[0], d), 0) for d in days])
+    charts["intake"] = _svg(chart)
+
+    rates = overdue_rate(pids, at)
+    chart = _chart(pygal.Bar, str(TITLES["overdue"]), x_label_rotation=30, range=(0, 100))
+    codes = [(m, d) for m, d in deadlines() if any(k[0] == d.code for k in rates)]
+    chart.x_labels = [str(d.label) for _, d in codes]
+    for pid, pname in props:
+        values = []
+        for _, d in codes:
+            n, missed = rates.get((d.code, pid), (0, 0))
+            values.append(round(100 * missed / n, 1) if n else None)
+        chart.add(pname, values)
+    charts["overdue"] = _svg(chart)
+
+    times = repair_times(pids, at)
+    first = at.date() - timedelta(days=at.weekday() + 7 * (WEEKS - 1))
+    weeks = [(first + timedelta(weeks=i)).isoformat() for i in range(WEEKS)]
+    chart = _chart(pygal.Line, str(TITLES["times"]), x_label_rotation=30)
+    chart.x_labels = [w[5:] for w in weeks]
+    for pid, pname in props:
+        for measure in ("dispatch", "completion"):
+            for p in PERCENTILES:
+                name = f"{MEASURES[measure]} P{p}" + (f" · {pname}" if several else "")
+                chart.add(name, [times.get((measure, pid, w), {}).get(p) for w in weeks])
+    charts["times"] = _svg(chart)
+
+    levels = satisfaction(pids, at)
+    if several:
+        chart = _chart(pygal.StackedBar, str(TITLES["satisfaction"]))
+        chart.x_labels = [pname for _, pname in props]
+        for code, label in SATISFACTION.items():
+            chart.add(str(label), [levels.get((pid, code), 0) for pid, _ in props])
+    else:
+        chart = _chart(pygal.Pie, str(TITLES["satisfaction"]))
+        for code, label in SATISFACTION.items():
+            chart.add(str(label), levels.get((pids[0], code), 0))
+    charts["satisfaction"] = _svg(chart)
+    return charts

@@ -1,0 +1,130 @@
+"""The work queue of a register: the records waiting for *me* now, in SQL, from the declarations.
+
+A record waits for me when
+- a declared step (`@transition`) that queues (`Transition.queued`: a forward step, not 驳回/取消/作废) names one of
+  my roles at this property and the record is in one of its source states, and the step's own rules would not
+  refuse me for who I am: not my own record on a sign-off step, not a record about me, not a parallel review
+  already signed, not a step after one I took (`distinct_from`); or
+- it is overdue on one of the register's deadlines and my role keeps the register (may edit it).
+
+`mine_clause()` is that as one SQL clause: the list filter `?mine=1`, the home page's counts and its queue
+all use it, so a count and the rows behind its link are the same rows. Conditions a step checks in Python
+(`conditions`, `requires`) are not in the clause: the step's page says why, greyed.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app, url_for
+from flask_login import current_user
+from sqlalchemy import and_, case, exists, false, func, literal, or_, select
+
+from kernel import permissions
+from kernel.clock import now
+from kernel.deadlines import deadline_clause, open_states_of, overdue_clause
+from kernel.i18n import T
+from kernel.register import model_for
+from kernel.workflow import SignOff, Transition
+
+MINUTE, HOUR, DAY = T("分钟", " min"), T("小时", " h"), T("天", " d")
+
+
+def waited(delta: timedelta) -> str:
+    """How long, as a person says it: 2天3小时, 5小时10分钟, 7分钟."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}{DAY}{hours}{HOUR}" if hours else f"{days}{DAY}"
+    if hours:
+        return f"{hours}{HOUR}{mins}{MINUTE}" if mins else f"{hours}{HOUR}"
+    return f"{mins}{MINUTE}"
+
+
+def queue_steps(model: type, roles: Any) -> list[Transition]:
+    """The steps that put a record of `model` into the queue of someone holding `roles`."""
+    roles = set(roles)
+    return [t for t in model.transitions.values() if t.queued and roles & set(t.roles)]
+
+
+def step_clause(model: type, t: Transition, user_id: int) -> Any:
+    """SQL: records on which the user may take `t` now, as far as state and who they are decide."""
+    parts = [model.state.in_(t.source)]
+    if t.sign_off:
+        parts.append(or_(model.created_by_id.is_(None), model.created_by_id != user_id))
+    for name in getattr(model, "not_edited_by", ()):
+        col = getattr(model, name)
+        parts.append(or_(col.is_(None), col != user_id))
+    register = model.__tablename__
+    if t.together_with:  # a parallel review I (or a colleague in my role) already signed waits for the others
+        parts.append(~exists().where(SignOff.register == register, SignOff.record_id == model.id,
+                                     SignOff.transition == t.name,
+                                     or_(model.state_changed_at.is_(None), SignOff.at >= model.state_changed_at)))
+    if t.distinct_from:
+        parts.append(~exists().where(SignOff.register == register, SignOff.record_id == model.id,
+                                     SignOff.transition.in_(t.distinct_from), SignOff.user_id == user_id))
+    return and_(*parts)
+
+
+class Queue:
+    """The register's part of the work queue (mixed into RegisterView)."""
+
+    def has_queue(self) -> bool:
+        """Records of this register can wait for the current roles at all (the list offers 待我办理)."""
+        return bool(queue_steps(self.model, self.roles)) or bool(
+            getattr(self.model, "deadlines", ()) and permissions.allowed(self.roles, self.register, "edit"))
+
+    def mine_clause(self) -> Any:
+        """SQL: the records of this register waiting for the current user now (see the module's docstring)."""
+        model, roles = self.model, self.roles
+        if not current_user.is_authenticated or not hasattr(model, "state"):
+            return false()
+        steps = queue_steps(model, roles)
+        clauses = [step_clause(model, t, current_user.id) for t in steps]
+        states: set[str] | None = {s for t in steps for s in t.source}
+        deadlines = getattr(model, "deadlines", ())
+        if deadlines and permissions.allowed(roles, self.register, "edit"):
+            clauses.append(overdue_clause(model))
+            open_states = [open_states_of(model, d) for d in deadlines]
+            states = states | {s for o in open_states for s in o} if all(open_states) else None
+        if not clauses:
+            return false()
+        # one IN over the states first lets the (property, state, id) index narrow the rows before the OR
+        return and_(model.state.in_(sorted(states)), or_(*clauses)) if states else or_(*clauses)
+
+    def capped_count(self, clause: Any) -> int:
+        """How many rows of the list match `clause`, counted like the list counts (stops past the cap)."""
+        cap = current_app.config["LIST_COUNT_CAP"]
+        rows = self.get_query().filter(clause).with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
+        return min(self.session.execute(select(func.count()).select_from(rows)).scalar_one(), cap + 1)
+
+    def queue_rows(self, limit: int, at: datetime | None = None) -> list[dict]:
+        """The oldest waiting records, overdue first: number, unit, what waits, since when, one link each."""
+        model, at = self.model, at or now()
+        steps = queue_steps(model, self.roles)
+        deadlines = getattr(model, "deadlines", ())
+        late_cols = [case((deadline_clause(model, d, at), 1), else_=0).label(f"late{i}")
+                     for i, d in enumerate(deadlines)]
+        late = case((overdue_clause(model, at), 1), else_=0) if deadlines else literal(0)
+        unit = model_for("unit") if hasattr(model, "unit_id") else None
+        cols = [model.id, model.state, model.state_changed_at,
+                getattr(model, "number", literal(None)).label("number"),
+                (unit.code if unit is not None else literal(None)).label("unit_code"), late.label("late"), *late_cols]
+        query = self.get_query().filter(self.mine_clause()).with_entities(*cols)
+        if unit is not None:  # the unit's code in the same query, not one lookup per row
+            query = query.outerjoin(unit, unit.id == model.unit_id)
+        query = query.order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit)
+        out = []
+        for row in query:
+            waiting = [t for t in steps if row.state in t.source]
+            late_labels = [str(d.label) for i, d in enumerate(deadlines) if getattr(row, f"late{i}")]
+            anchor = f"#step-{waiting[0].name}" if waiting else ""
+            out.append(dict(
+                view=self, id=row.id, number=row.number or f"#{row.id}", unit=row.unit_code or "",
+                state=self.display().value("state")(row.state),
+                waiting="、".join(str(t.label) for t in waiting) or "、".join(late_labels),
+                late="、".join(late_labels), overdue=bool(row.late), since=row.state_changed_at,
+                waited=waited(at - row.state_changed_at) if row.state_changed_at else "",
+                url=url_for(f"{self.endpoint}.details_view", id=row.id) + anchor))
+        return out

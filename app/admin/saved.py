@@ -1,0 +1,185 @@
+"""Saved views on a register's list (kernel/saved_views.py): save, share, delete, open.
+
+A view keeps the list's filters by meaning (the column and the operation), its search, its sort by column name
+and the 待我办理 / 超时 switches. Opening one rebuilds today's list URL from that; a filter or sort column that
+the screen no longer has is left out with a message, never a 500. Every write is scoped to the current property
+and audited (SavedView is a Register).
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import or_, select
+from werkzeug.wrappers import Response
+
+from app.admin.access import endpoint
+from kernel import permissions, scoping
+from kernel.db import db
+from kernel.saved_views import SavedView
+
+SHARERS = frozenset({"supervisor", "it"})  # who may share a view with a role at their property
+SWITCHES = ("mine", "overdue")
+FILTER_ARG = re.compile(r"flt(\d+)_(\d+)")
+NAME_MAX = 80
+MSG_GONE = _l("视图“%(name)s”中的条件已不存在，已忽略：%(what)s")
+
+
+def visible_views(register: str | None = None) -> list[SavedView]:
+    """The views the current user may open here: their own, and those shared with a role they hold here."""
+    pid = scoping.current_property_id()
+    if pid is None or not current_user.is_authenticated:
+        return []
+    key = ("saved_views", pid)
+    if key not in g.setdefault("fd_saved", {}):
+        roles = sorted(scoping.current_roles())
+        g.fd_saved[key] = db.session.scalars(select(SavedView).where(
+            SavedView.property_id == pid,
+            or_(SavedView.created_by_id == current_user.id, SavedView.shared_role.in_(roles)))
+            .order_by(SavedView.register, SavedView.name, SavedView.id)).all()
+    rows = g.fd_saved[key]
+    return [v for v in rows if register is None or v.register == register]
+
+
+def shared_views(register: str) -> list[SavedView]:
+    """For the menu: the views shared with one of my roles here (and those I shared), under their register."""
+    return [v for v in visible_views(register) if v.shared_role]
+
+
+class SavedViews:
+    """Mixed into RegisterView: the list's 视图 menu and its endpoints."""
+
+    def view_spec(self, args: Any) -> dict:
+        """What the list at `args` shows, by meaning: {"filters": [[field, operation, value]], ...}."""
+        spec: dict[str, Any] = {"filters": []}
+        filters = self._filters or ()
+        for key, value in args.items(multi=True) if hasattr(args, "items") else args:
+            m = FILTER_ARG.fullmatch(key)
+            if m and int(m.group(2)) < len(filters):
+                f = filters[int(m.group(2))]
+                name = getattr(f, "field", None) or getattr(getattr(f, "column", None), "key", None)
+                spec["filters"].append([name, type(f).__name__, value])
+            elif key == "search" and value.strip():
+                spec["search"] = value.strip()[:200]
+            elif key == "sort" and value.isdigit():
+                col = self._get_column_by_idx(int(value))
+                if col:
+                    spec["sort"] = col[0]
+            elif key == "desc" and value in ("0", "1"):
+                spec["desc"] = value
+            elif key in SWITCHES and value == "1":
+                spec[key] = "1"
+        return spec
+
+    def view_args(self, spec: dict) -> tuple[dict, list[str]]:
+        """Today's list URL arguments for a saved spec, and what no longer exists (a readable list)."""
+        args: dict[str, Any] = {}
+        gone: list[str] = []
+        filters = self._filters or ()
+        for pos, item in enumerate(spec.get("filters") or ()):
+            try:
+                name, op, value = item
+            except (TypeError, ValueError):
+                gone.append(str(item)[:40])
+                continue
+            idx = next((i for i, f in enumerate(filters) if type(f).__name__ == op and (
+                getattr(f, "field", None) or getattr(getattr(f, "column", None), "key", None)) == name), None)
+            if idx is None or not filters[idx].validate(str(value)):
+                gone.append(str(self.column_labels.get(name, name)))
+                continue
+            args[f"flt{pos}_{self.get_filter_arg(idx, filters[idx])}"] = str(value)
+        if spec.get("sort"):
+            idx = next((i for i, (n, _) in enumerate(self._list_columns) if n == spec["sort"]), None)
+            if idx is None or spec["sort"] not in (self._sortable_columns or {}):
+                gone.append(str(self.column_labels.get(spec["sort"], spec["sort"])))
+            else:
+                args["sort"] = idx
+                if spec.get("desc") == "1":
+                    args["desc"] = 1
+        if spec.get("search"):
+            args["search"] = spec["search"]
+        for key in SWITCHES:
+            if spec.get(key) == "1":
+                args[key] = 1
+        return args, gone
+
+    def may_share(self) -> bool:
+        return bool(SHARERS & set(self.roles))
+
+    def share_roles(self) -> list[tuple[str, str]]:
+        """The roles a view of this register may be shared with: those that may list it."""
+        return [(code, str(label)) for code, (label, _) in permissions.ROLES.items()
+                if permissions.allowed({code}, self.register, "list")]
+
+    def _own_view(self, vid: Any, sharing: bool = False) -> SavedView:
+        view = db.session.get(SavedView, int(vid)) if str(vid or "").isdigit() and len(str(vid)) < 12 else None
+        if view is None or view.register != self.register or view.property_id != scoping.current_property_id():
+            abort(404)
+        if view.created_by_id != current_user.id and not (sharing and self.may_share()):
+            abort(403)
+        return view
+
+    @endpoint("/views/save/", "list", methods=("POST",))
+    def save_saved_view(self) -> Response:
+        name = (request.form.get("name") or "").strip()[:NAME_MAX]
+        pid = scoping.current_property_id()
+        back = url_for(".index_view")
+        if not name or pid is None:
+            flash(gettext("请先选择一个项目并填写视图名称"), "error")
+            return redirect(back)
+        spec = self.view_spec(parse_qsl(request.form.get("query", "")[:2000]))
+        view = SavedView(property_id=pid, register=self.register, name=name, spec=json.dumps(spec, ensure_ascii=False))
+        db.session.add(view)
+        db.session.commit()
+        flash(gettext("已保存视图“%(name)s”", name=name), "success")
+        return redirect(url_for(".open_saved_view", vid=view.id))
+
+    @endpoint("/views/share/", "list", methods=("POST",))
+    def share_saved_view(self) -> Response:
+        if not self.may_share():
+            abort(403)
+        view = self._own_view(request.form.get("id"), sharing=True)
+        role = request.form.get("role") or None
+        if role is not None and role not in dict(self.share_roles()):
+            abort(400)
+        view.shared_role = role
+        db.session.commit()
+        flash(gettext("已共享视图“%(name)s”", name=view.name) if role else
+              gettext("已取消共享视图“%(name)s”", name=view.name), "success")
+        return redirect(url_for(".open_saved_view", vid=view.id))
+
+    @endpoint("/views/delete/", "list", methods=("POST",))
+    def delete_saved_view(self) -> Response:
+        view = self._own_view(request.form.get("id"))
+        db.session.delete(view)
+        db.session.commit()
+        flash(gettext("已删除视图“%(name)s”", name=view.name), "success")
+        return redirect(url_for(".index_view"))
+
+    @endpoint("/views/<int:vid>/", "list")
+    def open_saved_view(self, vid: int) -> Response:
+        view = next((v for v in visible_views(self.register) if v.id == vid), None)
+        if view is None:
+            abort(404)
+        try:
+            spec = json.loads(view.spec)
+            spec = spec if isinstance(spec, dict) else {}
+        except ValueError:
+            spec = {}
+        args, gone = self.view_args(spec)
+        if gone:
+            flash(str(MSG_GONE) % dict(name=view.name, what="、".join(gone)), "warning")
+        return redirect(url_for(".index_view", view=view.id, **args))
+
+    def saved_views_here(self) -> list[SavedView]:
+        return visible_views(self.register)
+
+    def current_view(self) -> SavedView | None:
+        vid = request.args.get("view", "")
+        return next((v for v in visible_views(self.register) if str(v.id) == vid), None)
