@@ -22,9 +22,10 @@ ASCII_DATA = re.compile(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b"     # record, receipt an
                         r"|\b\d[\d\-:./]*\b|[\w.+-]+@[\w.-]+|(?<!\w)/[\w/.?=&%-]+")  # numbers, e-mail, paths
 ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 CHINESE = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
-# in English mode, where text people typed is shown (cells, the user's name, the property's name, dropdown data)
+# in English mode, where text people typed is shown (cells, the user's name, the property's name, dropdown data,
+# a chart's series named after a property)
 ZH_DATA = ("#fd-lang", "td", ".navbar-text", "form.fd-prop", ".select2-container", "select", "option", ".fd-data",
-           "#verdict", ".card-pass", "textarea", "input[type=text]")
+           "#verdict", ".card-pass", "textarea", "input[type=text]", ".fd-chart .legend")
 
 COLLECT = """(skip) => {
   const out = [];
