@@ -15,7 +15,7 @@ from kernel.i18n import T
 from kernel.notify import Tell, on_sent
 from kernel.permissions import DESK, KEEP, READ, VIEW
 from kernel.register import Numbered, PropertyScoped, Register, Retention, Tracked, Workflow, field, link, where
-from kernel.workflow import Voidable, WorkflowError, transition
+from kernel.workflow import ServerClock, Voidable, WorkflowError, transition
 from models.master import FeeItem, Payment, Unit
 
 # The desk's registers, read by those above it (篇3 3.1, 4.2.5, 4.4). Company-wide oversight is totals and deadlines
@@ -25,7 +25,7 @@ SOURCE = {"phone": T("电话", "Phone"), "letter": T("来函", "Letter"), "walk_
           "inspection": T("验楼", "Building inspection")}
 
 
-class Record(Voidable, Numbered, PropertyScoped, Tracked, Register):
+class Record(ServerClock, Voidable, Numbered, PropertyScoped, Tracked, Register):
     """What every desk record has: a number, a property, who made it; the desk keeps it, those above read it.
 
     Nobody deletes the desk's evidence: a record is voided (作废) with a reason by the CS admin or supervisor,
@@ -57,6 +57,7 @@ class PhoneLog(Record, db.Model):
     __tablename__ = "phone_log"
     __label__ = T("电话记录", "Phone log")
     number_prefix = "DH"
+    clock_field = "called_at"  # the server's time (ServerClock)
     called_at: Mapped[datetime] = field(T("来电时间", "Called at"), DateTime, default=now, nullable=False, index=True)
     caller: Mapped[str] = field(T("来电人", "Caller"), String(40), nullable=False)
     phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), index=True, validators=["phone"])
@@ -78,6 +79,7 @@ class RepairOrder(Record, Workflow, db.Model):
     grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, **OVERSIGHT)
     open_states = ("registered", "dispatched", "on_site", "completed")
     number_prefix = "BX"
+    clock_field = "received_at"  # the server's time (ServerClock)
     states = {"registered": T("已登记", "Registered"), "dispatched": T("已派工", "Dispatched"),
               "on_site": T("已到场", "On site"), "completed": T("已完工", "Completed"),
               "visited": T("已回访", "Called back"), "closed": T("已关闭", "Closed"),
@@ -168,6 +170,7 @@ class Complaint(Record, Workflow, db.Model):
     __label__ = T("投诉与建议", "Complaints and suggestions")
     open_states = ("recorded", "forwarded", "replied")
     number_prefix = "TS"
+    clock_field = "received_at"  # the server's time (ServerClock)
     states = {"recorded": T("已登记", "Recorded"), "forwarded": T("已转达", "Forwarded"),
               "replied": T("已回复业主", "Replied"), "closed": T("已关闭", "Closed")}
     initial_state = "recorded"
@@ -210,6 +213,7 @@ class Incident(Record, Workflow, db.Model):
     __label__ = T("重大事件", "Major incidents")
     open_states = ("open",)
     number_prefix = "SJ"
+    clock_field = "occurred_at"  # the server's time (ServerClock)
     states = {"open": T("处理中", "Open"), "closed": T("已关闭", "Closed")}
     initial_state = "open"
     locked_states = ("closed",)
@@ -255,6 +259,7 @@ class Callback(Record, db.Model):
     __tablename__ = "callback"
     __label__ = T("业户访问记录(回访)", "Callbacks")
     number_prefix = "HF"
+    clock_field = "called_at"  # the server's time (ServerClock)
     unit_id: Mapped[int] = _unit()
     unit = link("Unit", T("房号", "Unit"))
     repair_order_id: Mapped[int | None] = field(T("报修单", "Repair order"), ForeignKey("repair_order.id"), index=True)
@@ -284,6 +289,7 @@ class CleaningBooking(Record, db.Model):
     __label__ = T("家居清洁委托", "Cleaning bookings")
     grants = dict(clerk=KEEP, cs_admin=KEEP, finance=READ, **OVERSIGHT)
     number_prefix = "QJ"
+    clock_field = "requested_at"  # the server's time (ServerClock)
     unit_id: Mapped[int] = _unit()
     unit = link("Unit", T("房号", "Unit"))
     contact: Mapped[str] = field(T("联系人", "Contact"), String(40), nullable=False)
@@ -327,6 +333,7 @@ class _Sale(Record):
     amount: Mapped[Decimal | None] = field(T("金额(元)", "Amount"), Numeric(10, 2))
     sold_at: Mapped[datetime] = field(T("办理时间", "At"), DateTime, default=now, nullable=False, index=True)
     fee_code = ""
+    clock_field = "sold_at"  # the server's time (ServerClock)
 
     def on_create(self, session):
         self.amount = _price(session, self, self.fee_code, self.quantity)
@@ -373,6 +380,7 @@ class TelecomRegistration(Record, db.Model):
     __tablename__ = "telecom_registration"
     __label__ = T("电话登记单", "Telephone requests")
     number_prefix = "DX"
+    clock_field = "received_at"  # the server's time (ServerClock)
     unit_id: Mapped[int] = _unit()
     unit = link("Unit", T("房号", "Unit"))
     applicant: Mapped[str] = field(T("申请人", "Applicant"), String(40), nullable=False)
@@ -397,6 +405,7 @@ class UtilityAccount(Record, db.Model):
     __tablename__ = "utility_account"
     __label__ = T("有线电视/电话/液化气开户", "Cable TV, phone and LPG accounts")
     number_prefix = "KH"
+    clock_field = "opened_at"  # the server's time (ServerClock)
     service: Mapped[str] = field(T("业务", "Service"), String(10), nullable=False,
                                  choices={"cable_tv": T("有线电视", "Cable TV"), "phone": T("电话", "Phone"),
                                           "lpg": T("液化气", "LPG")})
@@ -433,6 +442,7 @@ class NetworkRequest(Record, db.Model):
     grants = dict(clerk=KEEP + ("reveal",), cs_admin=KEEP + ("reveal",), finance=VIEW, **OVERSIGHT)
     visible_rows = dict(finance=where(lambda m: m.amount > 0))
     number_prefix = "WL"
+    clock_field = "received_at"  # the server's time (ServerClock)
     kind: Mapped[str] = field(T("业务", "Request"), String(16), nullable=False, choices=NETWORK_KIND)
     unit_id: Mapped[int] = _unit()
     unit = link("Unit", T("房号", "Unit"))
@@ -483,6 +493,7 @@ class MailItem(Record, Workflow, db.Model):
     __label__ = T("特殊邮件", "Special mail")
     open_states = ("received", "notified")
     number_prefix = "YJ"
+    clock_field = "received_at"  # the server's time (ServerClock)
     states = {"received": T("已收件", "Received"), "notified": T("已通知", "Resident notified"),
               "picked_up": T("已领取", "Picked up")}
     initial_state = "received"
@@ -513,6 +524,7 @@ class MoveIn(Record, db.Model):
     __tablename__ = "move_in"
     __label__ = T("入住手续", "Move-in")
     number_prefix = "RZ"
+    clock_field = "handed_over_at"  # the server's time (ServerClock)
     unit_id: Mapped[int] = _unit()
     unit = link("Unit", T("房号", "Unit"))
     resident_id: Mapped[int | None] = field(T("业主", "Owner"), ForeignKey("resident.id"))
@@ -543,6 +555,7 @@ class InspectionIssue(Record, Workflow, db.Model):
     __label__ = T("验楼工程问题", "Inspection defects")
     grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, **OVERSIGHT)
     number_prefix = "YL"
+    clock_field = "inspected_at"  # the server's time (ServerClock)
     states = {"open": T("待处理", "Open"), "fixed": T("已整改", "Fixed")}
     initial_state = "open"
     unit_id: Mapped[int] = _unit()

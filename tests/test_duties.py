@@ -30,7 +30,9 @@ def ops(*parts: str) -> frozenset[str]:
 # A desk register (篇1, 篇2 §1-3): the clerk records (创建/修改/导出), the CS admin too and handles what the clerk
 # cannot (篇3 3.2); the supervisor reads every day and audits (3.1, 4.2.5), the manager reads (4.4.2). Nobody deletes:
 # the CS admin or supervisor voids with a reason; the creator voids a same-day typing mistake.
-DESK = dict(clerk=ops(KEEP, "void_own"), cs_admin=ops(KEEP, "void void_own"), supervisor=ops(READ, "void"),
+# The time of receipt is the server's (issue 12, rule 2: 客观反映, 4.2.2); the supervisor, who audits the desk (3.1),
+# corrects it with a reason (correct_time).
+DESK = dict(clerk=ops(KEEP, "void_own"), cs_admin=ops(KEEP, "void void_own"), supervisor=ops(READ, "void correct_time"),
             manager=ops(READ))
 
 

@@ -1,0 +1,105 @@
+"""Issue 12 (part B): the desk's rules to the letter, one test (or a few) per rule, named after it."""
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from kernel.clock import now, travel
+from kernel.db import db
+from models import AuditLog, SignOff
+from models.desk import RepairOrder
+from tests.helpers import latest, reload, step
+
+FMT = "%Y-%m-%d %H:%M:%S"
+
+
+def new_repair(c, world, **extra):
+    data = {"unit": world.units[("A", "3-2-1501")], "contact": "王先生", "phone": "13800138000",
+            "content": "厨房漏水", "source": "phone", **extra}
+    return c.post("/admin/repair_order/new/", data, follow_redirects=True)
+
+
+def overdue_page(c):
+    return c.get("/admin/repair_order/?overdue=1").get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- rule 2: the clock belongs to the server
+
+def test_rule2_clock_future_time_refused_and_empty_is_the_server_time(app, world, client_as):
+    c = client_as("clerk")
+    page = new_repair(c, world, received_at=(now() + timedelta(days=1)).strftime(FMT)).get_data(as_text=True)
+    assert "“接报时间”不能晚于当前时间" in page
+    with app.app_context():
+        assert latest(RepairOrder) is None
+    new_repair(c, world, received_at="")
+    with app.app_context():
+        order = latest(RepairOrder)
+        assert order is not None and abs((order.received_at - now()).total_seconds()) < 5
+    # a letter opened the next morning: an earlier time is allowed at creation, and the deadline counts from it
+    new_repair(c, world, received_at=(now() - timedelta(hours=10)).strftime(FMT), source="letter")
+    with app.app_context():
+        late = latest(RepairOrder)
+        assert late.id != order.id and late.received_at < now() - timedelta(hours=9)
+    page = overdue_page(c)
+    assert late.number in page and order.number not in page
+
+
+def test_rule2_clock_clerk_edit_of_the_time_is_ignored_and_the_overdue_flag_stays(app, world, client_as):
+    c = client_as("clerk")
+    new_repair(c, world)
+    with app.app_context():
+        order = latest(RepairOrder)
+        received = order.received_at
+    travel(timedelta(minutes=4))
+    assert order.number in overdue_page(c)
+    form = c.get(f"/admin/repair_order/edit/?id={order.id}").get_data(as_text=True)
+    assert 'name="received_at"' not in form  # not offered on the edit form
+    with app.app_context():
+        version = reload(RepairOrder, order.id).version
+    r = c.post(f"/admin/repair_order/edit/?id={order.id}", {
+        "unit": world.units[("A", "3-2-1501")], "contact": "王先生", "phone": "13800138000", "content": "厨房漏水",
+        "source": "phone", "received_at": now().strftime(FMT), "row_version": version})
+    assert r.status_code == 302
+    with app.app_context():
+        assert reload(RepairOrder, order.id).received_at == received
+    assert order.number in overdue_page(c)
+    # any other path that changes it is refused by the record itself
+    with app.app_context():
+        o = reload(RepairOrder, order.id)
+        o.received_at = now()
+        why = o.clock_refusal(False, {"received_at": (received, o.received_at)})
+        assert "创建后不能修改" in str(why["received_at"])
+        db.session.rollback()
+
+
+def test_rule2_clock_supervisor_correction_is_a_step_with_a_reason_in_the_audit_log(app, world, client_as):
+    c = client_as("clerk")
+    new_repair(c, world)
+    with app.app_context():
+        order = latest(RepairOrder)
+        received = order.received_at
+    earlier = received - timedelta(hours=2)
+    # the clerk has no such step
+    with app.app_context():
+        version = reload(RepairOrder, order.id).version
+    assert c.post("/admin/repair_order/transition/correct_time/", {
+        "id": order.id, "row_version": version, "received_at": earlier.strftime(FMT),
+        "comment": "x"}).status_code == 403
+    sup = client_as("supervisor")
+    page = step(sup, "repair_order", "correct_time", order.id, received_at=earlier.strftime(FMT)).get_data(as_text=True)
+    assert "请填写更正原因" in page
+    page = step(sup, "repair_order", "correct_time", order.id, received_at=(now() + timedelta(hours=1)).strftime(FMT),
+                comment="看错了").get_data(as_text=True)
+    assert "不能晚于当前时间" in page
+    with app.app_context():
+        assert reload(RepairOrder, order.id).received_at == received
+    step(sup, "repair_order", "correct_time", order.id, received_at=earlier.strftime(FMT), comment="来函实际昨晚收到")
+    with app.app_context():
+        assert reload(RepairOrder, order.id).received_at == earlier
+        sign = db.session.scalar(select(SignOff).where(SignOff.register == "repair_order",
+                                                       SignOff.transition == "correct_time"))
+        assert sign.comment == "来函实际昨晚收到" and sign.role == "supervisor"
+        rows = db.session.scalars(select(AuditLog).where(AuditLog.register == "repair_order",
+                                                         AuditLog.record_id == order.id,
+                                                         AuditLog.action == "transition:correct_time")).all()
+        assert any("received_at" in (r.changes or {}) for r in rows)
+    assert order.number in overdue_page(c)  # the deadline counts from the corrected time
