@@ -27,7 +27,7 @@ class RepairOrderView(DeskView):
     column_filters = ("state", "urgent", "source", "received_at", "completed_at", "department")
     search_prefix = ("number", "phone")
     form_excluded_columns = ("dispatched_at", "on_site_at", "completed_at", "visited_at", "delay_told_at",
-                             "department", "result", "engineer")
+                             "department", "result", "engineer", "callback_outcome")
     daily = DailySheet("received_at", ("number", "state", "unit", "contact", "phone", "content", "received_at",
                                         "department", "completed_at"))
 
@@ -49,8 +49,9 @@ class IncidentView(DeskView):
 
 class CallbackView(DeskView):
     column_list = ("number", "called_at", "unit", "repair_order", "cleaning_booking", "complaint", "result",
-                   "satisfaction")
+                   "satisfaction", "follow_up_complaint")
     column_filters = ("satisfaction", "called_at")
+    form_excluded_columns = ("follow_up_complaint",)  # opened by the server when the owner is dissatisfied
     lookups = ("unit", "repair_order", "cleaning_booking", "complaint")
 
 
@@ -59,7 +60,8 @@ class CleaningBookingView(DeskView):
                    "scheduled_at", "owner_called_back_at", "completed_at", "amount")
     column_filters = ("cleaning_type", "requested_at", "completed_at")
     search_prefix = ("number", "phone")
-    form_excluded_columns = ("unit_price", "amount")
+    # 回访时间 comes from the callback recorded in 业户访问记录 against the booking (Callback.after_create)
+    form_excluded_columns = ("unit_price", "amount", "visited_at")
 
 
 class FunctionCardView(DeskView):

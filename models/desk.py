@@ -7,20 +7,25 @@ from decimal import Decimal
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, Numeric, String, Text, select
 from sqlalchemy.orm import Mapped
 
+from kernel import scoping
 from kernel.attachments import Document
 from kernel.clock import now
 from kernel.db import db
 from kernel.deadlines import Deadline
 from kernel.i18n import T
+from kernel.identity import StaffUser
 from kernel.notify import Tell, on_sent
 from kernel.permissions import DESK, KEEP, READ, VIEW
 from kernel.register import Numbered, PropertyScoped, Register, Retention, Tracked, Workflow, field, link, where
-from kernel.workflow import ServerClock, Voidable, WorkflowError, transition
+from kernel.workflow import ServerClock, Voidable, WorkflowError, fire, transition
 from models.master import FeeItem, Payment, Unit
 
 # The desk's registers, read by those above it (篇3 3.1, 4.2.5, 4.4). Company-wide oversight is totals and deadlines
 # per property (the regional overview), not the records themselves.
 OVERSIGHT = dict(supervisor=READ, manager=READ)
+# 回访: what the owner said of the work (满意 / 基本满意 / 不满意); a call that reached nobody is no outcome.
+OUTCOME = {"satisfied": T("满意", "Satisfied"), "neutral": T("基本满意", "Fairly satisfied"),
+           "dissatisfied": T("不满意", "Dissatisfied")}
 SOURCE = {"phone": T("电话", "Phone"), "letter": T("来函", "Letter"), "walk_in": T("来访", "Walk-in"),
           "inspection": T("验楼", "Building inspection")}
 
@@ -106,6 +111,7 @@ class RepairOrder(Record, Workflow, db.Model):
     visited_at: Mapped[datetime | None] = field(T("回访时间", "Called back at"), DateTime)
     delay_told_at: Mapped[datetime | None] = field(T("已告知业主及管家(无法及时到场)", "Owner and butler told of delay"), DateTime)
     result: Mapped[str | None] = field(T("维修结果", "Result"), Text)
+    callback_outcome: Mapped[str | None] = field(T("回访结果", "Callback outcome"), String(14), choices=OUTCOME)
 
     deadlines = (
         Deadline("repair.dispatch", T("3分钟内派工", "Dispatch within 3 min"), "received_at", "dispatched_at",
@@ -149,11 +155,23 @@ class RepairOrder(Record, Workflow, db.Model):
     def complete(self, ctx):
         self.completed_at = now()
 
-    @transition(source="completed", target="visited", roles=DESK, label=T("回访", "Call back"), comment_required=True)
+    @transition(source="completed", target="visited", roles=DESK, label=T("回访", "Call back"), comment_required=True,
+                comment_label=T("业主的原话", "what the owner said"), fields=("callback_outcome",),
+                requires=("callback_outcome",))
     def call_back(self, ctx):
-        self.visited_at = now()
-        ctx.session.add(Callback(property_id=self.property_id, unit_id=self.unit_id, repair_order=self,
-                                 called_at=self.visited_at, result=ctx.comment, satisfaction="satisfied"))
+        """The owner's outcome and words are kept in 业户访问记录; 不满意 opens a complaint (follow_up_dissatisfied).
+
+        A callback entered in 业户访问记录 against this order takes this step too (Callback.after_create), with
+        that callback instead of a new one.
+        """
+        callback = ctx.data.get("callback")
+        self.visited_at = callback.called_at if callback is not None else now()
+        if callback is None:
+            callback = Callback(property_id=self.property_id, unit_id=self.unit_id, repair_order=self,
+                                called_at=self.visited_at, result=ctx.comment, satisfaction=self.callback_outcome)
+            ctx.session.add(callback)
+            ctx.session.flush()
+        follow_up_dissatisfied(ctx.session, callback, self)
 
     @transition(source="visited", target="closed", roles=("cs_admin", "supervisor"), label=T("关闭", "Close"), bulk=True)
     def close(self, ctx):
@@ -251,8 +269,25 @@ class Incident(Record, Workflow, db.Model):
         pass
 
 
-SATISFACTION = {"satisfied": T("满意", "Satisfied"), "neutral": T("一般", "Neutral"),
-                "dissatisfied": T("不满意", "Dissatisfied"), "unreached": T("未联系上", "Not reached")}
+SATISFACTION = {**OUTCOME, "unreached": T("未联系上", "Not reached")}
+
+
+def follow_up_dissatisfied(session, callback, followed):
+    """不满意 opens a complaint (投诉) that carries the owner's words and links the callback.
+
+    Our choice for the follow-up of a dissatisfied callback (issue 12, rule 3): a complaint, not a return of the
+    order to an earlier state. The complaint's own rules then apply: forwarded to a department, a reply given to
+    the owner before it is closed (篇1: 投诉...跟进); the order or booking keeps its true history (completed, called
+    back) and its deadlines are not reset. Returns the complaint, or None when the owner was not dissatisfied.
+    """
+    if callback.satisfaction != "dissatisfied":
+        return None
+    complaint = Complaint(property_id=callback.property_id, kind="complaint", unit_id=followed.unit_id,
+                          complainant=followed.contact, phone=followed.phone,
+                          content=f"{followed.__label__.zh} {followed.number} 回访不满意：{callback.result}")
+    session.add(complaint)
+    callback.follow_up_complaint = complaint
+    return complaint
 
 
 class Callback(Record, db.Model):
@@ -267,11 +302,14 @@ class Callback(Record, db.Model):
     cleaning_booking_id: Mapped[int | None] = field(T("清洁委托", "Cleaning booking"), ForeignKey("cleaning_booking.id"), index=True)
     cleaning_booking = link("CleaningBooking", T("清洁委托", "Cleaning booking"))
     complaint_id: Mapped[int | None] = field(T("投诉", "Complaint"), ForeignKey("complaint.id"), index=True)
-    complaint = link("Complaint", T("投诉", "Complaint"))
+    complaint = link("Complaint", T("投诉", "Complaint"), foreign_keys=[complaint_id])
     called_at: Mapped[datetime] = field(T("回访时间", "Called at"), DateTime, default=now, nullable=False)
     result: Mapped[str] = field(T("回访结果", "Result"), Text, nullable=False)
-    satisfaction: Mapped[str] = field(T("满意度", "Satisfaction"), String(14), default="satisfied", nullable=False,
-                                      choices=SATISFACTION)
+    satisfaction: Mapped[str] = field(T("满意度", "Satisfaction"), String(14), nullable=False, choices=SATISFACTION)
+    follow_up_complaint_id: Mapped[int | None] = field(T("不满意已转投诉", "Complaint opened (dissatisfied)"),
+                                                       ForeignKey("complaint.id"))
+    follow_up_complaint = link("Complaint", T("不满意已转投诉", "Complaint opened (dissatisfied)"),
+                               foreign_keys=[follow_up_complaint_id])
 
     def clean(self):
         followed = [x for x in (self.repair_order, self.cleaning_booking, self.complaint) if x is not None]
@@ -279,6 +317,25 @@ class Callback(Record, db.Model):
             return {"repair_order": T("请关联所回访的一张报修单、清洁委托或投诉", "Link exactly one order, booking or complaint")}
         if followed[0].unit_id and followed[0].unit_id != self.unit_id:
             return {"unit": T("房号与所回访记录不一致", "Unit differs from the record followed up")}
+
+    def after_create(self, session):
+        """A callback entered here is the followed record's callback (its same-day deadline is met by it).
+
+        An order awaiting its callback (已完工) takes its 回访 step with this callback; a completed cleaning booking
+        gets its 回访时间; 不满意 opens a complaint, as the order's step does. A call that reached nobody
+        (未联系上) is kept but satisfies nothing.
+        """
+        if self.satisfaction not in OUTCOME:
+            return
+        order, booking = self.repair_order, self.cleaning_booking
+        if order is not None and order.state == "completed":
+            user = session.get(StaffUser, self.created_by_id)
+            fire(order, "call_back", user, scoping.roles_at(self.property_id), session, comment=self.result,
+                 data={"callback_outcome": self.satisfaction, "callback": self})
+        elif booking is not None:
+            if booking.completed_at is not None and booking.visited_at is None:
+                booking.visited_at = self.called_at
+            follow_up_dissatisfied(session, self, booking)
 
 
 CLEANING = {"cleaning_standard": T("标准清洁", "Standard"), "cleaning_deep": T("深度清洁", "Deep clean")}

@@ -66,7 +66,7 @@ def test_repair_order_walk_with_overdue_badge(person):
     eng.shot("completed")
 
     open_details(clerk, "repair_order", number)
-    assert "回访" in take_step(clerk, "call_back", comment="业主满意")
+    assert "回访" in take_step(clerk, "call_back", comment="业主满意", callback_outcome="满意")
     details = clerk.text("#fd-details")
     assert "已回访" in details or "回访" in details
     history = clerk.text("#fd-history")

@@ -103,3 +103,85 @@ def test_rule2_clock_supervisor_correction_is_a_step_with_a_reason_in_the_audit_
                                                          AuditLog.action == "transition:correct_time")).all()
         assert any("received_at" in (r.changes or {}) for r in rows)
     assert order.number in overdue_page(c)  # the deadline counts from the corrected time
+
+
+# ---------------------------------------------------------------- rule 3: a callback records what the owner said
+
+def completed_order(world, **kw):
+    from tests.factories import make
+    o = make(RepairOrder, world.a, state="completed", completed_at=now(), unit_id=world.units[("A", "3-2-1501")],
+             contact="王先生", phone="13800138000", commit=True, **kw)
+    return o.id, o.number
+
+
+def test_rule3_callback_step_records_the_outcome_and_the_owners_words(app, world, client_as):
+    from models.desk import Callback, Complaint
+    with app.app_context():
+        oid, _ = completed_order(world)
+    c = client_as("clerk")
+    page = step(c, "repair_order", "call_back", oid, comment="师傅很准时").get_data(as_text=True)
+    assert "请先填写“回访结果”再回访" in page
+    page = step(c, "repair_order", "call_back", oid, callback_outcome="neutral").get_data(as_text=True)
+    assert "请填写业主的原话" in page
+    step(c, "repair_order", "call_back", oid, callback_outcome="neutral", comment="修好了，但地上没擦干净")
+    with app.app_context():
+        order = reload(RepairOrder, oid)
+        assert order.state == "visited" and order.callback_outcome == "neutral"
+        cb = db.session.scalar(select(Callback).where(Callback.repair_order_id == oid))
+        assert (cb.satisfaction, cb.result) == ("neutral", "修好了，但地上没擦干净")
+        assert cb.follow_up_complaint_id is None and db.session.scalar(select(Complaint.id)) is None
+    assert "基本满意" in c.get(f"/admin/callback/details/?id={cb.id}").get_data(as_text=True)
+
+
+def test_rule3_callback_dissatisfied_opens_a_complaint(app, world, client_as):
+    from models.desk import Callback, Complaint
+    with app.app_context():
+        oid, number = completed_order(world)
+    c = client_as("clerk")
+    step(c, "repair_order", "call_back", oid, callback_outcome="dissatisfied", comment="还在漏水")
+    with app.app_context():
+        cb = db.session.scalar(select(Callback).where(Callback.repair_order_id == oid))
+        complaint = db.session.get(Complaint, cb.follow_up_complaint_id)
+        assert complaint.state == "recorded" and number in complaint.content and "还在漏水" in complaint.content
+        assert complaint.unit_id == world.units[("A", "3-2-1501")] and complaint.phone == "13800138000"
+
+
+def test_rule3_callback_register_satisfies_the_same_day_callback_deadline(app, world, client_as):
+    from models.desk import Callback, CleaningBooking, Complaint
+    from tests.factories import make
+    unit = world.units[("A", "3-2-1501")]
+    with app.app_context():
+        oid, order_no = completed_order(world)
+        late_oid, late_no = completed_order(world)
+        booking = make(CleaningBooking, world.a, unit_id=unit, completed_at=now(), owner_called_back_at=now(),
+                      commit=True)
+        other = make(CleaningBooking, world.a, unit_id=unit, completed_at=now(), owner_called_back_at=now(),
+                    commit=True)
+        bid, booking_no, other_no = booking.id, booking.number, other.number
+    c = client_as("clerk")
+    r = c.post("/admin/callback/new/", {"unit": unit, "repair_order": oid, "result": "满意", "satisfaction": "satisfied"})
+    assert r.status_code == 302
+    r = c.post("/admin/callback/new/", {"unit": unit, "cleaning_booking": bid, "result": "玻璃没擦",
+                                        "satisfaction": "dissatisfied"})
+    assert r.status_code == 302
+    # a call that reached nobody satisfies nothing
+    c.post("/admin/callback/new/", {"unit": unit, "repair_order": late_oid, "result": "无人接听",
+                                    "satisfaction": "unreached"})
+    with app.app_context():
+        order = reload(RepairOrder, oid)
+        assert order.state == "visited" and order.visited_at is not None and order.callback_outcome == "satisfied"
+        assert db.session.scalar(select(func_count()).select_from(Callback).where(Callback.repair_order_id == oid)) == 1
+        assert reload(CleaningBooking, bid).visited_at is not None
+        assert reload(RepairOrder, late_oid).state == "completed"
+        cb = db.session.scalar(select(Callback).where(Callback.cleaning_booking_id == bid))
+        assert booking_no in db.session.get(Complaint, cb.follow_up_complaint_id).content
+    travel(timedelta(days=1))
+    orders = c.get("/admin/repair_order/?overdue=1").get_data(as_text=True)
+    assert order_no not in orders and late_no in orders
+    bookings = c.get("/admin/cleaning_booking/?overdue=1").get_data(as_text=True)
+    assert booking_no not in bookings and other_no in bookings
+
+
+def func_count():
+    from sqlalchemy import func
+    return func.count()

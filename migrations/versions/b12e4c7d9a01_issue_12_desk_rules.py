@@ -1,0 +1,31 @@
+"""issue 12 (part B): the desk's rules: callback outcome, the complaint a dissatisfied callback opens
+
+Revision ID: b12e4c7d9a01
+Revises: e07baaba1fbe
+Create Date: 2026-12-06 01:20:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = 'b12e4c7d9a01'
+down_revision = 'e07baaba1fbe'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('repair_order', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('callback_outcome', sa.String(length=14), nullable=True))
+    with op.batch_alter_table('callback', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('follow_up_complaint_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_callback_follow_up_complaint_id_complaint'), 'complaint',
+                                    ['follow_up_complaint_id'], ['id'])
+
+
+def downgrade():
+    with op.batch_alter_table('callback', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_callback_follow_up_complaint_id_complaint'), type_='foreignkey')
+        batch_op.drop_column('follow_up_complaint_id')
+    with op.batch_alter_table('repair_order', schema=None) as batch_op:
+        batch_op.drop_column('callback_outcome')
