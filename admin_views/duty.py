@@ -7,7 +7,7 @@ from flask_admin import BaseView, expose
 from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
+from sqlalchemy import Date, and_, func, select
 
 from app.admin import RegisterView, endpoint, login_redirect
 from kernel import permissions, scoping
@@ -16,6 +16,7 @@ from kernel.db import db
 from kernel.deadlines import overdue_clause
 from kernel.identity import Membership, Property, Role, StaffUser
 from kernel.permissions import VIEW
+from kernel.register import summary_date_of
 from kernel.validators import business_day
 from models.duty import (
     DutyLog,
@@ -192,11 +193,12 @@ class DailySummaryView(BaseView):
         rows = []
         for view in self.admin._views:
             model = getattr(view, "model", None)
-            if model is None or not hasattr(model, "created_at") or not hasattr(model, "property_id") \
-                    or not view.allowed("list"):
+            dated = summary_date_of(model) if model is not None else None
+            if dated is None or not hasattr(model, "property_id") or not view.allowed("list"):
                 continue
-            q = scoping.scope(select(func.count()).select_from(model).where(model.created_at >= start,
-                                                                           model.created_at < end), model)
+            column = getattr(model, dated)  # each record by its own date (received, happened, logged)
+            on_day = column == day if isinstance(column.type, Date) else and_(column >= start, column < end)
+            q = scoping.scope(select(func.count()).select_from(model).where(on_day), model)
             if "void" in (getattr(model, "states", None) or {}):
                 q = q.where(model.state != "void")  # 作废 counts for nothing
             made = db.session.scalar(q)

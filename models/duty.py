@@ -188,6 +188,7 @@ class AttendanceException(Voidable, PropertyScoped, Tracked, Register, db.Model)
     """Disciplinary evidence (篇3 4.2.7): kept, never deleted; nobody edits a record about themself."""
 
     __tablename__ = "attendance_exception"
+    summary_date = "day"
     __label__ = T("逾时接班/不接班", "Late or missed takeovers")
     grants = dict(cs_admin=KEEP, supervisor=KEEP, manager=READ)
     not_edited_by = ("staff_id",)
@@ -222,6 +223,7 @@ class DutyLog(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     __label__ = T("值班记录", "Duty log")
     grants = dict(clerk=ENTER, cs_admin=KEEP, supervisor=READ + ("mark_read",), manager=READ)
     number_prefix = "ZB"
+    summary_date = "logged_at"
     logged_at: Mapped[datetime] = field(T("时间", "At"), DateTime, default=now, nullable=False, index=True)
     source: Mapped[str] = field(T("信息来源", "Source"), String(12), nullable=False, default="phone",
                                 choices={"phone": T("电话", "Phone"), "walk_in": T("来访", "Walk-in"),
@@ -288,6 +290,7 @@ class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     __label__ = T("交接班", "Handovers")
     grants = dict(clerk=ENTER, cs_admin=KEEP, supervisor=READ, manager=READ)
     number_prefix = "JJ"
+    summary_date = "day"
     states = {"open": T("待交班人签字", "Awaiting outgoing"), "outgoing_signed": T("待接班人签字", "Awaiting handover"),
               "locked": T("已交接(锁定)", "Handed over (locked)")}
     initial_state = "open"
@@ -355,6 +358,7 @@ class QualityCheck(Voidable, PropertyScoped, Tracked, Register, db.Model):
     and nobody edits a check about themself."""
 
     __tablename__ = "quality_check"
+    summary_date = "checked_at"
     __label__ = T("质量检查记录", "Quality checks")
     grants = dict(supervisor=KEEP, manager=KEEP, cs_admin=KEEP)
     not_edited_by = ("staff_checked_id",)

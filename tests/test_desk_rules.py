@@ -185,3 +185,31 @@ def test_rule3_callback_register_satisfies_the_same_day_callback_deadline(app, w
 def func_count():
     from sqlalchemy import func
     return func.count()
+
+
+# ---------------------------------------------------------------- rule 13: the daily summary counts by each record's date
+
+def summary_rows(c, day):
+    import re
+    page = c.get(f"/admin/daily_summary/?date={day.isoformat()}").get_data(as_text=True)
+    table = page[page.index('id="fd-summary"'):page.index('id="fd-open"')]
+    return dict(re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td></tr>", table))
+
+
+def test_rule13_daily_summary_counts_each_record_by_its_own_date(app, world, client_as):
+    from models.desk import Incident
+    from models.duty import DutyLog
+    from tests.factories import make
+    today = now().date()
+    yesterday = today - timedelta(days=1)
+    with app.app_context():
+        # entered today, received / happened / logged yesterday
+        make(RepairOrder, world.a, received_at=now() - timedelta(days=1))
+        make(Incident, world.a, occurred_at=now() - timedelta(days=1))
+        make(DutyLog, world.a, logged_at=now() - timedelta(days=1))
+        make(RepairOrder, world.a, received_at=now(), commit=True)
+    rows = summary_rows(client_as("supervisor"), today)
+    assert rows.get("报修单") == "1" and "重大事件" not in rows and "值班记录" not in rows
+    assert "房号" not in rows and "业户档案" not in rows and "收费/有偿服务价格" not in rows  # master data made today
+    rows = summary_rows(client_as("supervisor"), yesterday)
+    assert (rows.get("报修单"), rows.get("重大事件"), rows.get("值班记录")) == ("1", "1", "1")
