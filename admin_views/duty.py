@@ -10,7 +10,8 @@ from markupsafe import Markup, escape
 from sqlalchemy import Date, and_, func, select
 
 from app.admin import RegisterView, endpoint, login_redirect
-from kernel import permissions, scoping
+from kernel import audit, permissions, scoping
+from kernel.audit import AuditLog
 from kernel.clock import now, start_of, today
 from kernel.db import db
 from kernel.deadlines import overdue_clause
@@ -29,6 +30,8 @@ from models.duty import (
     roster_due,
 )
 from models.master import Shift
+
+OPEN_DAY = "open_day"  # the audit row of a supervisor opening a day's duty log (4.2.5: 查阅)
 
 
 class RosterView(RegisterView):
@@ -120,21 +123,60 @@ class DutyLogView(RegisterView):
     search_contains = ("content",)
     column_default_sort = ("logged_at", True)
 
+    DAY_COLUMNS = ("number", "logged_at", "source", "priority", "content", "handling", "escalation", "follow_up",
+                   "created_by")
+
+    @endpoint("/day/", "list")
+    def day_view(self):
+        """One day's log, whole, as the supervisor reads it (4.2.5); the supervisor's opening is kept (open_day)."""
+        pid = scoping.current_property_id()
+        day = business_day(request.args.get("day")) if request.args.get("day") else today()
+        if pid is None or day is None:
+            abort(400 if day is None else 403)
+        rows = db.session.scalars(select(DutyLog).where(
+            DutyLog.property_id == pid, DutyLog.logged_at >= start_of(day),
+            DutyLog.logged_at < start_of(day + timedelta(days=1)), DutyLog.state != "void")
+            .order_by(DutyLog.logged_at, DutyLog.id)).all()
+        may_mark = self.allowed("mark_read") and day <= today()
+        if may_mark:
+            audit.record_bulk(db.session, self.register, OPEN_DAY, [(None, pid, {"day": (None, day.isoformat())})])
+            db.session.commit()
+        read = db.session.scalar(select(DutyLogReading).where(DutyLogReading.property_id == pid,
+                                                              DutyLogReading.day == day))
+        show = self.display()
+        cells = [[show.value(c)(getattr(r, c)) for c in self.DAY_COLUMNS] for r in rows]
+        return self.render("admin/duty_log_day.html", day=day, cells=cells, read=read, may_mark=may_mark,
+                           headers=[self.column_labels.get(c, c) for c in self.DAY_COLUMNS],
+                           future=day > today())
+
+    def opened(self, pid, day) -> bool:
+        """The current user opened that day's log page (an open_day row in the audit log)."""
+        rows = db.session.scalars(select(AuditLog.changes).where(
+            AuditLog.register == self.register, AuditLog.action == OPEN_DAY, AuditLog.user_id == current_user.id,
+            AuditLog.property_id == pid, AuditLog.at >= start_of(day)))
+        return any((ch or {}).get("day", [None, None])[1] == day.isoformat() for ch in rows)
+
     @endpoint("/read/", "mark_read", methods=("POST",))
     def read_view(self):
-        """The supervisor marks a day's log as read (source 4.2.5)."""
+        """The supervisor marks a day's log as read (source 4.2.5): a past or current day, after opening it."""
         if scoping.current_property_id() is None:
             abort(403)
         day = business_day(request.form.get("day"))
         if day is None:
             flash(gettext("请先选择要标记的日期"), "error")
             return redirect(url_for(".index_view"))
+        if day > today():
+            flash(gettext("不能预先标记未来日期的值班记录，请在当天或之后查阅"), "error")
+            return redirect(url_for(".index_view"))
         pid = scoping.current_property_id()
+        if not self.opened(pid, day):
+            flash(gettext("请先打开 %(day)s 的值班记录阅读，再在该页标记已查阅", day=day), "error")
+            return redirect(url_for(".day_view", day=day.isoformat()))
         if not db.session.scalar(select(DutyLogReading.id).where(DutyLogReading.property_id == pid, DutyLogReading.day == day)):
             db.session.add(DutyLogReading(property_id=pid, day=day, read_by_id=current_user.id))
             db.session.commit()
         flash(gettext("%(day)s 的值班记录已查阅", day=day), "success")
-        return redirect(url_for(".index_view"))
+        return redirect(url_for(".day_view", day=day.isoformat()))
 
 
 class DutyLogReadingView(RegisterView):

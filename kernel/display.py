@@ -190,7 +190,8 @@ ACTIONS = {"create": T("新建", "Created"), "update": T("修改", "Changed"), "
            "erase": T("到期清除个人信息", "Personal data erased (retention)"),
            "attach": T("上传附件", "Attached a file"), "view_attachment": T("查看附件", "Viewed a file"),
            "detach": T("删除附件", "Removed a file"),
-           "purge_attachment": T("到期清除附件", "File removed (retention)")}
+           "purge_attachment": T("到期清除附件", "File removed (retention)"),
+           "open_day": T("查阅当日值班记录", "Opened a day's duty log")}
 ATTACHMENT_ACTIONS = ("attach", "view_attachment", "detach", "purge_attachment")
 ATTACHMENT_FIELDS = {"file": T("文件", "File"), "kind": T("资料", "Document"), "sha256": T("校验值", "SHA-256"),
                      "attachment": T("附件编号", "File no."), "reason": T("原因", "Reason"),

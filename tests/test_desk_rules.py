@@ -213,3 +213,36 @@ def test_rule13_daily_summary_counts_each_record_by_its_own_date(app, world, cli
     assert "房号" not in rows and "业户档案" not in rows and "收费/有偿服务价格" not in rows  # master data made today
     rows = summary_rows(client_as("supervisor"), yesterday)
     assert (rows.get("报修单"), rows.get("重大事件"), rows.get("值班记录")) == ("1", "1", "1")
+
+
+# ---------------------------------------------------------------- rule 6: reading the duty log is real
+
+def test_rule6_duty_log_read_only_for_a_past_or_current_day_after_opening_it(app, world, client_as):
+    from models.duty import DutyLog, DutyLogReading
+    from tests.factories import make
+    with app.app_context():
+        make(DutyLog, world.a, content="昨晚停水", logged_at=now() - timedelta(days=1), commit=True)
+    sup = client_as("supervisor")
+    yesterday, tomorrow = (now().date() - timedelta(days=1)), (now().date() + timedelta(days=1))
+    # a future day can't be pre-marked, opened or not
+    sup.get(f"/admin/duty_log/day/?day={tomorrow.isoformat()}")
+    page = sup.post("/admin/duty_log/read/", {"day": tomorrow.isoformat()}, follow_redirects=True).get_data(as_text=True)
+    assert "不能预先标记未来日期" in page
+    # a past day: only after opening that day's log
+    page = sup.post("/admin/duty_log/read/", {"day": yesterday.isoformat()}, follow_redirects=True).get_data(as_text=True)
+    assert "请先打开" in page
+    with app.app_context():
+        assert db.session.scalar(select(DutyLogReading.id)) is None
+    page = sup.get(f"/admin/duty_log/day/?day={yesterday.isoformat()}").get_data(as_text=True)
+    assert "昨晚停水" in page and "标记该日值班记录已查阅" in page
+    page = sup.post("/admin/duty_log/read/", {"day": yesterday.isoformat()}, follow_redirects=True).get_data(as_text=True)
+    assert "已查阅" in page
+    with app.app_context():
+        reading = db.session.scalar(select(DutyLogReading))
+        assert reading.day == yesterday and reading.read_by_id == world.users["supervisor"]
+        assert db.session.scalar(select(AuditLog.id).where(AuditLog.action == "open_day")) is not None
+    # another supervisor's opening does not count for me
+    other = client_as("supervisor2")
+    today = now().date().isoformat()
+    sup.get(f"/admin/duty_log/day/?day={today}")
+    assert "请先打开" in other.post("/admin/duty_log/read/", {"day": today}, follow_redirects=True).get_data(as_text=True)
