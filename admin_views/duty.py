@@ -199,13 +199,14 @@ class HandoverView(RegisterView):
 class QualityCheckView(RegisterView):
     column_list = ("checked_at", "kind", "inspector", "staff_checked", "nonconformities", "corrective_action")
     column_filters = ("kind", "checked_at")
-    form_excluded_columns = ("inspector", "kind")
+    form_excluded_columns = ("inspector",)
 
     def before_save(self, form, model, is_created):
-        """The server says who inspected and so what kind of check it is (4.4.2-4.4.4), never the form."""
+        """The server says who inspected; the kind is one the inspector's roles record (4.4.2-4.4.4): a supervisor
+        picks a spot check or a daily handover check, a CS admin's and a manager's checks are their own kinds."""
         if is_created:
             model.inspector_id = current_user.id
-            model.kind = QualityCheck.kind_for(self.roles)
+        model.kind = QualityCheck.kind_for(self.roles, model.kind)
 
 
 class DailySummaryView(BaseView):
@@ -256,6 +257,42 @@ def _panel(title, lines):
         str(escape(str(line))) if not isinstance(line, Markup) else line for line in lines)))
 
 
+def checks_this_week(pid, kind, since):
+    """{inspector id: count} of the property's checks of `kind` since `since` (voided ones count for nothing)."""
+    return dict(db.session.execute(select(QualityCheck.inspector_id, func.count()).where(
+        QualityCheck.property_id == pid, QualityCheck.kind == kind, QualityCheck.checked_at >= since,
+        QualityCheck.state != "void").group_by(QualityCheck.inspector_id)).all())
+
+
+def check_lines(pid, roles):
+    """4.4.3: each supervisor's own spot checks this week against three; a CS admin's daily checks (4.4.4) and
+    a manager's random checks (4.4.2) are counted as theirs, never toward the supervisor's three."""
+    week_start = start_of(today() - timedelta(days=today().weekday()))
+    spots = checks_this_week(pid, "supervisor_spot", week_start)
+    lines = []
+    if "supervisor" in roles:
+        mine = spots.get(current_user.id, 0)
+        lines.append(Markup('<span id="fd-spot-checks" class="{}">{}</span>').format(
+            "text-danger" if mine < 3 else "text-success", gettext("本周主管抽查: %(n)d/3", n=mine)))
+    else:
+        supervisors = db.session.scalars(
+            select(StaffUser).join(Membership, Membership.user_id == StaffUser.id).join(Role)
+            .where(Membership.property_id == pid, Role.code == "supervisor", StaffUser.active)
+            .distinct().order_by(StaffUser.id)).all()
+        each = ", ".join(f"{s.full_name} {spots.get(s.id, 0)}/3" for s in supervisors)
+        lines.append(Markup('<span id="fd-spot-checks">{}</span>').format(
+            gettext("本周主管抽查: %(each)s", each=each or "—")))
+    if "cs_admin" in roles:
+        daily = checks_this_week(pid, "admin_daily", start_of(today())).get(current_user.id, 0)
+        lines.append(Markup('<span id="fd-daily-checks">{}</span>').format(
+            gettext("今日本人交接班检查: %(n)d", n=daily)))
+    if "manager" in roles:
+        random = checks_this_week(pid, "manager_random", week_start).get(current_user.id, 0)
+        lines.append(Markup('<span id="fd-manager-checks">{}</span>').format(
+            gettext("本周本人经理抽查: %(n)d", n=random)))
+    return lines
+
+
 def duty_panels(dashboard):
     """Handover state, next month's roster deadline, spot checks this week, unread duty-log days."""
     pid, roles = scoping.current_property_id(), scoping.current_roles()
@@ -283,13 +320,7 @@ def duty_panels(dashboard):
     else:
         lines.append(gettext("下月排班表 %(month)s：%(state)s", month=next_month.strftime("%Y-%m"),
                              state=roster.state_label))
-    week_start = start_of(today() - timedelta(days=today().weekday()))
-    spot = db.session.scalar(select(func.count()).select_from(QualityCheck).where(
-        QualityCheck.property_id == pid, QualityCheck.kind == "supervisor_spot", QualityCheck.checked_at >= week_start,
-        QualityCheck.state != "void"))
-    text = gettext("本周主管抽查: %(n)d/3", n=spot)
-    lines.append(Markup('<span id="fd-spot-checks" class="{}">{}</span>').format(
-        "text-danger" if spot < 3 else "text-success", text))
+    lines += check_lines(pid, roles)
     since = today() - timedelta(days=7)
     days = set(db.session.scalars(select(func.date(DutyLog.logged_at)).where(
         DutyLog.property_id == pid, DutyLog.logged_at >= start_of(since), DutyLog.logged_at < start_of(today())).distinct()))

@@ -347,10 +347,15 @@ CHECKS = [
     ("i", T("i) 有偿服务、便民服务情况", "i) Paid and free services")), ("j", T("j) 其它临时性事项处理情况", "j) Other ad-hoc matters")),
 ]
 CHECK_KIND = {"supervisor_spot": T("主管抽查", "Supervisor spot check"), "manager_random": T("经理抽查", "Manager random check"),
-              "admin_daily": T("管理员交接班检查", "CS admin daily check")}
+              "admin_daily": T("每日交接班检查", "Daily handover check")}
 
 
 KIND_OF_INSPECTOR = (("manager", "manager_random"), ("supervisor", "supervisor_spot"), ("cs_admin", "admin_daily"))
+# The kinds each role records: the manager's random checks (4.4.2), the supervisor's spot checks (4.4.3, at least
+# three a week) and, where the supervisor also checks at each handover (篇4 4.4.4), its daily checks; the CS admin's
+# daily handover checks (篇3 4.4.4). Only a supervisor's spot checks count toward the three a week.
+KINDS_OF_ROLE = {"manager": ("manager_random",), "supervisor": ("supervisor_spot", "admin_daily"),
+                 "cs_admin": ("admin_daily",)}
 
 
 class QualityCheck(Voidable, PropertyScoped, Tracked, Register, db.Model):
@@ -378,7 +383,12 @@ class QualityCheck(Voidable, PropertyScoped, Tracked, Register, db.Model):
     corrective_action: Mapped[str | None] = field(T("纠正措施", "Corrective action"), Text)
 
     @staticmethod
-    def kind_for(roles) -> str | None:
+    def kind_for(roles, chosen: str | None = None) -> str | None:
+        """The kind of a check by someone holding `roles`: the chosen one if a role of theirs records it, else the
+        kind of their highest role. A CS admin's or manager's check is never a supervisor's spot check."""
+        allowed = {k for r in roles for k in KINDS_OF_ROLE.get(r, ())}
+        if chosen in allowed:
+            return chosen
         return next((kind for role, kind in KIND_OF_INSPECTOR if role in roles), None)
 
     def clean(self):

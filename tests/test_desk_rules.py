@@ -187,7 +187,7 @@ def func_count():
     return func.count()
 
 
-# ---------------------------------------------------------------- rule 13: the daily summary counts by each record's date
+# ---------------------------------------------------------------- rule 13: the daily summary, by each record's own date
 
 def summary_rows(c, day):
     import re
@@ -217,6 +217,10 @@ def test_rule13_daily_summary_counts_each_record_by_its_own_date(app, world, cli
 
 # ---------------------------------------------------------------- rule 6: reading the duty log is real
 
+def mark_read(c, day):
+    return c.post("/admin/duty_log/read/", {"day": day}, follow_redirects=True).get_data(as_text=True)
+
+
 def test_rule6_duty_log_read_only_for_a_past_or_current_day_after_opening_it(app, world, client_as):
     from models.duty import DutyLog, DutyLogReading
     from tests.factories import make
@@ -226,16 +230,16 @@ def test_rule6_duty_log_read_only_for_a_past_or_current_day_after_opening_it(app
     yesterday, tomorrow = (now().date() - timedelta(days=1)), (now().date() + timedelta(days=1))
     # a future day can't be pre-marked, opened or not
     sup.get(f"/admin/duty_log/day/?day={tomorrow.isoformat()}")
-    page = sup.post("/admin/duty_log/read/", {"day": tomorrow.isoformat()}, follow_redirects=True).get_data(as_text=True)
+    page = mark_read(sup, tomorrow.isoformat())
     assert "不能预先标记未来日期" in page
     # a past day: only after opening that day's log
-    page = sup.post("/admin/duty_log/read/", {"day": yesterday.isoformat()}, follow_redirects=True).get_data(as_text=True)
+    page = mark_read(sup, yesterday.isoformat())
     assert "请先打开" in page
     with app.app_context():
         assert db.session.scalar(select(DutyLogReading.id)) is None
     page = sup.get(f"/admin/duty_log/day/?day={yesterday.isoformat()}").get_data(as_text=True)
     assert "昨晚停水" in page and "标记该日值班记录已查阅" in page
-    page = sup.post("/admin/duty_log/read/", {"day": yesterday.isoformat()}, follow_redirects=True).get_data(as_text=True)
+    page = mark_read(sup, yesterday.isoformat())
     assert "已查阅" in page
     with app.app_context():
         reading = db.session.scalar(select(DutyLogReading))
@@ -245,4 +249,30 @@ def test_rule6_duty_log_read_only_for_a_past_or_current_day_after_opening_it(app
     other = client_as("supervisor2")
     today = now().date().isoformat()
     sup.get(f"/admin/duty_log/day/?day={today}")
-    assert "请先打开" in other.post("/admin/duty_log/read/", {"day": today}, follow_redirects=True).get_data(as_text=True)
+    assert "请先打开" in mark_read(other, today)
+
+
+# ---------------------------------------------------------------- rule 8: the supervisor's spot checks
+
+def test_rule8_only_the_supervisors_own_spot_checks_count_toward_three_a_week(app, world, client_as):
+    from models.duty import QualityCheck
+    ok = {**{f"ok_{c}": "y" for c in "abcdefghij"}, "staff_checked": world.users["clerk"]}
+    sup, admin, manager = client_as("supervisor"), client_as("cs_admin"), client_as("manager")
+    assert sup.post("/admin/quality_check/new/", {**ok, "kind": "supervisor_spot"}).status_code == 302
+    # a CS admin's and a manager's check are theirs, whatever the form says
+    assert admin.post("/admin/quality_check/new/", {**ok, "kind": "supervisor_spot"}).status_code == 302
+    assert manager.post("/admin/quality_check/new/", {**ok, "kind": "supervisor_spot"}).status_code == 302
+    # the supervisor's own daily handover check (篇4 4.4.4) is not a spot check; another supervisor's is theirs
+    assert sup.post("/admin/quality_check/new/", {**ok, "kind": "admin_daily"}).status_code == 302
+    other = client_as("supervisor2")
+    assert other.post("/admin/quality_check/new/", {**ok, "kind": "supervisor_spot"}).status_code == 302
+    with app.app_context():
+        kinds = [(q.inspector_id, q.kind) for q in db.session.scalars(select(QualityCheck).order_by(QualityCheck.id))]
+    u = world.users
+    assert kinds == [(u["supervisor"], "supervisor_spot"), (u["cs_admin"], "admin_daily"),
+                     (u["manager"], "manager_random"), (u["supervisor"], "admin_daily"),
+                     (u["supervisor2"], "supervisor_spot")]
+    assert "本周主管抽查: 1/3" in sup.get("/admin/").get_data(as_text=True)
+    assert "今日本人交接班检查: 1" in admin.get("/admin/").get_data(as_text=True)
+    home = manager.get("/admin/").get_data(as_text=True)
+    assert "本周本人经理抽查: 1" in home and "supervisor 1/3, supervisor2 1/3" in home
