@@ -191,9 +191,13 @@ class HandoverView(RegisterView):
     dashboard_panels = (lambda dashboard: duty_panels(dashboard),)
     column_list = ("number", "state", "day", "to_shift", "outgoing", "incoming", "outgoing_signed_at", "incoming_signed_at")
     column_filters = ("state", "day")
-    form_excluded_columns = ("outgoing", "incoming", "open_items", "outgoing_signed_at", "incoming_signed_at")
+    # the incoming's checks and a substitute are entered on their steps (接班人签字, 指定替班接班人), never here
+    form_excluded_columns = ("outgoing", "incoming", "open_items", "outgoing_signed_at", "incoming_signed_at",
+                             "incoming_read_log", "incoming_desk_checked", "incoming_items_counted", "substitute")
     column_details_list = ("number", "state", "day", "to_shift", "open_items", "items_counted", "items_complete",
-                           "desk_checked", "remarks", "outgoing", "outgoing_signed_at", "incoming", "incoming_signed_at")
+                           "desk_checked", "remarks", "outgoing", "outgoing_signed_at", "substitute",
+                           "incoming_read_log", "incoming_desk_checked", "incoming_items_counted", "incoming",
+                           "incoming_signed_at")
 
 
 class QualityCheckView(RegisterView):

@@ -65,6 +65,7 @@ class Transition:
     done: T | None = None              # past tense for messages ("已派工"); built from the label when absent
     sign_off: bool = False             # the creator of the record may not take this step
     distinct_from: tuple[str, ...] = ()  # nor may whoever took these steps
+    distinct_message: T | None = None  # what to do instead, when the generic "a different person" is not enough
     together_with: tuple[str, ...] = ()  # parallel reviews: target reached when all have signed
     requires: tuple[str, ...] = ()     # fields that must be filled before the step
     fields: tuple[str, ...] = ()       # fields entered on the step's own form
@@ -180,6 +181,8 @@ def refusal(record: Any, t: Transition, user: Any, roles: Iterable[str], session
     if t.distinct_from:
         earlier = signoffs.of(record.id, t.distinct_from)
         if any(uid == user.id for _, uid in earlier):
+            if t.distinct_message is not None:
+                return t.distinct_message
             steps = "、".join(record.transitions[n].label.zh for n, uid in earlier if uid == user.id
                              and n in record.transitions)
             return T(f"您已办理“{steps}”，“{t.label.zh}”须由另一位同事办理",

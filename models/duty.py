@@ -294,7 +294,9 @@ class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     states = {"open": T("待交班人签字", "Awaiting outgoing"), "outgoing_signed": T("待接班人签字", "Awaiting handover"),
               "locked": T("已交接(锁定)", "Handed over (locked)")}
     initial_state = "open"
-    locked_states = ("outgoing_signed", "locked")
+    # Locked only when both have signed (4.3.4); after the outgoing signs, the form is closed to edits
+    # (refuse_change) and the incoming records their own checks on the step 接班人签字.
+    locked_states = ("locked",)
     day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False, default=today, index=True)
     to_shift_id: Mapped[int] = field(T("接班班次", "Incoming shift"), ForeignKey("shift.id"), nullable=False)
     to_shift = link("Shift", T("接班班次", "Incoming shift"))
@@ -308,6 +310,16 @@ class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     desk_checked: Mapped[bool] = field(T("前台环境已检查", "Desk checked"), Boolean, default=False, nullable=False)
     remarks: Mapped[str | None] = field(T("交接说明", "Remarks"), Text)
     outgoing_signed_at: Mapped[datetime | None] = field(T("交班签字时间", "Outgoing signed at"), DateTime)
+    # 4.3.2 a, c; 4.3.3: the incoming reads the previous log, checks the desk and counts the items themself
+    incoming_read_log: Mapped[bool] = field(T("接班人已阅读上一班值班记录", "Incoming read the previous log"), Boolean,
+                                            default=False, nullable=False)
+    incoming_desk_checked: Mapped[bool] = field(T("接班人已检查前台环境", "Incoming checked the desk"), Boolean,
+                                                default=False, nullable=False)
+    incoming_items_counted: Mapped[str | None] = field(T("接班人物品清点", "Items counted by the incoming"), Text)
+    # The rostered incoming did not come: the CS admin or supervisor names a same-day substitute (with a reason)
+    substitute_id: Mapped[int | None] = field(T("替班接班人", "Substitute incoming"), ForeignKey("staff_user.id"),
+                                              staff_roles=DESK)
+    substitute = link("StaffUser", T("替班接班人", "Substitute incoming"), foreign_keys=[substitute_id])
     incoming_signed_at: Mapped[datetime | None] = field(T("接班签字时间", "Incoming signed at"), DateTime)
 
     def takeover_due(self) -> datetime:
@@ -317,6 +329,26 @@ class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     def on_create(self, session):
         self.open_items = open_items_text(session, self.property_id)
         self.items_counted = checklist_text(session, self.property_id)
+        self.incoming_items_counted = self.items_counted
+
+    def rostered(self, session) -> set[int]:
+        return RosterAssignment.on_duty(session, self.property_id, self.day, self.to_shift_id)
+
+    def clean(self):
+        """A handover goes to a shift someone is rostered on (else nobody could ever take it over)."""
+        session = object_session(self)
+        if session is not None and self.to_shift_id and self.day and self.state == "open" \
+                and not self.rostered(session):
+            return {"to_shift": T("该日该班次没有排班人员，无法交接：请选择有人值班的班次，或请客服管理员先排班",
+                                  "Nobody is rostered on that shift that day: choose a staffed shift, or have "
+                                  "the CS admin roster it first")}
+        return None
+
+    def refuse_change(self, changed: dict) -> dict | None:
+        if self.state == "outgoing_signed" and changed:
+            return {next(iter(changed)): T("交班人已签字，交接内容不能再改：接班人请在“接班人签字”时记录核对情况",
+                                           "The outgoing has signed: the incoming records their checks when signing")}
+        return None
 
     @transition(source="open", target="outgoing_signed", roles=DESK, label=T("交班人签字", "Outgoing signs"),
                 requires=("items_complete", "desk_checked"))
@@ -324,12 +356,33 @@ class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
         self.outgoing_id = ctx.user.id
         self.outgoing_signed_at = now()
 
+    @transition(source=("open", "outgoing_signed"), target=None, roles=("cs_admin", "supervisor"),
+                label=T("指定替班接班人", "Name a substitute incoming"), fields=("substitute",),
+                requires=("substitute_id",), comment_required=True,
+                comment_label=T("替班原因(排班接班人未到)", "why (the rostered incoming did not come)"))
+    def name_substitute(self, ctx):
+        """The rostered incoming did not come (4.3.1): a same-day substitute takes over, and the absence is kept."""
+        if self.day != today():
+            raise WorkflowError(T("只能为当天的交接班指定替班接班人", "A substitute is named on the day of the handover"))
+        if self.substitute_id == self.outgoing_id:
+            raise WorkflowError(T("替班接班人不能是交班人本人，请另选一位同事", "The substitute cannot be the outgoing"))
+        for staff_id in sorted(self.rostered(ctx.session) - {self.substitute_id}):
+            ctx.session.add(AttendanceException(property_id=self.property_id, staff_id=staff_id, day=self.day,
+                                                shift_id=self.to_shift_id, kind="missed", automatic=True,
+                                                handling=f"交接班 {self.number}：{ctx.comment}"))
+
     @transition(source="outgoing_signed", target="locked", roles=DESK, label=T("接班人签字", "Incoming signs"),
-                distinct_from=("sign_out",))
+                distinct_from=("sign_out",), fields=("incoming_read_log", "incoming_desk_checked",
+                                                     "incoming_items_counted"),
+                requires=("incoming_read_log", "incoming_desk_checked", "incoming_items_counted"),
+                distinct_message=T("交班人和接班人须是两位不同的同事：请由接班的同事登录后签字",
+                                   "The outgoing and the incoming are two people: the incoming signs in their own "
+                                   "account"))
     def sign_in(self, ctx):
-        if ctx.user.id not in RosterAssignment.on_duty(ctx.session, self.property_id, self.day, self.to_shift_id):
-            raise WorkflowError(T("接班人须为下一班排班人员或经批准的替班人",
-                                  "The incoming must be rostered for the next shift or its approved substitute"))
+        if ctx.user.id not in self.rostered(ctx.session) and ctx.user.id != self.substitute_id:
+            raise WorkflowError(T("您不是该班次的排班接班人：请由排班的同事接班，或请客服管理员/主管指定您为替班接班人",
+                                  "You are not rostered on this shift: the rostered colleague signs, or the CS admin "
+                                  "or supervisor names you as the substitute"))
         self.incoming_id = ctx.user.id
         self.incoming_signed_at = now()
         late = (self.incoming_signed_at - self.takeover_due()).total_seconds() / 60

@@ -199,7 +199,7 @@ def test_handover_outgoing_then_incoming_signs_and_it_locks(person):
 
     incoming = person("cs_admin")
     open_details(incoming, "handover", number)
-    take_step(incoming, "sign_in")
+    take_step(incoming, "sign_in", incoming_read_log="y", incoming_desk_checked="y")
     assert "已交接(锁定)" in incoming.text("#fd-details")
     assert incoming.page.locator("#fd-final").count() == 1
     assert incoming.page.locator("a.nav-link:has-text('编辑')").count() == 0

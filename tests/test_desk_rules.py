@@ -276,3 +276,109 @@ def test_rule8_only_the_supervisors_own_spot_checks_count_toward_three_a_week(ap
     assert "今日本人交接班检查: 1" in admin.get("/admin/").get_data(as_text=True)
     home = manager.get("/admin/").get_data(as_text=True)
     assert "本周本人经理抽查: 1" in home and "supervisor 1/3, supervisor2 1/3" in home
+
+
+# ---------------------------------------------------------------- rule 7: the incoming person checks
+
+def signed_out(app, world, client_as):
+    """A handover to the late shift (clerk2 rostered), the outgoing clerk has signed."""
+    from datetime import datetime, time
+
+    from models.duty import Handover
+    from tests.test_duty import handover_for
+    travel(datetime.combine(now().date(), time(11, 0)) - now())
+    out, hid = handover_for(app, world, client_as)
+    with app.app_context():
+        h = reload(Handover, hid)
+        h.items_complete, h.desk_checked = True, True
+        db.session.commit()
+    step(out, "handover", "sign_out", hid)
+    return out, hid
+
+
+def test_rule7_handover_to_a_shift_with_nobody_rostered_is_refused(app, world, client_as):
+    from models.duty import Handover
+    from tests.test_duty import roster_with, shifts
+    sh = shifts(app, world)
+    roster_with(app, world, now().date(), [(world.users["clerk2"], sh["late"])])
+    c = client_as("clerk")
+    page = c.post("/admin/handover/new/", {"to_shift": sh["middle"], "day": now().date().isoformat()},
+                  follow_redirects=True).get_data(as_text=True)
+    assert "该日该班次没有排班人员" in page
+    with app.app_context():
+        assert latest(Handover) is None
+    assert c.post("/admin/handover/new/", {"to_shift": sh["late"], "day": now().date().isoformat()}).status_code == 302
+
+
+def test_rule7_incoming_records_the_log_read_the_desk_and_the_items_then_signs(app, world, client_as):
+    from models.duty import Handover
+    from tests.test_duty import CHECKED
+    out, hid = signed_out(app, world, client_as)
+    with app.app_context():
+        h = reload(Handover, hid)
+        assert h.state == "outgoing_signed" and not h.is_locked  # locked only when both have signed
+    # the outgoing's part is not rewritten once signed: the page says what to do instead
+    with app.app_context():
+        version = reload(Handover, hid).version
+    page = out.post(f"/admin/handover/edit/?id={hid}", {"remarks": "补一句", "row_version": version,
+                                                        "to_shift": reload_shift(app, hid)},
+                    follow_redirects=True).get_data(as_text=True)
+    assert "交班人已签字，交接内容不能再改" in page
+    inc = client_as("clerk2")
+    page = step(inc, "handover", "sign_in", hid, incoming_desk_checked="y",
+                incoming_items_counted="对讲机 ×2：齐").get_data(as_text=True)
+    assert "请先填写“接班人已阅读上一班值班记录”再接班人签字" in page
+    page = step(inc, "handover", "sign_in", hid, incoming_read_log="y",
+                incoming_items_counted="对讲机 ×2：齐").get_data(as_text=True)
+    assert "请先填写“接班人已检查前台环境”" in page
+    with app.app_context():
+        assert reload(Handover, hid).state == "outgoing_signed"
+    step(inc, "handover", "sign_in", hid, **CHECKED)
+    with app.app_context():
+        h = reload(Handover, hid)
+        assert h.state == "locked" and h.is_locked and h.incoming_id == world.users["clerk2"]
+        assert h.incoming_read_log and h.incoming_desk_checked and h.incoming_items_counted == "对讲机 ×2：齐"
+
+
+def reload_shift(app, hid):
+    from models.duty import Handover
+    with app.app_context():
+        return reload(Handover, hid).to_shift_id
+
+
+def test_rule7_two_people_refusal_says_what_to_do(app, world, client_as):
+    from tests.test_duty import CHECKED
+    out, hid = signed_out(app, world, client_as)
+    page = step(out, "handover", "sign_in", hid, **CHECKED).get_data(as_text=True)
+    assert "交班人和接班人须是两位不同的同事：请由接班的同事登录后签字" in page and "审核" not in page.split("alert")[1]
+
+
+def test_rule7_a_same_day_substitute_named_with_a_reason_takes_over(app, world, client_as):
+    from models.duty import AttendanceException, Handover
+    from tests.test_duty import CHECKED
+    out, hid = signed_out(app, world, client_as)
+    # the cs_admin is not rostered: refused, with what to do
+    admin = client_as("cs_admin")
+    assert "指定您为替班接班人" in step(admin, "handover", "sign_in", hid, **CHECKED).get_data(as_text=True)
+    with app.app_context():
+        version = reload(Handover, hid).version
+    assert out.post("/admin/handover/transition/name_substitute/", {
+        "id": hid, "row_version": version, "substitute": world.users["cs_admin"], "comment": "x"}).status_code == 403
+    sup = client_as("supervisor")
+    page = step(sup, "handover", "name_substitute", hid, substitute=world.users["cs_admin"]).get_data(as_text=True)
+    assert "请填写替班原因" in page
+    page = step(sup, "handover", "name_substitute", hid, substitute=world.users["clerk"],
+                comment="张三病假未到").get_data(as_text=True)
+    assert "不能是交班人本人" in page
+    step(sup, "handover", "name_substitute", hid, substitute=world.users["cs_admin"], comment="张三病假未到")
+    with app.app_context():
+        h = reload(Handover, hid)
+        assert h.substitute_id == world.users["cs_admin"]
+        missed = db.session.scalar(select(AttendanceException))
+        assert missed.staff_id == world.users["clerk2"] and missed.kind == "missed" and "病假" in missed.handling
+        sign = db.session.scalar(select(SignOff).where(SignOff.transition == "name_substitute"))
+        assert sign.comment == "张三病假未到" and sign.role == "supervisor"
+    step(admin, "handover", "sign_in", hid, **CHECKED)
+    with app.app_context():
+        h = reload(Handover, hid)
+        assert h.state == "locked" and h.incoming_id == world.users["cs_admin"]

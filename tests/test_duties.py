@@ -141,10 +141,11 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "duty_log_reading": dict(supervisor=ops(SEE), manager=ops(SEE), cs_admin=ops(SEE)),
     "checklist_item": dict(cs_admin=ops(KEEP, "delete"), it=ops(KEEP, "delete"), clerk=ops(SEE),
                            supervisor=ops(SEE)),
-    # 4.3: outgoing and incoming sign (two people)
+    # 4.3: outgoing and incoming sign (two people); when the rostered incoming does not come (4.3.1, 4.2.7), the CS
+    # admin or the supervisor, who arrange the duty (3.1 人员调配), names a same-day substitute with the reason
     "handover": dict(clerk=ops(ENTER, "sign_out sign_in void_own"),
-                     cs_admin=ops(KEEP, "sign_out sign_in void void_own"),
-                     supervisor=ops(READ, "void"), manager=ops(READ)),
+                     cs_admin=ops(KEEP, "sign_out sign_in name_substitute void void_own"),
+                     supervisor=ops(READ, "name_substitute void"), manager=ops(READ)),
     # 4.1.1: the CS admin drafts by the 25th, the supervisor reviews, the manager files
     "roster": dict(cs_admin=ops(KEEP, "submit void_own"), supervisor=ops(READ, "review send_back void"),
                    manager=ops(READ, "file void"), clerk=ops(SEE)),

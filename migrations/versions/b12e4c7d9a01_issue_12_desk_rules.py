@@ -1,4 +1,5 @@
-"""issue 12 (part B): the desk's rules: callback outcome, the complaint a dissatisfied callback opens
+"""issue 12 (part B): the desk's rules: callback outcome, the complaint a dissatisfied callback opens, the
+incoming's own checks and a substitute on the handover
 
 Revision ID: b12e4c7d9a01
 Revises: e07baaba1fbe
@@ -22,8 +23,23 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_callback_follow_up_complaint_id_complaint'), 'complaint',
                                     ['follow_up_complaint_id'], ['id'])
 
+    with op.batch_alter_table('handover', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('incoming_read_log', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('incoming_desk_checked', sa.Boolean(), server_default=sa.false(),
+                                      nullable=False))
+        batch_op.add_column(sa.Column('incoming_items_counted', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('substitute_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_handover_substitute_id_staff_user'), 'staff_user',
+                                    ['substitute_id'], ['id'])
+
 
 def downgrade():
+    with op.batch_alter_table('handover', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_handover_substitute_id_staff_user'), type_='foreignkey')
+        batch_op.drop_column('substitute_id')
+        batch_op.drop_column('incoming_items_counted')
+        batch_op.drop_column('incoming_desk_checked')
+        batch_op.drop_column('incoming_read_log')
     with op.batch_alter_table('callback', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_callback_follow_up_complaint_id_complaint'), type_='foreignkey')
         batch_op.drop_column('follow_up_complaint_id')
