@@ -14,7 +14,8 @@ from kernel import audit, permissions, scoping
 from kernel.audit import AuditLog
 from kernel.clock import now, start_of, today
 from kernel.db import db
-from kernel.deadlines import overdue_clause
+from kernel.deadlines import overdue_clause, overdue_for
+from kernel.display import Display
 from kernel.identity import Membership, Property, Role, StaffUser
 from kernel.permissions import VIEW
 from kernel.register import summary_date_of
@@ -117,6 +118,8 @@ class AttendanceExceptionView(RegisterView):
 
 class DutyLogView(RegisterView):
     list_template = "admin/duty_log_list.html"
+    dashboard_panels = (lambda dashboard: escalation_panel(dashboard),)
+    form_excluded_columns = ("escalated_to", "escalated_at", "escalation_handled_at", "escalation_handled_by")
     column_list = ("number", "logged_at", "source", "priority", "content", "handling", "escalation", "follow_up", "created_by")
     column_filters = ("logged_at", "priority", "escalation", "follow_up")
     search_prefix = ("number",)
@@ -254,6 +257,36 @@ class DailySummaryView(BaseView):
         pid = scoping.current_property_id()
         still_open = open_records(db.session, pid) if pid else []
         return self.render("admin/daily_summary.html", day=day, rows=rows, still_open=still_open)
+
+
+def waited_text(minutes: int) -> str:
+    hours, mins = divmod(max(minutes, 0), 60)
+    if hours >= 24:
+        return gettext("已等待 %(d)d 天 %(h)d 小时", d=hours // 24, h=hours % 24)
+    return gettext("已等待 %(h)d 小时 %(m)d 分钟", h=hours, m=mins)
+
+
+def escalation_panel(dashboard):
+    """4.2.3: the duty-log entries escalated to one of my roles here, waiting until I mark them handled."""
+    pid, roles = scoping.current_property_id(), scoping.current_roles()
+    mine = sorted(roles & {"cs_admin", "supervisor", "manager"})
+    if pid is None or not mine:
+        return None
+    rows = db.session.scalars(select(DutyLog).where(
+        DutyLog.property_id == pid, DutyLog.escalated_to.in_(mine), DutyLog.escalation_handled_at.is_(None),
+        DutyLog.state != "void").order_by(DutyLog.escalated_at, DutyLog.id).limit(50)).all()
+    lines = []
+    at = now()
+    show = Display(DutyLog, roles, db.session)
+    for r in rows:
+        late = overdue_for(r, at)
+        badge = Markup(' <span class="badge badge-danger">{}</span>').format(gettext("超时")) if late else ""
+        lines.append(Markup('<a class="fd-escalation" href="{}">{}</a> {} · {} · {}{}').format(
+            url_for("duty_log.details_view", id=r.id), r.number, show.value("priority")(r.priority),
+            r.content[:40], waited_text(int((at - r.escalated_at).total_seconds() // 60)), badge))
+    if not lines:
+        lines.append(gettext("没有待我处理的上报"))
+    return _panel(gettext("待我处理的上报"), lines)
 
 
 def _panel(title, lines):

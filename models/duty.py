@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, object_session, relationship
 
+from kernel import scoping
 from kernel.clock import now, today
 from kernel.db import db
 from kernel.deadlines import Deadline
@@ -235,10 +236,56 @@ class DutyLog(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     escalation: Mapped[str] = field(T("上报", "Escalation"), String(12), nullable=False, default="self", choices=ESCALATION)
     follow_up: Mapped[str] = field(T("跟进状态", "Follow-up"), String(10), nullable=False, default="open", choices=FOLLOW_UP,
                                    index=True)
+    # 4.2.3: an escalated entry waits on the home page of whoever holds the role it names until they mark it handled
+    escalated_to: Mapped[str | None] = field(T("已上报至", "Escalated to"), String(12), choices=ESCALATION)
+    escalated_at: Mapped[datetime | None] = field(T("上报时间", "Escalated at"), DateTime, index=True)
+    escalation_handled_at: Mapped[datetime | None] = field(T("上报已处理时间", "Escalation handled at"), DateTime)
+    escalation_handled_by_id: Mapped[int | None] = field(T("上报处理人", "Escalation handled by"),
+                                                         ForeignKey("staff_user.id"))
+    escalation_handled_by = link("StaffUser", T("上报处理人", "Escalation handled by"),
+                                 foreign_keys=[escalation_handled_by_id])
 
     RECORDED = ("logged_at", "source", "content", "priority", "escalation")
     # 4.2.3: what is beyond the clerk goes to the role the entry names, in that role's inbox at once
-    tells = {"change:escalation": (Tell(role_field="escalation", skip=("self",), urgent=True),)}
+    tells = {"change:escalation": (Tell(role_field="escalation", skip=("self",), urgent=True),),
+             "overdue:duty_log.urgent_escalation": (Tell(role_field="escalation", skip=("self",), urgent=True),)}
+    # an urgent escalation is late after the minutes IT sets (时限设置); the others wait, shown with their age
+    deadlines = (Deadline("duty_log.urgent_escalation", T("紧急上报须及时处理", "Urgent escalation handled in time"),
+                          "escalated_at", "escalation_handled_at", minutes=30,
+                          when=lambda m: m.priority == "urgent", applies=lambda r: r.priority == "urgent"),)
+
+    def logged_clock(self):
+        """An entry is not logged in the future (the server's clock, issue 12 rule 2)."""
+        if self.logged_at and self.logged_at > now():
+            return {"logged_at": T("记录时间不能晚于当前时间", "The time cannot be in the future")}
+        return None
+
+    def clean(self):
+        return self.logged_clock()
+
+    def escalate(self):
+        """Escalated (again, or higher): the wait starts now and the entry is open to the role it names."""
+        if self.escalation != "self" and self.escalation != self.escalated_to:
+            self.escalated_to, self.escalated_at = self.escalation, now()
+            self.escalation_handled_at, self.escalation_handled_by_id = None, None
+
+    def on_create(self, session):
+        self.escalate()
+
+    def on_edit(self, session, user):
+        self.escalate()
+
+    @transition(source=("active",), target=None, roles=("cs_admin", "supervisor", "manager"),
+                label=T("上报已处理", "Escalation handled"), fields=("handling",), requires=("handling",),
+                conditions=(lambda r: None if r.escalated_to and r.escalation_handled_at is None else T(
+                    "这条记录没有待处理的上报", "This entry has no escalation waiting"),))
+    def handle_escalation(self, ctx):
+        """Only whoever holds the role the entry was escalated to marks it handled (4.2.3)."""
+        if self.escalated_to not in scoping.roles_at(self.property_id):
+            raise WorkflowError(T(f"这条记录上报给“{ESCALATION[self.escalated_to].zh}”，请由其处理",
+                                  f"Escalated to “{ESCALATION[self.escalated_to].en}”: they handle it"))
+        self.escalation_handled_at = now()
+        self.escalation_handled_by_id = ctx.user.id
 
     def shift_over(self) -> bool:
         """The shift the entry was written in has ended (the latest shift running at that time; else the day)."""

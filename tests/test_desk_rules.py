@@ -382,3 +382,51 @@ def test_rule7_a_same_day_substitute_named_with_a_reason_takes_over(app, world, 
     with app.app_context():
         h = reload(Handover, hid)
         assert h.state == "locked" and h.incoming_id == world.users["cs_admin"]
+
+
+# ---------------------------------------------------------------- rule 5: escalation reaches someone
+
+def waiting(page):
+    """The numbers in the home page's "待我处理的上报" panel."""
+    import re
+    return set(re.findall(r'class="fd-escalation" href="[^"]+">([^<]+)</a>', page))
+
+
+def test_rule5_escalated_entry_waits_on_that_roles_home_until_handled_urgent_overdue_after_its_deadline(
+        app, world, client_as):
+    from models import DeadlineRule
+    from models.duty import DutyLog
+    c = client_as("clerk")
+    for content, priority, escalation in (("3栋电梯困人", "urgent", "supervisor"), ("门禁卡失灵", "normal", "cs_admin"),
+                                          ("已自行处理", "normal", "self")):
+        assert c.post("/admin/duty_log/new/", {"source": "phone", "content": content, "priority": priority,
+                                              "escalation": escalation, "follow_up": "open"}).status_code == 302
+    with app.app_context():
+        urgent, normal, own = db.session.scalars(select(DutyLog).order_by(DutyLog.id)).all()
+        assert urgent.escalated_at is not None and own.escalated_at is None
+    sup, admin, manager = client_as("supervisor"), client_as("cs_admin"), client_as("manager")
+    home = sup.get("/admin/").get_data(as_text=True)
+    assert waiting(home) == {urgent.number} and "已等待 0 小时 0 分钟" in home
+    assert waiting(admin.get("/admin/").get_data(as_text=True)) == {normal.number}
+    assert "没有待我处理的上报" in manager.get("/admin/").get_data(as_text=True)
+    travel(timedelta(minutes=31))
+    home = sup.get("/admin/").get_data(as_text=True)
+    late = f'>{urgent.number}</a> 紧急 · 3栋电梯困人 · 已等待 0 小时 31 分钟 <span class="badge badge-danger">超时</span>'
+    assert late in home
+    assert urgent.number in sup.get("/admin/duty_log/?overdue=1").get_data(as_text=True)
+    # the minutes are IT's
+    with app.app_context():
+        rule = db.session.scalar(select(DeadlineRule).where(DeadlineRule.code == "duty_log.urgent_escalation"))
+        rid, version = rule.id, rule.version
+    assert client_as("it").post(f"/admin/deadline_rule/edit/?id={rid}", {
+        "name": "紧急上报", "amount": "1", "unit": "hours", "row_version": version}).status_code == 302
+    assert urgent.number not in sup.get("/admin/duty_log/?overdue=1").get_data(as_text=True)
+    # only the role it was escalated to marks it handled, with how
+    assert "请由其处理" in step(admin, "duty_log", "handle_escalation", urgent.id,
+                                handling="已通知电梯公司").get_data(as_text=True)
+    step(sup, "duty_log", "handle_escalation", urgent.id, handling="已通知电梯公司，20分钟解困")
+    with app.app_context():
+        done = reload(DutyLog, urgent.id)
+        assert done.escalation_handled_by_id == world.users["supervisor"] and done.escalation_handled_at is not None
+    home = sup.get("/admin/").get_data(as_text=True)
+    assert waiting(home) == set() and "没有待我处理的上报" in home

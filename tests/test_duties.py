@@ -136,8 +136,9 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
                                       supervisor="approve", guard=f"{SEE} confirm_letter"),
     # ------------------------------------------------------------------ duty (篇3/4)
     # 4.2.2-4.2.5: written by those on duty, read daily by the supervisor; no guard, no export by clerks
-    "duty_log": dict(clerk=ops(ENTER, "void_own"), cs_admin=ops(KEEP, "void void_own"),
-                     supervisor=ops(READ, "mark_read void"), manager=ops(READ)),
+    # 4.2.3: an entry escalated to the CS admin, supervisor or manager is theirs to handle (handle_escalation)
+    "duty_log": dict(clerk=ops(ENTER, "void_own"), cs_admin=ops(KEEP, "void void_own handle_escalation"),
+                     supervisor=ops(READ, "mark_read void handle_escalation"), manager=ops(READ, "handle_escalation")),
     "duty_log_reading": dict(supervisor=ops(SEE), manager=ops(SEE), cs_admin=ops(SEE)),
     "checklist_item": dict(cs_admin=ops(KEEP, "delete"), it=ops(KEEP, "delete"), clerk=ops(SEE),
                            supervisor=ops(SEE)),

@@ -1,5 +1,5 @@
 """issue 12 (part B): the desk's rules: callback outcome, the complaint a dissatisfied callback opens, the
-incoming's own checks and a substitute on the handover
+incoming's own checks and a substitute on the handover, a duty-log escalation waiting until handled
 
 Revision ID: b12e4c7d9a01
 Revises: e07baaba1fbe
@@ -13,6 +13,12 @@ revision = 'b12e4c7d9a01'
 down_revision = 'e07baaba1fbe'
 branch_labels = None
 depends_on = None
+
+DATA_CHANGES = {
+    "duty_log.escalated_to": "entries escalated before this release wait on the home page of the role they name",
+    "duty_log.escalated_at": "their wait counts from when they were logged",
+    "duty_log.escalation_handled_at": "an escalated entry whose follow-up was done counts as handled then",
+}
 
 
 def upgrade():
@@ -32,8 +38,27 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_handover_substitute_id_staff_user'), 'staff_user',
                                     ['substitute_id'], ['id'])
 
+    with op.batch_alter_table('duty_log', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('escalated_to', sa.String(length=12), nullable=True))
+        batch_op.add_column(sa.Column('escalated_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('escalation_handled_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('escalation_handled_by_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_duty_log_escalated_at'), ['escalated_at'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_duty_log_escalation_handled_by_id_staff_user'), 'staff_user',
+                                    ['escalation_handled_by_id'], ['id'])
+    op.execute("UPDATE duty_log SET escalated_to = escalation, escalated_at = logged_at WHERE escalation != 'self'")
+    op.execute("UPDATE duty_log SET escalation_handled_at = COALESCE(updated_at, logged_at) "
+               "WHERE escalation != 'self' AND follow_up = 'done'")
+
 
 def downgrade():
+    with op.batch_alter_table('duty_log', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_duty_log_escalation_handled_by_id_staff_user'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_duty_log_escalated_at'))
+        batch_op.drop_column('escalation_handled_by_id')
+        batch_op.drop_column('escalation_handled_at')
+        batch_op.drop_column('escalated_at')
+        batch_op.drop_column('escalated_to')
     with op.batch_alter_table('handover', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_handover_substitute_id_staff_user'), type_='foreignkey')
         batch_op.drop_column('substitute_id')
