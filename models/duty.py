@@ -206,6 +206,10 @@ class AttendanceException(Voidable, PropertyScoped, Tracked, Register, db.Model)
     automatic: Mapped[bool] = field(T("系统自动记录", "Recorded automatically"), Boolean, default=False, nullable=False)
     handling: Mapped[str | None] = field(T("处理", "Handling"), Text)
 
+    def __str__(self):
+        kind = self.__table__.c.kind.info["choices"].get(self.kind, self.kind)
+        return f"{self.day} {self.staff.full_name if self.staff else ''} {kind}".strip()
+
 
 PRIORITY = {"urgent": T("紧急", "Urgent"), "high": T("高", "High"), "normal": T("普通", "Normal"), "low": T("低", "Low")}
 ESCALATION = {"self": T("本人处理", "Handled myself"), "cs_admin": T("上报客服管理员", "To CS admin"),
@@ -319,6 +323,9 @@ class DutyLogReading(PropertyScoped, Register, db.Model):
     read_by = link("StaffUser", T("查阅人", "Read by"))
     read_at: Mapped[datetime] = field(T("查阅时间", "Read at"), DateTime, default=now, nullable=False)
     __table_args__ = (UniqueConstraint("property_id", "day"),)
+
+    def __str__(self):
+        return f"{self.day}"
 
 
 class ChecklistItem(PropertyScoped, Tracked, Register, db.Model):
@@ -481,6 +488,10 @@ class QualityCheck(Voidable, PropertyScoped, Tracked, Register, db.Model):
     del _code, _label
     nonconformities: Mapped[str | None] = field(T("不合格项", "Nonconformities"), Text)
     corrective_action: Mapped[str | None] = field(T("纠正措施", "Corrective action"), Text)
+
+    def __str__(self):
+        when = f"{self.checked_at:%Y-%m-%d %H:%M}" if self.checked_at else ""
+        return f"{when} {CHECK_KIND.get(self.kind, self.kind)} {self.inspector.full_name if self.inspector else ''}".strip()
 
     @staticmethod
     def kind_for(roles, chosen: str | None = None) -> str | None:

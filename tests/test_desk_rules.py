@@ -430,3 +430,47 @@ def test_rule5_escalated_entry_waits_on_that_roles_home_until_handled_urgent_ove
         assert done.escalation_handled_by_id == world.users["supervisor"] and done.escalation_handled_at is not None
     home = sup.get("/admin/").get_data(as_text=True)
     assert waiting(home) == set() and "没有待我处理的上报" in home
+
+
+# ---------------------------------------------------------------- also broken: linked records by their number
+
+def test_every_linked_record_shows_its_number_in_lists_details_forms_exports_and_lookups(app, world, client_as):
+    """A linked record reads as its number (or name) everywhere: never `<RepairOrder 13>` nor a bare id."""
+    import re
+
+    from kernel import permissions
+    from kernel.register import registers
+    from models.desk import Callback, CleaningBooking
+    from seeds.demo import DEMO_USERS
+    from tests.factories import make
+    users = {code: name for name, _, code in DEMO_USERS}
+    with app.app_context():
+        made = []
+        for name, model in sorted(registers().items()):
+            if hasattr(model, "property_id") and name not in ("membership", "membership_grant"):
+                made.append((name, make(model, world.a, user_id=world.users["clerk"], commit=True).id))
+        order = make(RepairOrder, world.a, commit=True)
+        booking = make(CleaningBooking, world.a, commit=True)
+        make(Callback, world.a, repair_order_id=order.id, unit_id=order.unit_id, satisfaction="satisfied", commit=True)
+        make(Callback, world.a, cleaning_booking_id=booking.id, unit_id=order.unit_id, satisfaction="neutral",
+             commit=True)
+        numbers = (order.number, booking.number)
+    raw = re.compile(r"&lt;[A-Z][A-Za-z]+ \d+&gt;|<[A-Z][a-z]+[A-Z][A-Za-z]* \d+>|[^\w&]#\d+\b(?![0-9a-f;])")
+    bad = []
+    for name, rid in made:
+        role = next((r for r in users if permissions.allowed({r}, name, "details")), None)
+        if role is None:
+            continue
+        c = client_as(users[role])
+        urls = [f"/admin/{name}/", f"/admin/{name}/details/?id={rid}"]
+        if permissions.allowed({role}, name, "export"):
+            urls.append(f"/admin/{name}/export/csv/")
+        for url in urls:
+            page = re.sub(r"#[0-9a-fA-F]{3,6}\b", "", c.get(url).get_data(as_text=True))  # CSS colours
+            bad += [(url, page[m.start() - 300:m.end() + 20]) for m in raw.finditer(page)]
+    assert bad == [], bad
+    c = client_as("clerk")
+    page = c.get("/admin/callback/").get_data(as_text=True)
+    assert all(n in page for n in numbers)
+    lookup = c.get(f"/admin/callback/ajax/lookup/?name=repair_order&query={order.number}").get_json()
+    assert [text for _, text in lookup] == [order.number]
