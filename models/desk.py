@@ -47,7 +47,8 @@ def _unit(nullable=False):
 def _price(session, record, code, quantity) -> Decimal:
     item = FeeItem.in_force(session, record.property_id, code)
     if item is None:
-        raise WorkflowError(T(f"价格表中没有当前有效的“{code}”价格", f"No price in force for “{code}”"))
+        raise WorkflowError(T(f"价格表中没有当前有效的“{code}”价格：请IT在“收费/有偿服务价格”中添加后再登记",
+                              f"No price in force for “{code}”: ask IT to add it to the price table, then save"))
     record.unit_price = item.amount
     return item.amount * Decimal(str(quantity or 0))
 
@@ -524,8 +525,8 @@ class NetworkRequest(Record, db.Model):
     def on_create(self, session):
         if self.kind == "reactivate":
             self.amount = _price(session, self, "network_reactivation", 1)
-        elif self.kind == "add_info":
-            self.amount = _price(session, self, self.tariff or "", 3)
+        elif self.kind == "add_info" and self.tariff:  # without a tariff, clean() says to choose one
+            self.amount = _price(session, self, self.tariff, 3)
 
     def clean(self):
         if self.resident is None:
@@ -613,6 +614,7 @@ class InspectionIssue(Record, Workflow, db.Model):
     grants = dict(clerk=KEEP, cs_admin=KEEP, engineering=VIEW, **OVERSIGHT)
     number_prefix = "YL"
     clock_field = "inspected_at"  # the server's time (ServerClock)
+    open_states = ("open",)  # defects not yet fixed are carried over at a handover
     states = {"open": T("待处理", "Open"), "fixed": T("已整改", "Fixed")}
     initial_state = "open"
     unit_id: Mapped[int] = _unit()

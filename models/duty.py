@@ -491,7 +491,8 @@ class QualityCheck(Voidable, PropertyScoped, Tracked, Register, db.Model):
 
     def __str__(self):
         when = f"{self.checked_at:%Y-%m-%d %H:%M}" if self.checked_at else ""
-        return f"{when} {CHECK_KIND.get(self.kind, self.kind)} {self.inspector.full_name if self.inspector else ''}".strip()
+        who = self.inspector.full_name if self.inspector else ""
+        return f"{when} {CHECK_KIND.get(self.kind, self.kind)} {who}".strip()
 
     @staticmethod
     def kind_for(roles, chosen: str | None = None) -> str | None:
