@@ -520,3 +520,80 @@ def test_handover_carries_over_the_open_records_of_every_register_with_open_stat
     for name, number in numbers.items():
         assert f"[{models[name].__label__.zh}] 1 条未完结: {number}" in carried, name
     assert closed not in carried and other not in carried
+
+
+# ---------------------------------------------------------------- phone_log and reclaimed_water_sale: their own rules
+
+def test_phone_log_rules_caller_content_phone_forwarded_after_the_call_and_the_server_clock(app, world, client_as):
+    from models.desk import PhoneLog
+    from models.master import Department
+    with app.app_context():
+        dept_a = db.session.scalar(select(Department.id).where(Department.property_id == world.a).limit(1))
+        dept_b = db.session.scalar(select(Department.id).where(Department.property_id == world.b).limit(1))
+    c = client_as("clerk")
+    base = {"caller": "李女士", "phone": "13800138000", "content": "询问停水时间", "department": dept_a}
+
+    def new(**extra):
+        return c.post("/admin/phone_log/new/", {**base, **extra}, follow_redirects=True).get_data(as_text=True)
+
+    assert "转达时间不能早于来电时间" in new(forwarded_at=(now() - timedelta(hours=1)).strftime(FMT))
+    assert "不能晚于当前时间" in new(called_at=(now() + timedelta(minutes=30)).strftime(FMT))
+    assert "请从下拉列表中选择" in new(department=dept_b)  # another property's department
+    assert "创建成功" not in new(phone="12345")  # not a phone number
+    with app.app_context():
+        assert latest(PhoneLog) is None
+    assert c.post("/admin/phone_log/new/", {**base, "forwarded_at": now().strftime(FMT)}).status_code == 302
+    with app.app_context():
+        log = latest(PhoneLog)
+        assert log.number.startswith("A-DH-") and abs((log.called_at - now()).total_seconds()) < 5
+    assert client_as("guard").get("/admin/phone_log/").status_code == 403
+
+
+def test_reclaimed_water_sale_priced_from_the_table_for_a_resident_of_the_unit_and_booked_for_finance(
+        app, world, client_as):
+    from decimal import Decimal
+
+    from models.desk import ReclaimedWaterSale
+    from models.master import FeeItem, Payment
+    c = client_as("clerk")
+    unit, other_unit = world.units[("A", "1-1-101")], world.units[("A", "1-1-201")]
+    owner = world.residents[("A", "owner")]
+    page = c.post("/admin/reclaimed_water_sale/new/", {"unit": unit, "quantity": "2"},
+                  follow_redirects=True).get_data(as_text=True)
+    assert "请选择本房号的业户" in page
+    page = c.post("/admin/reclaimed_water_sale/new/", {"unit": other_unit, "resident": owner, "quantity": "2"},
+                  follow_redirects=True).get_data(as_text=True)
+    assert "该业户不是此房号的住户" in page
+    assert "创建成功" not in c.post("/admin/reclaimed_water_sale/new/", {
+        "unit": unit, "resident": owner, "quantity": "0"}, follow_redirects=True).get_data(as_text=True)
+    with app.app_context():
+        assert latest(ReclaimedWaterSale) is None
+    assert c.post("/admin/reclaimed_water_sale/new/", {"unit": unit, "resident": owner, "quantity": "4",
+                                                       "unit_price": "0.01", "amount": "0.01"}).status_code == 302
+    with app.app_context():
+        sale = latest(ReclaimedWaterSale)
+        # the table's price, not the form's
+        assert (sale.unit_price, sale.amount) == (Decimal("3.50"), Decimal("14.00"))
+        pay = db.session.scalar(select(Payment).where(Payment.linked_register == "reclaimed_water_sale",
+                                                      Payment.linked_id == sale.id))
+        assert pay.amount == Decimal("14.00") and pay.state == "recorded" and pay.kind == "fee"  # finance confirms
+        # a later price never rewrites the sale
+        item = db.session.scalar(select(FeeItem).where(FeeItem.property_id == world.a,
+                                                       FeeItem.code == "reclaimed_water"))
+        item.amount = Decimal("9.90")
+        db.session.commit()
+        assert reload(ReclaimedWaterSale, sale.id).amount == Decimal("14.00")
+    assert client_as("finance").get("/admin/reclaimed_water_sale/").status_code == 200
+    assert client_as("finance").post("/admin/reclaimed_water_sale/new/", {"unit": unit}).status_code == 403
+
+
+def test_rule2_clock_duty_log_entry_is_not_logged_in_the_future(app, world, client_as):
+    from models.duty import DutyLog
+    c = client_as("clerk")
+    page = c.post("/admin/duty_log/new/", {"source": "phone", "content": "明天的事", "priority": "normal",
+                                          "escalation": "self", "follow_up": "open",
+                                          "logged_at": (now() + timedelta(hours=2)).strftime(FMT)},
+                  follow_redirects=True).get_data(as_text=True)
+    assert "记录时间不能晚于当前时间" in page
+    with app.app_context():
+        assert latest(DutyLog) is None
