@@ -1,5 +1,5 @@
 """Desk register screens: columns, filters and search; all behaviour comes from RegisterView and the models."""
-from flask import flash
+from flask import flash, request
 from flask_admin.actions import action
 
 from app.admin import DailySheet, RegisterView, report
@@ -52,6 +52,15 @@ class CallbackView(DeskView):
                    "satisfaction", "follow_up_complaint")
     column_filters = ("satisfaction", "called_at")
     form_excluded_columns = ("follow_up_complaint",)  # opened by the server when the owner is dissatisfied
+
+    def create_form(self, obj=None):
+        """回访结果 is chosen, never preselected: a new callback's box starts empty (Callback.clean asks for it)."""
+        form = super().create_form(obj)
+        form.satisfaction.choices = [("", str(T("请选择", "Choose")))] + [
+            c for c in form.satisfaction.choices if c[0] != ""]
+        if request.method == "GET":
+            form.satisfaction.data = ""
+        return form
     lookups = ("unit", "repair_order", "cleaning_booking", "complaint")
 
 

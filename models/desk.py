@@ -313,6 +313,9 @@ class Callback(Record, db.Model):
                                foreign_keys=[follow_up_complaint_id])
 
     def clean(self):
+        if self.satisfaction not in SATISFACTION:
+            return {"satisfaction": T("请选择回访结果：满意、基本满意、不满意或未联系上",
+                                      "Choose the outcome: satisfied, fairly satisfied, dissatisfied or not reached")}
         followed = [x for x in (self.repair_order, self.cleaning_booking, self.complaint) if x is not None]
         if len(followed) != 1:
             return {"repair_order": T("请关联所回访的一张报修单、清洁委托或投诉", "Link exactly one order, booking or complaint")}

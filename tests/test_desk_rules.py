@@ -597,3 +597,21 @@ def test_rule2_clock_duty_log_entry_is_not_logged_in_the_future(app, world, clie
     assert "记录时间不能晚于当前时间" in page
     with app.app_context():
         assert latest(DutyLog) is None
+
+
+def test_rule3_callback_register_needs_the_outcome_chosen(app, world, client_as):
+    from models.desk import Callback
+    with app.app_context():
+        oid, _ = completed_order(world)
+    c = client_as("clerk")
+    form = c.get("/admin/callback/new/").get_data(as_text=True)
+    assert '<option selected value="">' in form or '<option value="" selected>' in form
+    page = c.post("/admin/callback/new/", {"unit": world.units[("A", "3-2-1501")], "repair_order": oid,
+                                           "result": "说了很多", "satisfaction": ""},
+                  follow_redirects=True).get_data(as_text=True)
+    assert "该字段是必填字段" in page  # the box is required: nothing is stored as 满意 by default
+    with app.app_context():
+        assert latest(Callback) is None and reload(RepairOrder, oid).state == "completed"
+        cb = Callback(property_id=world.a, unit_id=world.units[("A", "3-2-1501")], result="x", satisfaction="",
+                      repair_order_id=oid)
+        assert "请选择回访结果" in str(cb.clean()["satisfaction"])  # and any other path is refused by the record
