@@ -366,7 +366,9 @@ def duty_panels(dashboard):
                                                                    DutyLogReading.day >= since)))
     unread = sorted(days - read)
     text = gettext("值班记录未查阅天数: %(n)d", n=len(unread))
-    days_text = " (" + ", ".join(d.isoformat() for d in unread) + ")" if unread else ""
+    links = Markup(", ").join(Markup('<a href="{}">{}</a>').format(
+        url_for("duty_log.day_view", day=d.isoformat()), d.isoformat()) for d in unread)  # open the day to read it
+    days_text = Markup(" (") + links + Markup(")") if unread else ""
     lines.append(Markup('<span id="fd-unread-log">{}</span>{}').format(text, days_text))
     return _panel(gettext("值班"), lines)
 

@@ -615,3 +615,27 @@ def test_rule3_callback_register_needs_the_outcome_chosen(app, world, client_as)
         cb = Callback(property_id=world.a, unit_id=world.units[("A", "3-2-1501")], result="x", satisfaction="",
                       repair_order_id=oid)
         assert "请选择回访结果" in str(cb.clean()["satisfaction"])  # and any other path is refused by the record
+
+
+def test_rule2_clock_every_desk_register_with_a_time_of_receipt_is_server_clocked(app, world, client_as):
+    """Each register's own time (接报/委托/发生/受理/验楼…): no future time, not on the edit form, a supervisor's step."""
+    from kernel import permissions
+    from kernel.register import registers
+    from tests.factories import make
+    clocked = {n: m for n, m in registers().items() if getattr(m, "clock_field", None)}
+    assert {"repair_order": "received_at", "complaint": "received_at", "incident": "occurred_at",
+            "cleaning_booking": "requested_at", "telecom_registration": "received_at",
+            "network_request": "received_at", "inspection_issue": "inspected_at", "move_in": "handed_over_at"}.items() \
+        <= {n: m.clock_field for n, m in clocked.items()}.items()
+    c = client_as("clerk")
+    for name, model in sorted(clocked.items()):
+        assert permissions.allowed({"supervisor"}, name, "transition:correct_time"), name
+        assert not permissions.allowed({"clerk", "cs_admin"}, name, "transition:correct_time"), name
+        with app.app_context():
+            rid = make(model, world.a, user_id=world.users["clerk"], commit=True).id
+            record = reload(model, rid)
+            setattr(record, model.clock_field, now() + timedelta(minutes=5))
+            assert model.clock_field in record.clock_refusal(True, {}), name
+            db.session.rollback()
+        form = c.get(f"/admin/{name}/edit/?id={rid}").get_data(as_text=True)
+        assert 'name="row_version"' in form and f'id="{model.clock_field}"' not in form, name

@@ -148,7 +148,7 @@ def test_supervisor_marks_each_days_log_read_and_unread_days_show(app, world, cl
     sup = client_as("supervisor")
     yesterday = (today() - timedelta(days=1)).isoformat()
     page = sup.get("/admin/").get_data(as_text=True)
-    assert "值班记录未查阅天数: 1</span> (" + yesterday in page
+    assert f'值班记录未查阅天数: 1</span> (<a href="/admin/duty_log/day/?day={yesterday}">{yesterday}</a>)' in page
     assert client_as("clerk").post("/admin/duty_log/read/", {"day": yesterday}).status_code == 403
     sup.get(f"/admin/duty_log/day/?day={yesterday}")  # 4.2.5: read the day before marking it
     sup.post("/admin/duty_log/read/", {"day": yesterday})
