@@ -369,6 +369,8 @@ class ServerClock:
 
     clock_field: ClassVar[str | None] = None
     clock_roles: ClassVar[tuple[str, ...]] = ("supervisor",)
+    # times the clerk types for something that already happened (回电业主, 报告, 转达): never in the future either
+    past_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kw: Any):
         if cls.__dict__.get("__tablename__") and cls.clock_field:
@@ -377,6 +379,11 @@ class ServerClock:
 
     def clock_refusal(self, is_created: bool, changed: dict) -> dict | None:
         """On a form's save: stamp or check the time of receipt; {field: message} when refused."""
+        for past in self.past_fields:
+            value = getattr(self, past, None)
+            if value is not None and value > now() and (is_created or past in changed):
+                lab = column_label(type(self), past)
+                return {past: T(f"“{lab.zh}”是已发生的时间，不能晚于当前时间", f"“{lab.en}” cannot be in the future")}
         name = self.clock_field
         if not name:
             return None

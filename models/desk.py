@@ -64,6 +64,7 @@ class PhoneLog(Record, db.Model):
     __label__ = T("电话记录", "Phone log")
     number_prefix = "DH"
     clock_field = "called_at"  # the server's time (ServerClock)
+    past_fields = ("forwarded_at",)
     called_at: Mapped[datetime] = field(T("来电时间", "Called at"), DateTime, default=now, nullable=False, index=True)
     caller: Mapped[str] = field(T("来电人", "Caller"), String(40), nullable=False)
     phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), index=True, validators=["phone"])
@@ -233,6 +234,7 @@ class Incident(Record, Workflow, db.Model):
     open_states = ("open",)
     number_prefix = "SJ"
     clock_field = "occurred_at"  # the server's time (ServerClock)
+    past_fields = ("reported_at", "notified_at")
     states = {"open": T("处理中", "Open"), "closed": T("已关闭", "Closed")}
     initial_state = "open"
     locked_states = ("closed",)
@@ -351,6 +353,7 @@ class CleaningBooking(Record, db.Model):
     grants = dict(clerk=KEEP, cs_admin=KEEP, finance=READ, **OVERSIGHT)
     number_prefix = "QJ"
     clock_field = "requested_at"  # the server's time (ServerClock)
+    past_fields = ("confirmed_with_lead_at", "owner_called_back_at", "completed_at")
     unit_id: Mapped[int] = _unit()
     unit = link("Unit", T("房号", "Unit"))
     contact: Mapped[str] = field(T("联系人", "Contact"), String(40), nullable=False)

@@ -639,3 +639,25 @@ def test_rule2_clock_every_desk_register_with_a_time_of_receipt_is_server_clocke
             db.session.rollback()
         form = c.get(f"/admin/{name}/edit/?id={rid}").get_data(as_text=True)
         assert 'name="row_version"' in form and f'id="{model.clock_field}"' not in form, name
+
+
+def test_rule2_clock_times_of_what_already_happened_are_never_in_the_future(app, world, client_as):
+    """回电业主 typed an hour ahead would meet the 2-hour deadline before the call: refused on create and on edit."""
+    from models.desk import CleaningBooking
+    c = client_as("clerk")
+    base = {"unit": world.units[("A", "3-2-1501")], "contact": "王先生", "phone": "13800138000",
+            "cleaning_type": "cleaning_standard", "cleaners": "1", "hours": "2"}
+    ahead = (now() + timedelta(hours=1)).strftime(FMT)
+    page = c.post("/admin/cleaning_booking/new/", {**base, "owner_called_back_at": ahead},
+                  follow_redirects=True).get_data(as_text=True)
+    assert "“回电业主时间”是已发生的时间，不能晚于当前时间" in page
+    assert c.post("/admin/cleaning_booking/new/", base).status_code == 302
+    with app.app_context():
+        booking = latest(CleaningBooking)
+    travel(timedelta(hours=2, minutes=1))
+    assert booking.number in c.get("/admin/cleaning_booking/?overdue=1").get_data(as_text=True)
+    page = c.post(f"/admin/cleaning_booking/edit/?id={booking.id}", {
+        **base, "owner_called_back_at": (now() + timedelta(hours=1)).strftime(FMT), "row_version": booking.version},
+        follow_redirects=True).get_data(as_text=True)
+    assert "不能晚于当前时间" in page
+    assert booking.number in c.get("/admin/cleaning_booking/?overdue=1").get_data(as_text=True)
