@@ -198,7 +198,7 @@ def summary_rows(c, day):
 
 def test_rule13_daily_summary_counts_each_record_by_its_own_date(app, world, client_as):
     from models.desk import Incident
-    from models.duty import DutyLog
+    from models.duty import DutyLog, Handover
     from tests.factories import make
     today = now().date()
     yesterday = today - timedelta(days=1)
@@ -207,12 +207,13 @@ def test_rule13_daily_summary_counts_each_record_by_its_own_date(app, world, cli
         make(RepairOrder, world.a, received_at=now() - timedelta(days=1))
         make(Incident, world.a, occurred_at=now() - timedelta(days=1))
         make(DutyLog, world.a, logged_at=now() - timedelta(days=1))
+        make(Handover, world.a, day=yesterday)  # a date column: the day it hands over
         make(RepairOrder, world.a, received_at=now(), commit=True)
     rows = summary_rows(client_as("supervisor"), today)
-    assert rows.get("报修单") == "1" and "重大事件" not in rows and "值班记录" not in rows
+    assert rows.get("报修单") == "1" and "重大事件" not in rows and "值班记录" not in rows and "交接班" not in rows
     assert "房号" not in rows and "业户档案" not in rows and "收费/有偿服务价格" not in rows  # master data made today
     rows = summary_rows(client_as("supervisor"), yesterday)
-    assert (rows.get("报修单"), rows.get("重大事件"), rows.get("值班记录")) == ("1", "1", "1")
+    assert (rows.get("报修单"), rows.get("重大事件"), rows.get("值班记录"), rows.get("交接班")) == ("1", "1", "1", "1")
 
 
 # ---------------------------------------------------------------- rule 6: reading the duty log is real
