@@ -281,7 +281,8 @@ def escalation_panel(dashboard):
     for r in rows:
         late = overdue_for(r, at)
         badge = Markup(' <span class="badge badge-danger">{}</span>').format(gettext("超时")) if late else ""
-        lines.append(Markup('<a class="fd-escalation" href="{}">{}</a> {} · {} · {}{}').format(
+        lines.append(Markup(
+            '<a class="fd-escalation" href="{}">{}</a> {} · <span class="fd-data">{}</span> · {}{}').format(
             url_for("duty_log.details_view", id=r.id), r.number, show.value("priority")(r.priority),
             r.content[:40], waited_text(int((at - r.escalated_at).total_seconds() // 60)), badge))
     if not lines:
@@ -316,9 +317,10 @@ def check_lines(pid, roles):
             select(StaffUser).join(Membership, Membership.user_id == StaffUser.id).join(Role)
             .where(Membership.property_id == pid, Role.code == "supervisor", StaffUser.active)
             .distinct().order_by(StaffUser.id)).all()
-        each = ", ".join(f"{s.full_name} {spots.get(s.id, 0)}/3" for s in supervisors)
+        each = Markup(", ").join(Markup('<span class="fd-data">{}</span> {}/3').format(  # names are data
+            s.full_name, spots.get(s.id, 0)) for s in supervisors)
         lines.append(Markup('<span id="fd-spot-checks">{}</span>').format(
-            gettext("本周主管抽查: %(each)s", each=each or "—")))
+            escape(gettext("本周主管抽查: %(each)s", each="{}")).format(each or "—")))
     if "cs_admin" in roles:
         daily = checks_this_week(pid, "admin_daily", start_of(today())).get(current_user.id, 0)
         lines.append(Markup('<span id="fd-daily-checks">{}</span>').format(
