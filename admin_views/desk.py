@@ -1,5 +1,5 @@
 """Desk register screens: columns, filters and search; all behaviour comes from RegisterView and the models."""
-from flask import flash
+from flask import flash, request
 from flask_admin.actions import action
 
 from app.admin import DailySheet, RegisterView, report
@@ -27,7 +27,7 @@ class RepairOrderView(DeskView):
     column_filters = ("state", "urgent", "source", "received_at", "completed_at", "department")
     search_prefix = ("number", "phone")
     form_excluded_columns = ("dispatched_at", "on_site_at", "completed_at", "visited_at", "delay_told_at",
-                             "department", "result", "engineer")
+                             "department", "result", "engineer", "callback_outcome")
     daily = DailySheet("received_at", ("number", "state", "unit", "contact", "phone", "content", "received_at",
                                         "department", "completed_at"))
 
@@ -49,8 +49,18 @@ class IncidentView(DeskView):
 
 class CallbackView(DeskView):
     column_list = ("number", "called_at", "unit", "repair_order", "cleaning_booking", "complaint", "result",
-                   "satisfaction")
+                   "satisfaction", "follow_up_complaint")
     column_filters = ("satisfaction", "called_at")
+    form_excluded_columns = ("follow_up_complaint",)  # opened by the server when the owner is dissatisfied
+
+    def create_form(self, obj=None):
+        """回访结果 is chosen, never preselected: a new callback's box starts empty (Callback.clean asks for it)."""
+        form = super().create_form(obj)
+        form.satisfaction.choices = [("", str(T("请选择", "Choose")))] + [
+            c for c in form.satisfaction.choices if c[0] != ""]
+        if request.method == "GET":
+            form.satisfaction.data = ""
+        return form
     lookups = ("unit", "repair_order", "cleaning_booking", "complaint")
 
 
@@ -59,7 +69,8 @@ class CleaningBookingView(DeskView):
                    "scheduled_at", "owner_called_back_at", "completed_at", "amount")
     column_filters = ("cleaning_type", "requested_at", "completed_at")
     search_prefix = ("number", "phone")
-    form_excluded_columns = ("unit_price", "amount")
+    # 回访时间 comes from the callback recorded in 业户访问记录 against the booking (Callback.after_create)
+    form_excluded_columns = ("unit_price", "amount", "visited_at")
 
 
 class FunctionCardView(DeskView):

@@ -11,16 +11,19 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import func, select
+from sqlalchemy import Date, and_, func, select
 
 from app.admin import RegisterView, endpoint, login_redirect
-from kernel import imports, permissions, scoping
+from kernel import audit, imports, permissions, scoping
+from kernel.audit import AuditLog
 from kernel.clock import now, start_of, today
 from kernel.db import db
-from kernel.deadlines import overdue_clause
+from kernel.deadlines import overdue_clause, overdue_for
+from kernel.display import Display
 from kernel.i18n import T
 from kernel.identity import Membership, Property, Role, StaffUser
 from kernel.permissions import VIEW
+from kernel.register import summary_date_of
 from kernel.validators import business_day
 from models.duty import (
     DutyLog,
@@ -35,6 +38,8 @@ from models.duty import (
     roster_due,
 )
 from models.master import Shift
+
+OPEN_DAY = "open_day"  # the audit row of a supervisor opening a day's duty log (4.2.5: 查阅)
 
 
 class RosterView(RegisterView):
@@ -232,27 +237,68 @@ class AttendanceExceptionView(RegisterView):
 
 class DutyLogView(RegisterView):
     list_template = "admin/duty_log_list.html"
+    dashboard_panels = (lambda dashboard: escalation_panel(dashboard),)
+    form_excluded_columns = ("escalated_to", "escalated_at", "escalation_handled_at", "escalation_handled_by")
     column_list = ("number", "logged_at", "source", "priority", "content", "handling", "escalation", "follow_up", "created_by")
     column_filters = ("logged_at", "priority", "escalation", "follow_up")
     search_prefix = ("number",)
     search_contains = ("content",)
     column_default_sort = ("logged_at", True)
 
+    DAY_COLUMNS = ("number", "logged_at", "source", "priority", "content", "handling", "escalation", "follow_up",
+                   "created_by")
+
+    @endpoint("/day/", "list")
+    def day_view(self):
+        """One day's log, whole, as the supervisor reads it (4.2.5); the supervisor's opening is kept (open_day)."""
+        pid = scoping.current_property_id()
+        day = business_day(request.args.get("day")) if request.args.get("day") else today()
+        if pid is None or day is None:
+            abort(400 if day is None else 403)
+        rows = db.session.scalars(select(DutyLog).where(
+            DutyLog.property_id == pid, DutyLog.logged_at >= start_of(day),
+            DutyLog.logged_at < start_of(day + timedelta(days=1)), DutyLog.state != "void")
+            .order_by(DutyLog.logged_at, DutyLog.id)).all()
+        may_mark = self.allowed("mark_read") and day <= today()
+        if may_mark:
+            audit.record_bulk(db.session, self.register, OPEN_DAY, [(None, pid, {"day": (None, day.isoformat())})])
+            db.session.commit()
+        read = db.session.scalar(select(DutyLogReading).where(DutyLogReading.property_id == pid,
+                                                              DutyLogReading.day == day))
+        show = self.display()
+        cells = [[show.value(c)(getattr(r, c)) for c in self.DAY_COLUMNS] for r in rows]
+        return self.render("admin/duty_log_day.html", day=day, cells=cells, read=read, may_mark=may_mark,
+                           headers=[self.column_labels.get(c, c) for c in self.DAY_COLUMNS],
+                           future=day > today())
+
+    def opened(self, pid, day) -> bool:
+        """The current user opened that day's log page (an open_day row in the audit log)."""
+        rows = db.session.scalars(select(AuditLog.changes).where(
+            AuditLog.register == self.register, AuditLog.action == OPEN_DAY, AuditLog.user_id == current_user.id,
+            AuditLog.property_id == pid, AuditLog.at >= start_of(day)))
+        return any((ch or {}).get("day", [None, None])[1] == day.isoformat() for ch in rows)
+
     @endpoint("/read/", "mark_read", methods=("POST",))
     def read_view(self):
-        """The supervisor marks a day's log as read (source 4.2.5)."""
+        """The supervisor marks a day's log as read (source 4.2.5): a past or current day, after opening it."""
         if scoping.current_property_id() is None:
             abort(403)
         day = business_day(request.form.get("day"))
         if day is None:
             flash(gettext("请先选择要标记的日期"), "error")
             return redirect(url_for(".index_view"))
+        if day > today():
+            flash(gettext("不能预先标记未来日期的值班记录，请在当天或之后查阅"), "error")
+            return redirect(url_for(".index_view"))
         pid = scoping.current_property_id()
+        if not self.opened(pid, day):
+            flash(gettext("请先打开 %(day)s 的值班记录阅读，再在该页标记已查阅", day=day), "error")
+            return redirect(url_for(".day_view", day=day.isoformat()))
         if not db.session.scalar(select(DutyLogReading.id).where(DutyLogReading.property_id == pid, DutyLogReading.day == day)):
             db.session.add(DutyLogReading(property_id=pid, day=day, read_by_id=current_user.id))
             db.session.commit()
         flash(gettext("%(day)s 的值班记录已查阅", day=day), "success")
-        return redirect(url_for(".index_view"))
+        return redirect(url_for(".day_view", day=day.isoformat()))
 
 
 class DutyLogReadingView(RegisterView):
@@ -267,21 +313,26 @@ class HandoverView(RegisterView):
     dashboard_panels = (lambda dashboard: duty_panels(dashboard),)
     column_list = ("number", "state", "day", "to_shift", "outgoing", "incoming", "outgoing_signed_at", "incoming_signed_at")
     column_filters = ("state", "day")
-    form_excluded_columns = ("outgoing", "incoming", "open_items", "outgoing_signed_at", "incoming_signed_at")
+    # the incoming's checks and a substitute are entered on their steps (接班人签字, 指定替班接班人), never here
+    form_excluded_columns = ("outgoing", "incoming", "open_items", "outgoing_signed_at", "incoming_signed_at",
+                             "incoming_read_log", "incoming_desk_checked", "incoming_items_counted", "substitute")
     column_details_list = ("number", "state", "day", "to_shift", "open_items", "items_counted", "items_complete",
-                           "desk_checked", "remarks", "outgoing", "outgoing_signed_at", "incoming", "incoming_signed_at")
+                           "desk_checked", "remarks", "outgoing", "outgoing_signed_at", "substitute",
+                           "incoming_read_log", "incoming_desk_checked", "incoming_items_counted", "incoming",
+                           "incoming_signed_at")
 
 
 class QualityCheckView(RegisterView):
     column_list = ("checked_at", "kind", "inspector", "staff_checked", "nonconformities", "corrective_action")
     column_filters = ("kind", "checked_at")
-    form_excluded_columns = ("inspector", "kind")
+    form_excluded_columns = ("inspector",)
 
     def before_save(self, form, model, is_created):
-        """The server says who inspected and so what kind of check it is (4.4.2-4.4.4), never the form."""
+        """The server says who inspected; the kind is one the inspector's roles record (4.4.2-4.4.4): a supervisor
+        picks a spot check or a daily handover check, a CS admin's and a manager's checks are their own kinds."""
         if is_created:
             model.inspector_id = current_user.id
-            model.kind = QualityCheck.kind_for(self.roles)
+        model.kind = QualityCheck.kind_for(self.roles, model.kind)
 
 
 class DailySummaryView(BaseView):
@@ -311,11 +362,12 @@ class DailySummaryView(BaseView):
         rows = []
         for view in self.admin._views:
             model = getattr(view, "model", None)
-            if model is None or not hasattr(model, "created_at") or not hasattr(model, "property_id") \
-                    or not view.allowed("list"):
+            dated = summary_date_of(model) if model is not None else None
+            if dated is None or not hasattr(model, "property_id") or not view.allowed("list"):
                 continue
-            q = scoping.scope(select(func.count()).select_from(model).where(model.created_at >= start,
-                                                                           model.created_at < end), model)
+            column = getattr(model, dated)  # each record by its own date (received, happened, logged)
+            on_day = column == day if isinstance(column.type, Date) else and_(column >= start, column < end)
+            q = scoping.scope(select(func.count()).select_from(model).where(on_day), model)
             if "void" in (getattr(model, "states", None) or {}):
                 q = q.where(model.state != "void")  # 作废 counts for nothing
             made = db.session.scalar(q)
@@ -326,9 +378,77 @@ class DailySummaryView(BaseView):
         return self.render("admin/daily_summary.html", day=day, rows=rows, still_open=still_open)
 
 
+def waited_text(minutes: int) -> str:
+    hours, mins = divmod(max(minutes, 0), 60)
+    if hours >= 24:
+        return gettext("已等待 %(d)d 天 %(h)d 小时", d=hours // 24, h=hours % 24)
+    return gettext("已等待 %(h)d 小时 %(m)d 分钟", h=hours, m=mins)
+
+
+def escalation_panel(dashboard):
+    """4.2.3: the duty-log entries escalated to one of my roles here, waiting until I mark them handled."""
+    pid, roles = scoping.current_property_id(), scoping.current_roles()
+    mine = sorted(roles & {"cs_admin", "supervisor", "manager"})
+    if pid is None or not mine:
+        return None
+    rows = db.session.scalars(select(DutyLog).where(
+        DutyLog.property_id == pid, DutyLog.escalated_to.in_(mine), DutyLog.escalation_handled_at.is_(None),
+        DutyLog.state != "void").order_by(DutyLog.escalated_at, DutyLog.id).limit(50)).all()
+    lines = []
+    at = now()
+    show = Display(DutyLog, roles, db.session)
+    for r in rows:
+        late = overdue_for(r, at)
+        badge = Markup(' <span class="badge badge-danger">{}</span>').format(gettext("超时")) if late else ""
+        lines.append(Markup(
+            '<a class="fd-escalation" href="{}">{}</a> {} · <span class="fd-data">{}</span> · {}{}').format(
+            url_for("duty_log.details_view", id=r.id), r.number, show.value("priority")(r.priority),
+            r.content[:40], waited_text(int((at - r.escalated_at).total_seconds() // 60)), badge))
+    if not lines:
+        lines.append(gettext("没有待我处理的上报"))
+    return _panel(gettext("待我处理的上报"), lines)
+
+
 def _panel(title, lines):
     return dict(title=title, body=Markup("<br>".join(
         str(escape(str(line))) if not isinstance(line, Markup) else line for line in lines)))
+
+
+def checks_this_week(pid, kind, since):
+    """{inspector id: count} of the property's checks of `kind` since `since` (voided ones count for nothing)."""
+    return dict(db.session.execute(select(QualityCheck.inspector_id, func.count()).where(
+        QualityCheck.property_id == pid, QualityCheck.kind == kind, QualityCheck.checked_at >= since,
+        QualityCheck.state != "void").group_by(QualityCheck.inspector_id)).all())
+
+
+def check_lines(pid, roles):
+    """4.4.3: each supervisor's own spot checks this week against three; a CS admin's daily checks (4.4.4) and
+    a manager's random checks (4.4.2) are counted as theirs, never toward the supervisor's three."""
+    week_start = start_of(today() - timedelta(days=today().weekday()))
+    spots = checks_this_week(pid, "supervisor_spot", week_start)
+    lines = []
+    if "supervisor" in roles:
+        mine = spots.get(current_user.id, 0)
+        lines.append(Markup('<span id="fd-spot-checks" class="{}">{}</span>').format(
+            "text-danger" if mine < 3 else "text-success", gettext("本周主管抽查: %(n)d/3", n=mine)))
+    else:
+        supervisors = db.session.scalars(
+            select(StaffUser).join(Membership, Membership.user_id == StaffUser.id).join(Role)
+            .where(Membership.property_id == pid, Role.code == "supervisor", StaffUser.active)
+            .distinct().order_by(StaffUser.id)).all()
+        each = Markup(", ").join(Markup('<span class="fd-data">{}</span> {}/3').format(  # names are data
+            s.full_name, spots.get(s.id, 0)) for s in supervisors)
+        lines.append(Markup('<span id="fd-spot-checks">{}</span>').format(
+            escape(gettext("本周主管抽查: %(each)s", each="{}")).format(each or "—")))
+    if "cs_admin" in roles:
+        daily = checks_this_week(pid, "admin_daily", start_of(today())).get(current_user.id, 0)
+        lines.append(Markup('<span id="fd-daily-checks">{}</span>').format(
+            gettext("今日本人交接班检查: %(n)d", n=daily)))
+    if "manager" in roles:
+        random = checks_this_week(pid, "manager_random", week_start).get(current_user.id, 0)
+        lines.append(Markup('<span id="fd-manager-checks">{}</span>').format(
+            gettext("本周本人经理抽查: %(n)d", n=random)))
+    return lines
 
 
 def duty_panels(dashboard):
@@ -358,13 +478,7 @@ def duty_panels(dashboard):
     else:
         lines.append(gettext("下月排班表 %(month)s：%(state)s", month=next_month.strftime("%Y-%m"),
                              state=roster.state_label))
-    week_start = start_of(today() - timedelta(days=today().weekday()))
-    spot = db.session.scalar(select(func.count()).select_from(QualityCheck).where(
-        QualityCheck.property_id == pid, QualityCheck.kind == "supervisor_spot", QualityCheck.checked_at >= week_start,
-        QualityCheck.state != "void"))
-    text = gettext("本周主管抽查: %(n)d/3", n=spot)
-    lines.append(Markup('<span id="fd-spot-checks" class="{}">{}</span>').format(
-        "text-danger" if spot < 3 else "text-success", text))
+    lines += check_lines(pid, roles)
     since = today() - timedelta(days=7)
     days = set(db.session.scalars(select(func.date(DutyLog.logged_at)).where(
         DutyLog.property_id == pid, DutyLog.logged_at >= start_of(since), DutyLog.logged_at < start_of(today())).distinct()))
@@ -373,7 +487,9 @@ def duty_panels(dashboard):
                                                                    DutyLogReading.day >= since)))
     unread = sorted(days - read)
     text = gettext("值班记录未查阅天数: %(n)d", n=len(unread))
-    days_text = " (" + ", ".join(d.isoformat() for d in unread) + ")" if unread else ""
+    links = Markup(", ").join(Markup('<a href="{}">{}</a>').format(
+        url_for("duty_log.day_view", day=d.isoformat()), d.isoformat()) for d in unread)  # open the day to read it
+    days_text = Markup(" (") + links + Markup(")") if unread else ""
     lines.append(Markup('<span id="fd-unread-log">{}</span>{}').format(text, days_text))
     return _panel(gettext("值班"), lines)
 

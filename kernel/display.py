@@ -194,7 +194,8 @@ ACTIONS = {"create": T("新建", "Created"), "update": T("修改", "Changed"), "
            "attach": T("上传附件", "Attached a file"), "view_attachment": T("查看附件", "Viewed a file"),
            "detach": T("删除附件", "Removed a file"),
            "purge_attachment": T("到期清除附件", "File removed (retention)"),
-           "import": T("导入", "Imported"), "import_file": T("导入文件", "Imported a file")}
+           "import": T("导入", "Imported"), "import_file": T("导入文件", "Imported a file"),
+           "open_day": T("查阅当日值班记录", "Opened a day's duty log")}
 IMPORT_FIELDS = {"file": T("文件", "File"), "sha256": T("校验值", "SHA-256"), "new": T("新增", "New"),
                  "changed": T("修改", "Changed"), "unchanged": T("不变", "Unchanged")}
 ATTACHMENT_ACTIONS = ("attach", "view_attachment", "detach", "purge_attachment")

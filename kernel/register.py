@@ -149,6 +149,9 @@ class Register:
     importable: ClassVar[Importable | None] = None  # filled from a spreadsheet with a preview (kernel.imports)
     imported_on_its_screen: ClassVar[bool] = False  # or by a screen of its own (a roster's month grid)
     document_retention: ClassVar[Retention | None] = None
+    # The column that dates a record's work (received, happened, logged) in the daily summary; a register with
+    # none (master data) is not counted there. A register with a server clock (clock_field) is dated by it.
+    summary_date: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kw: Any):
         super().__init_subclass__(**kw)
@@ -183,6 +186,19 @@ class PropertyScoped:
     @declared_attr
     def property(cls):
         return relationship("Property", info={"label": T("项目", "Property")})
+
+
+def summary_date_of(model: type) -> str | None:
+    """The column the daily summary counts a register's records by: its own date (received, happened, logged).
+
+    Declared (`summary_date`), or the server-clock field; a business record without one (a pass, a permit: voided,
+    never deleted) was received at the desk when it was made, so its `created_at`. Master data has none: a unit or
+    a price entered today is not the day's work.
+    """
+    declared = getattr(model, "summary_date", None) or getattr(model, "clock_field", None)
+    if declared:
+        return declared
+    return "created_at" if "void" in (getattr(model, "states", None) or {}) else None
 
 
 def pii_columns(model: type) -> list[str]:

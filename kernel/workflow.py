@@ -65,6 +65,7 @@ class Transition:
     done: T | None = None              # past tense for messages ("已派工"); built from the label when absent
     sign_off: bool = False             # the creator of the record may not take this step
     distinct_from: tuple[str, ...] = ()  # nor may whoever took these steps
+    distinct_message: T | None = None  # what to do instead, when the generic "a different person" is not enough
     together_with: tuple[str, ...] = ()  # parallel reviews: target reached when all have signed
     requires: tuple[str, ...] = ()     # fields that must be filled before the step
     fields: tuple[str, ...] = ()       # fields entered on the step's own form
@@ -201,6 +202,8 @@ def refusal(record: Any, t: Transition, user: Any, roles: Iterable[str], session
     if t.distinct_from:
         earlier = signoffs.of(record.id, t.distinct_from)
         if any(uid == user.id for _, uid in earlier):
+            if t.distinct_message is not None:
+                return t.distinct_message
             steps = "、".join(record.transitions[n].label.zh for n, uid in earlier if uid == user.id
                              and n in record.transitions)
             return T(f"您已办理“{steps}”，“{t.label.zh}”须由另一位同事办理",
@@ -370,3 +373,75 @@ def _declare_void(cls: type) -> None:
             creator_only=True, comment_required=True, comment_label=VOID_REASON, destructive=True,
             conditions=(same_day_before_any_step,))
         cls.void_own = void_own
+
+
+# ---------------------------------------------------------------- the clock belongs to the server
+
+class ServerClock:
+    """The time a record was received (接报/委托/发生/受理/验楼时间) is the server's, not the clerk's.
+
+    Declared with `clock_field = "received_at"` on the register. At creation an empty box takes the server's time;
+    a late entry of something received earlier (a letter opened the next morning) may give an earlier time, never
+    a later one. After creation nobody edits it on a form: the edit form drops the field and a change arriving by
+    any other path is refused. A supervisor corrects it through the step `correct_time`, with a reason: the
+    sign-off keeps the reason and the audit log the old and new time under the step's name. Deadlines that start
+    from this field therefore count from a time the server vouches for.
+    """
+
+    clock_field: ClassVar[str | None] = None
+    clock_roles: ClassVar[tuple[str, ...]] = ("supervisor",)
+    # times the clerk types for something that already happened (回电业主, 报告, 转达): never in the future either
+    past_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kw: Any):
+        if cls.__dict__.get("__tablename__") and cls.clock_field:
+            _declare_clock(cls)
+        super().__init_subclass__(**kw)
+
+    def clock_refusal(self, is_created: bool, changed: dict) -> dict | None:
+        """On a form's save: stamp or check the time of receipt; {field: message} when refused."""
+        for past in self.past_fields:
+            value = getattr(self, past, None)
+            if value is not None and value > now() and (is_created or past in changed):
+                lab = column_label(type(self), past)
+                return {past: T(f"“{lab.zh}”是已发生的时间，不能晚于当前时间", f"“{lab.en}” cannot be in the future")}
+        name = self.clock_field
+        if not name:
+            return None
+        label = column_label(type(self), name)
+        if not is_created:
+            if name in changed:
+                return {name: T(f"“{label.zh}”由系统记录，创建后不能修改；如确有错误，请主管办理“更正{label.zh}”并说明原因",
+                                f"“{label.en}” is recorded by the system; a supervisor corrects it with a reason")}
+            return None
+        value = getattr(self, name, None)
+        if value is None:
+            setattr(self, name, now())
+        elif value > now():
+            return {name: T(f"“{label.zh}”不能晚于当前时间；补录的事项请填写实际收到的（较早的）时间",
+                            f"“{label.en}” cannot be in the future; for a late entry give the earlier time")}
+        return None
+
+
+def _correct_time(self: Any, ctx: Context) -> None:
+    value = getattr(self, self.clock_field, None)
+    if value is None or value > now():
+        label = column_label(type(self), self.clock_field)
+        raise WorkflowError(T(f"更正后的“{label.zh}”须填写，且不能晚于当前时间",
+                              f"The corrected “{label.en}” is required and cannot be in the future"))
+
+
+def _declare_clock(cls: type) -> None:
+    column = getattr(cls, cls.clock_field)  # still the declared mapped_column: the table is made after this hook
+    label = T.of(getattr(column, "column", column).info.get("label", cls.clock_field))
+
+    def correct_time(self: Any, ctx: Context) -> None:
+        _correct_time(self, ctx)
+    states = dict(cls.states) if cls.states else dict(IN_FORCE)
+    sources = tuple(s for s in states if s != VOID and s not in cls.locked_states)
+    correct_time._transition = Transition(
+        name="correct_time", source=sources, target=None, roles=tuple(cls.clock_roles), method=correct_time,
+        label=T(f"更正{label.zh}", f"Correct “{label.en}”"), done=T(f"已更正{label.zh}", f"“{label.en}” corrected"),
+        fields=(cls.clock_field,), requires=(cls.clock_field,), comment_required=True,
+        comment_label=T("更正原因", "the reason for the correction"))
+    cls.correct_time = correct_time

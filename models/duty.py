@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, object_session, relationship
 
-from kernel import audit, imports
+from kernel import audit, imports, scoping
 from kernel.clock import now, today
 from kernel.db import db
 from kernel.deadlines import Deadline
@@ -320,6 +320,7 @@ class AttendanceException(Voidable, PropertyScoped, Tracked, Register, db.Model)
     """Disciplinary evidence (篇3 4.2.7): kept, never deleted; nobody edits a record about themself."""
 
     __tablename__ = "attendance_exception"
+    summary_date = "day"
     __label__ = T("逾时接班/不接班", "Late or missed takeovers")
     grants = dict(cs_admin=KEEP, supervisor=KEEP, manager=READ)
     not_edited_by = ("staff_id",)
@@ -335,6 +336,10 @@ class AttendanceException(Voidable, PropertyScoped, Tracked, Register, db.Model)
     minutes_late: Mapped[int | None] = field(T("迟到分钟", "Minutes late"), Integer, validators=["non_negative"])
     automatic: Mapped[bool] = field(T("系统自动记录", "Recorded automatically"), Boolean, default=False, nullable=False)
     handling: Mapped[str | None] = field(T("处理", "Handling"), Text)
+
+    def __str__(self):
+        kind = self.__table__.c.kind.info["choices"].get(self.kind, self.kind)
+        return f"{self.day} {self.staff.full_name if self.staff else ''} {kind}".strip()
 
 
 PRIORITY = {"urgent": T("紧急", "Urgent"), "high": T("高", "High"), "normal": T("普通", "Normal"), "low": T("低", "Low")}
@@ -354,6 +359,7 @@ class DutyLog(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     __label__ = T("值班记录", "Duty log")
     grants = dict(clerk=ENTER, cs_admin=KEEP, supervisor=READ + ("mark_read",), manager=READ)
     number_prefix = "ZB"
+    summary_date = "logged_at"
     logged_at: Mapped[datetime] = field(T("时间", "At"), DateTime, default=now, nullable=False, index=True)
     source: Mapped[str] = field(T("信息来源", "Source"), String(12), nullable=False, default="phone",
                                 choices={"phone": T("电话", "Phone"), "walk_in": T("来访", "Walk-in"),
@@ -365,10 +371,56 @@ class DutyLog(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     escalation: Mapped[str] = field(T("上报", "Escalation"), String(12), nullable=False, default="self", choices=ESCALATION)
     follow_up: Mapped[str] = field(T("跟进状态", "Follow-up"), String(10), nullable=False, default="open", choices=FOLLOW_UP,
                                    index=True)
+    # 4.2.3: an escalated entry waits on the home page of whoever holds the role it names until they mark it handled
+    escalated_to: Mapped[str | None] = field(T("已上报至", "Escalated to"), String(12), choices=ESCALATION)
+    escalated_at: Mapped[datetime | None] = field(T("上报时间", "Escalated at"), DateTime, index=True)
+    escalation_handled_at: Mapped[datetime | None] = field(T("上报已处理时间", "Escalation handled at"), DateTime)
+    escalation_handled_by_id: Mapped[int | None] = field(T("上报处理人", "Escalation handled by"),
+                                                         ForeignKey("staff_user.id"))
+    escalation_handled_by = link("StaffUser", T("上报处理人", "Escalation handled by"),
+                                 foreign_keys=[escalation_handled_by_id])
 
     RECORDED = ("logged_at", "source", "content", "priority", "escalation")
     # 4.2.3: what is beyond the clerk goes to the role the entry names, in that role's inbox at once
-    tells = {"change:escalation": (Tell(role_field="escalation", skip=("self",), urgent=True),)}
+    tells = {"change:escalation": (Tell(role_field="escalation", skip=("self",), urgent=True),),
+             "overdue:duty_log.urgent_escalation": (Tell(role_field="escalation", skip=("self",), urgent=True),)}
+    # an urgent escalation is late after the minutes IT sets (时限设置); the others wait, shown with their age
+    deadlines = (Deadline("duty_log.urgent_escalation", T("紧急上报须及时处理", "Urgent escalation handled in time"),
+                          "escalated_at", "escalation_handled_at", minutes=30,
+                          when=lambda m: m.priority == "urgent", applies=lambda r: r.priority == "urgent"),)
+
+    def logged_clock(self):
+        """An entry is not logged in the future (the server's clock, issue 12 rule 2)."""
+        if self.logged_at and self.logged_at > now():
+            return {"logged_at": T("记录时间不能晚于当前时间", "The time cannot be in the future")}
+        return None
+
+    def clean(self):
+        return self.logged_clock()
+
+    def escalate(self):
+        """Escalated (again, or higher): the wait starts now and the entry is open to the role it names."""
+        if self.escalation != "self" and self.escalation != self.escalated_to:
+            self.escalated_to, self.escalated_at = self.escalation, now()
+            self.escalation_handled_at, self.escalation_handled_by_id = None, None
+
+    def on_create(self, session):
+        self.escalate()
+
+    def on_edit(self, session, user):
+        self.escalate()
+
+    @transition(source=("active",), target=None, roles=("cs_admin", "supervisor", "manager"),
+                label=T("上报已处理", "Escalation handled"), fields=("handling",), requires=("handling",),
+                conditions=(lambda r: None if r.escalated_to and r.escalation_handled_at is None else T(
+                    "这条记录没有待处理的上报", "This entry has no escalation waiting"),))
+    def handle_escalation(self, ctx):
+        """Only whoever holds the role the entry was escalated to marks it handled (4.2.3)."""
+        if self.escalated_to not in scoping.roles_at(self.property_id):
+            raise WorkflowError(T(f"这条记录上报给“{ESCALATION[self.escalated_to].zh}”，请由其处理",
+                                  f"Escalated to “{ESCALATION[self.escalated_to].en}”: they handle it"))
+        self.escalation_handled_at = now()
+        self.escalation_handled_by_id = ctx.user.id
 
     def shift_over(self) -> bool:
         """The shift the entry was written in has ended (the latest shift running at that time; else the day)."""
@@ -403,6 +455,9 @@ class DutyLogReading(PropertyScoped, Register, db.Model):
     read_at: Mapped[datetime] = field(T("查阅时间", "Read at"), DateTime, default=now, nullable=False)
     __table_args__ = (UniqueConstraint("property_id", "day"),)
 
+    def __str__(self):
+        return f"{self.day}"
+
 
 class ChecklistItem(PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "checklist_item"
@@ -420,10 +475,13 @@ class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     __label__ = T("交接班", "Handovers")
     grants = dict(clerk=ENTER, cs_admin=KEEP, supervisor=READ, manager=READ)
     number_prefix = "JJ"
+    summary_date = "day"
     states = {"open": T("待交班人签字", "Awaiting outgoing"), "outgoing_signed": T("待接班人签字", "Awaiting handover"),
               "locked": T("已交接(锁定)", "Handed over (locked)")}
     initial_state = "open"
-    locked_states = ("outgoing_signed", "locked")
+    # Locked only when both have signed (4.3.4); after the outgoing signs, the form is closed to edits
+    # (refuse_change) and the incoming records their own checks on the step 接班人签字.
+    locked_states = ("locked",)
     day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False, default=today, index=True)
     to_shift_id: Mapped[int] = field(T("接班班次", "Incoming shift"), ForeignKey("shift.id"), nullable=False)
     to_shift = link("Shift", T("接班班次", "Incoming shift"))
@@ -437,6 +495,16 @@ class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     desk_checked: Mapped[bool] = field(T("前台环境已检查", "Desk checked"), Boolean, default=False, nullable=False)
     remarks: Mapped[str | None] = field(T("交接说明", "Remarks"), Text)
     outgoing_signed_at: Mapped[datetime | None] = field(T("交班签字时间", "Outgoing signed at"), DateTime)
+    # 4.3.2 a, c; 4.3.3: the incoming reads the previous log, checks the desk and counts the items themself
+    incoming_read_log: Mapped[bool] = field(T("接班人已阅读上一班值班记录", "Incoming read the previous log"), Boolean,
+                                            default=False, nullable=False)
+    incoming_desk_checked: Mapped[bool] = field(T("接班人已检查前台环境", "Incoming checked the desk"), Boolean,
+                                                default=False, nullable=False)
+    incoming_items_counted: Mapped[str | None] = field(T("接班人物品清点", "Items counted by the incoming"), Text)
+    # The rostered incoming did not come: the CS admin or supervisor names a same-day substitute (with a reason)
+    substitute_id: Mapped[int | None] = field(T("替班接班人", "Substitute incoming"), ForeignKey("staff_user.id"),
+                                              staff_roles=DESK)
+    substitute = link("StaffUser", T("替班接班人", "Substitute incoming"), foreign_keys=[substitute_id])
     incoming_signed_at: Mapped[datetime | None] = field(T("接班签字时间", "Incoming signed at"), DateTime)
 
     def takeover_due(self) -> datetime:
@@ -446,6 +514,26 @@ class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     def on_create(self, session):
         self.open_items = open_items_text(session, self.property_id)
         self.items_counted = checklist_text(session, self.property_id)
+        self.incoming_items_counted = self.items_counted
+
+    def rostered(self, session) -> set[int]:
+        return RosterAssignment.on_duty(session, self.property_id, self.day, self.to_shift_id)
+
+    def clean(self):
+        """A handover goes to a shift someone is rostered on (else nobody could ever take it over)."""
+        session = object_session(self)
+        if session is not None and self.to_shift_id and self.day and self.state == "open" \
+                and not self.rostered(session):
+            return {"to_shift": T("该日该班次没有排班人员，无法交接：请选择有人值班的班次，或请客服管理员先排班",
+                                  "Nobody is rostered on that shift that day: choose a staffed shift, or have "
+                                  "the CS admin roster it first")}
+        return None
+
+    def refuse_change(self, changed: dict) -> dict | None:
+        if self.state == "outgoing_signed" and changed:
+            return {next(iter(changed)): T("交班人已签字，交接内容不能再改：接班人请在“接班人签字”时记录核对情况",
+                                           "The outgoing has signed: the incoming records their checks when signing")}
+        return None
 
     @transition(source="open", target="outgoing_signed", roles=DESK, label=T("交班人签字", "Outgoing signs"),
                 requires=("items_complete", "desk_checked"))
@@ -453,12 +541,33 @@ class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
         self.outgoing_id = ctx.user.id
         self.outgoing_signed_at = now()
 
+    @transition(source=("open", "outgoing_signed"), target=None, roles=("cs_admin", "supervisor"),
+                label=T("指定替班接班人", "Name a substitute incoming"), fields=("substitute",),
+                requires=("substitute_id",), comment_required=True,
+                comment_label=T("替班原因(排班接班人未到)", "why (the rostered incoming did not come)"))
+    def name_substitute(self, ctx):
+        """The rostered incoming did not come (4.3.1): a same-day substitute takes over, and the absence is kept."""
+        if self.day != today():
+            raise WorkflowError(T("只能为当天的交接班指定替班接班人", "A substitute is named on the day of the handover"))
+        if self.substitute_id == self.outgoing_id:
+            raise WorkflowError(T("替班接班人不能是交班人本人，请另选一位同事", "The substitute cannot be the outgoing"))
+        for staff_id in sorted(self.rostered(ctx.session) - {self.substitute_id}):
+            ctx.session.add(AttendanceException(property_id=self.property_id, staff_id=staff_id, day=self.day,
+                                                shift_id=self.to_shift_id, kind="missed", automatic=True,
+                                                handling=f"交接班 {self.number}：{ctx.comment}"))
+
     @transition(source="outgoing_signed", target="locked", roles=DESK, label=T("接班人签字", "Incoming signs"),
-                distinct_from=("sign_out",))
+                distinct_from=("sign_out",), fields=("incoming_read_log", "incoming_desk_checked",
+                                                     "incoming_items_counted"),
+                requires=("incoming_read_log", "incoming_desk_checked", "incoming_items_counted"),
+                distinct_message=T("交班人和接班人须是两位不同的同事：请由接班的同事登录后签字",
+                                   "The outgoing and the incoming are two people: the incoming signs in their own "
+                                   "account"))
     def sign_in(self, ctx):
-        if ctx.user.id not in RosterAssignment.on_duty(ctx.session, self.property_id, self.day, self.to_shift_id):
-            raise WorkflowError(T("接班人须为下一班排班人员或经批准的替班人",
-                                  "The incoming must be rostered for the next shift or its approved substitute"))
+        if ctx.user.id not in self.rostered(ctx.session) and ctx.user.id != self.substitute_id:
+            raise WorkflowError(T("您不是该班次的排班接班人：请由排班的同事接班，或请客服管理员/主管指定您为替班接班人",
+                                  "You are not rostered on this shift: the rostered colleague signs, or the CS admin "
+                                  "or supervisor names you as the substitute"))
         self.incoming_id = ctx.user.id
         self.incoming_signed_at = now()
         late = (self.incoming_signed_at - self.takeover_due()).total_seconds() / 60
@@ -476,10 +585,15 @@ CHECKS = [
     ("i", T("i) 有偿服务、便民服务情况", "i) Paid and free services")), ("j", T("j) 其它临时性事项处理情况", "j) Other ad-hoc matters")),
 ]
 CHECK_KIND = {"supervisor_spot": T("主管抽查", "Supervisor spot check"), "manager_random": T("经理抽查", "Manager random check"),
-              "admin_daily": T("管理员交接班检查", "CS admin daily check")}
+              "admin_daily": T("每日交接班检查", "Daily handover check")}
 
 
 KIND_OF_INSPECTOR = (("manager", "manager_random"), ("supervisor", "supervisor_spot"), ("cs_admin", "admin_daily"))
+# The kinds each role records: the manager's random checks (4.4.2), the supervisor's spot checks (4.4.3, at least
+# three a week) and, where the supervisor also checks at each handover (篇4 4.4.4), its daily checks; the CS admin's
+# daily handover checks (篇3 4.4.4). Only a supervisor's spot checks count toward the three a week.
+KINDS_OF_ROLE = {"manager": ("manager_random",), "supervisor": ("supervisor_spot", "admin_daily"),
+                 "cs_admin": ("admin_daily",)}
 
 
 class QualityCheck(Voidable, PropertyScoped, Tracked, Register, db.Model):
@@ -487,6 +601,7 @@ class QualityCheck(Voidable, PropertyScoped, Tracked, Register, db.Model):
     and nobody edits a check about themself."""
 
     __tablename__ = "quality_check"
+    summary_date = "checked_at"
     __label__ = T("质量检查记录", "Quality checks")
     grants = dict(supervisor=KEEP, manager=KEEP, cs_admin=KEEP)
     not_edited_by = ("staff_checked_id",)
@@ -505,8 +620,18 @@ class QualityCheck(Voidable, PropertyScoped, Tracked, Register, db.Model):
     nonconformities: Mapped[str | None] = field(T("不合格项", "Nonconformities"), Text)
     corrective_action: Mapped[str | None] = field(T("纠正措施", "Corrective action"), Text)
 
+    def __str__(self):
+        when = f"{self.checked_at:%Y-%m-%d %H:%M}" if self.checked_at else ""
+        who = self.inspector.full_name if self.inspector else ""
+        return f"{when} {CHECK_KIND.get(self.kind, self.kind)} {who}".strip()
+
     @staticmethod
-    def kind_for(roles) -> str | None:
+    def kind_for(roles, chosen: str | None = None) -> str | None:
+        """The kind of a check by someone holding `roles`: the chosen one if a role of theirs records it, else the
+        kind of their highest role. A CS admin's or manager's check is never a supervisor's spot check."""
+        allowed = {k for r in roles for k in KINDS_OF_ROLE.get(r, ())}
+        if chosen in allowed:
+            return chosen
         return next((kind for role, kind in KIND_OF_INSPECTOR if role in roles), None)
 
     def clean(self):

@@ -259,6 +259,7 @@ class Payment(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
 
     __tablename__ = "payment"
     __label__ = T("收费记录", "Payments")
+    summary_date = "paid_at"
     grants = dict(finance=("list", "details", "create", "export"), clerk=VIEW, cs_admin=VIEW, supervisor=READ,
                   manager=READ)
     number_prefix = "SF"

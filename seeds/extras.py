@@ -83,7 +83,8 @@ def desk_and_permits(props):
             db.session.add(ChecklistItem(property_id=pid, name=name, quantity=qty))
         db.session.add(DutyLog(property_id=pid, content="3栋2单元电梯异响，已通知工程部", priority="high",
                                escalation="cs_admin", follow_up="following", created_by_id=clerk.id,
-                               logged_at=t - timedelta(days=1)))
+                               logged_at=t - timedelta(days=1), escalated_to="cs_admin",
+                               escalated_at=t - timedelta(days=1)))
         shifts = {s.code: s for s in db.session.scalars(select(Shift).where(Shift.property_id == pid))}
         desk = [u for u in (_user("clerk"), _user("cs_admin")) if prop.code == "A"] or [_user("clerk_b"), _user("supervisor_b")]
         first = today().replace(day=1)

@@ -66,7 +66,7 @@ def test_repair_order_walk_with_overdue_badge(person):
     eng.shot("completed")
 
     open_details(clerk, "repair_order", number)
-    assert "回访" in take_step(clerk, "call_back", comment="业主满意")
+    assert "回访" in take_step(clerk, "call_back", comment="业主满意", callback_outcome="满意")
     details = clerk.text("#fd-details")
     assert "已回访" in details or "回访" in details
     history = clerk.text("#fd-history")
@@ -199,7 +199,7 @@ def test_handover_outgoing_then_incoming_signs_and_it_locks(person):
 
     incoming = person("cs_admin")
     open_details(incoming, "handover", number)
-    take_step(incoming, "sign_in")
+    take_step(incoming, "sign_in", incoming_read_log="y", incoming_desk_checked="y")
     assert "已交接(锁定)" in incoming.text("#fd-details")
     assert incoming.page.locator("#fd-final").count() == 1
     assert incoming.page.locator("a.nav-link:has-text('编辑')").count() == 0

@@ -30,7 +30,9 @@ def ops(*parts: str) -> frozenset[str]:
 # A desk register (篇1, 篇2 §1-3): the clerk records (创建/修改/导出), the CS admin too and handles what the clerk
 # cannot (篇3 3.2); the supervisor reads every day and audits (3.1, 4.2.5), the manager reads (4.4.2). Nobody deletes:
 # the CS admin or supervisor voids with a reason; the creator voids a same-day typing mistake.
-DESK = dict(clerk=ops(KEEP, "void_own"), cs_admin=ops(KEEP, "void void_own"), supervisor=ops(READ, "void"),
+# The time of receipt is the server's (issue 12, rule 2: 客观反映, 4.2.2); the supervisor, who audits the desk (3.1),
+# corrects it with a reason (correct_time).
+DESK = dict(clerk=ops(KEEP, "void_own"), cs_admin=ops(KEEP, "void void_own"), supervisor=ops(READ, "void correct_time"),
             manager=ops(READ))
 
 
@@ -149,15 +151,17 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
                                       supervisor="approve", guard=f"{SEE} confirm_letter"),
     # ------------------------------------------------------------------ duty (篇3/4)
     # 4.2.2-4.2.5: written by those on duty, read daily by the supervisor; no guard, no export by clerks
-    "duty_log": dict(clerk=ops(ENTER, "void_own"), cs_admin=ops(KEEP, "void void_own"),
-                     supervisor=ops(READ, "mark_read void"), manager=ops(READ)),
+    # 4.2.3: an entry escalated to the CS admin, supervisor or manager is theirs to handle (handle_escalation)
+    "duty_log": dict(clerk=ops(ENTER, "void_own"), cs_admin=ops(KEEP, "void void_own handle_escalation"),
+                     supervisor=ops(READ, "mark_read void handle_escalation"), manager=ops(READ, "handle_escalation")),
     "duty_log_reading": dict(supervisor=ops(SEE), manager=ops(SEE), cs_admin=ops(SEE)),
     "checklist_item": dict(cs_admin=ops(KEEP, "delete"), it=ops(KEEP, "delete"), clerk=ops(SEE),
                            supervisor=ops(SEE)),
-    # 4.3: outgoing and incoming sign (two people)
+    # 4.3: outgoing and incoming sign (two people); when the rostered incoming does not come (4.3.1, 4.2.7), the CS
+    # admin or the supervisor, who arrange the duty (3.1 人员调配), names a same-day substitute with the reason
     "handover": dict(clerk=ops(ENTER, "sign_out sign_in void_own"),
-                     cs_admin=ops(KEEP, "sign_out sign_in void void_own"),
-                     supervisor=ops(READ, "void"), manager=ops(READ)),
+                     cs_admin=ops(KEEP, "sign_out sign_in name_substitute void void_own"),
+                     supervisor=ops(READ, "name_substitute void"), manager=ops(READ)),
     # 4.1.1: the CS admin drafts by the 25th, the supervisor reviews, the manager files
     # 4.1.1: the CS admin drafts the month's roster; issue 18: drafted in a spreadsheet and imported into the grid
     "roster": dict(cs_admin=ops(KEEP, "submit void_own import"), supervisor=ops(READ, "review send_back void"),

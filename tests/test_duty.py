@@ -148,10 +148,15 @@ def test_supervisor_marks_each_days_log_read_and_unread_days_show(app, world, cl
     sup = client_as("supervisor")
     yesterday = (today() - timedelta(days=1)).isoformat()
     page = sup.get("/admin/").get_data(as_text=True)
-    assert "值班记录未查阅天数: 1</span> (" + yesterday in page
+    assert f'值班记录未查阅天数: 1</span> (<a href="/admin/duty_log/day/?day={yesterday}">{yesterday}</a>)' in page
     assert client_as("clerk").post("/admin/duty_log/read/", {"day": yesterday}).status_code == 403
+    sup.get(f"/admin/duty_log/day/?day={yesterday}")  # 4.2.5: read the day before marking it
     sup.post("/admin/duty_log/read/", {"day": yesterday})
     assert "值班记录未查阅天数: 0" in sup.get("/admin/").get_data(as_text=True)
+
+
+# what the incoming records before signing (4.3.2 a, c; 4.3.3)
+CHECKED = dict(incoming_read_log="y", incoming_desk_checked="y", incoming_items_counted="对讲机 ×2：齐")
 
 
 def handover_for(app, world, client_as, day=None):
@@ -181,9 +186,9 @@ def test_handover_lists_open_items_and_needs_two_different_people(app, world, cl
         db.session.commit()
     step(out, "handover", "sign_out", hid)
     assert 'id="fd-awaiting-handover"' in out.get("/admin/").get_data(as_text=True)
-    assert "须由另一位同事办理" in step(out, "handover", "sign_in", hid).get_data(as_text=True)
-    assert "排班人员" in step(client_as("cs_admin"), "handover", "sign_in", hid).get_data(as_text=True)
-    step(client_as("clerk2"), "handover", "sign_in", hid)
+    assert "两位不同的同事" in step(out, "handover", "sign_in", hid, **CHECKED).get_data(as_text=True)
+    assert "排班接班人" in step(client_as("cs_admin"), "handover", "sign_in", hid, **CHECKED).get_data(as_text=True)
+    step(client_as("clerk2"), "handover", "sign_in", hid, **CHECKED)
     with app.app_context():
         h = reload(Handover, hid)
         assert h.state == "locked" and h.incoming_id == world.users["clerk2"]
@@ -201,7 +206,7 @@ def test_late_takeover_is_recorded_automatically(app, world, client_as):
         h.items_complete, h.desk_checked = True, True
         db.session.commit()
     step(out, "handover", "sign_out", hid)
-    step(client_as("clerk2"), "handover", "sign_in", hid)
+    step(client_as("clerk2"), "handover", "sign_in", hid, **CHECKED)
     with app.app_context():
         ex = db.session.scalar(select(AttendanceException))
         assert ex.automatic and ex.kind == "late" and ex.minutes_late == 20 and ex.staff_id == world.users["clerk2"]

@@ -154,13 +154,29 @@ def test_a_refused_attempt_reads_in_words_in_the_audit_log(app, world, client_as
 
 
 def test_read_only_final_only_when_no_step_is_left(app, world, client_as):
+    from models.permits import WorkerPass
+    with app.app_context():
+        p = make(WorkerPass, world.a, state="issued", commit=True)  # issued: locked, the card still comes back
+        pid = p.id
+    page = client_as("clerk").get(f"/admin/worker_pass/details/?id={pid}").get_data(as_text=True)
+    assert 'id="fd-locked"' in page and 'id="fd-final"' not in page and "退证" in page
+    with app.app_context():
+        db.session.get(WorkerPass, pid).state = "refunded"
+        db.session.commit()
+    page = client_as("clerk").get(f"/admin/worker_pass/details/?id={pid}").get_data(as_text=True)
+    assert 'id="fd-final"' in page and "本记录已签发/已完结，只读。" in page
+
+
+def test_a_handover_locks_only_when_both_have_signed(app, world, client_as):
+    """Issue 12, rule 7 (4.3.4): after the outgoing signs, the incoming still records their own checks."""
     with app.app_context():
         shift = db.session.scalar(select(__import__("models.master", fromlist=["Shift"]).Shift.id).where(
             __import__("models.master", fromlist=["Shift"]).Shift.property_id == world.a))
         h = make(Handover, world.a, state="outgoing_signed", to_shift_id=shift, commit=True)
         hid = h.id
     page = client_as("cs_admin").get(f"/admin/handover/details/?id={hid}").get_data(as_text=True)
-    assert 'id="fd-locked"' in page and 'id="fd-final"' not in page and "接班人签字" in page
+    assert 'id="fd-locked"' not in page and 'id="fd-final"' not in page and "接班人签字" in page
+    assert "接班人已检查前台环境" in page
     with app.app_context():
         db.session.get(Handover, hid).state = "locked"
         db.session.commit()

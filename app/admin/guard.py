@@ -24,6 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
+from wtforms.validators import Optional
 
 from app.admin.access import login_redirect, operations_of
 from app.admin.attachments import Attachments
@@ -63,6 +64,8 @@ MSG_OUT_OF_RANGE = _l("保存失败：数值、日期或文字超出允许范围
 MSG_ABOUT_SELF = _l("这条记录与您本人有关，不能由您修改")
 MSG_NOT_INSPECTOR = _l("只有检查人本人可以更正这条记录")
 MSG_REFERENCED = _l("该记录已被其他记录引用，不能删除；请改为停用")
+MSG_CLOCK = T("留空即为系统当前时间；补录较早收到的事项可填写实际的（较早的）时间，不能晚于现在",
+              "Empty: the server's time now; for a late entry give the earlier time it was received, never later")
 MSG_NO_DELETE = _l("业务记录不能删除，请作废并填写原因")
 
 
@@ -129,6 +132,12 @@ class RegisterView(Filtering, Listing, Queue, SavedViews, Exporting, Importing, 
         self.form_choices = {k: [(a, b) for a, b in v] for k, v in choices.items() if k != "state"}
         args, refs = field_args(model, self.lookups, self.lookup_fields)
         self.form_args = {**args, **(self.form_args or {})}
+        clock = getattr(model, "clock_field", None)
+        if clock:  # left empty: the server's time; a late entry gives an earlier one (kernel.workflow.ServerClock)
+            spec = dict(self.form_args.get(clock, {}))
+            spec["validators"] = [Optional()] + list(spec.get("validators", []))
+            spec["description"] = MSG_CLOCK
+            self.form_args[clock] = spec
         self.form_overrides = {**{c: PersonalField for c in pii_columns(model)}, **(self.form_overrides or {})}
         self.form_ajax_refs = {**refs, **(self.form_ajax_refs or {})}
         # Relationships are edited through their relationship, never raw ids; system columns never.
@@ -258,6 +267,9 @@ class RegisterView(Filtering, Listing, Queue, SavedViews, Exporting, Importing, 
     # ---------------------------------------------------------------- writes
     def edit_form(self, obj: Any = None) -> Any:
         form = super().edit_form(obj)
+        clock = getattr(self.model, "clock_field", None)
+        if clock and clock in form:  # set at creation; only the supervisor's correction step changes it
+            del form[clock]
         if request.method == "GET" and obj is not None:
             form.row_version.data = getattr(obj, "version", "")
         return form
@@ -298,6 +310,10 @@ class RegisterView(Filtering, Listing, Queue, SavedViews, Exporting, Importing, 
             form.populate_obj(model)
             if not is_created and hasattr(model, "refuse_change"):
                 errors = model.refuse_change(changed_columns(model))
+                if errors:
+                    return self._refused(form, errors)
+            if hasattr(model, "clock_refusal"):  # the time of receipt is the server's (kernel.workflow.ServerClock)
+                errors = model.clock_refusal(is_created, {} if is_created else changed_columns(model))
                 if errors:
                     return self._refused(form, errors)
             if is_created:
