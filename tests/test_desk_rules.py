@@ -497,7 +497,8 @@ def test_network_add_info_without_a_tariff_says_to_choose_one_not_an_empty_price
 # every register with open states, and a state in which a record of it is still open (4.3.2 b, 4.3.5)
 CARRIED = {"repair_order": "dispatched", "complaint": "forwarded", "incident": "open", "mail_item": "notified",
            "inspection_issue": "open", "goods_pass": "signed", "hot_work_permit": "reviewed",
-           "renovation_extension": "approved", "leave_request": "submitted", "payment": "recorded"}
+           "renovation_extension": "approved", "leave_request": "submitted", "payment": "recorded",
+           "fee_payment": "recorded"}
 
 
 def test_handover_carries_over_the_open_records_of_every_register_with_open_states(app, world, client_as):
