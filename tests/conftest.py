@@ -41,6 +41,15 @@ def database_url(tmp_path_factory):
     url = os.environ.get("TEST_DATABASE_URL")
     if url and url.startswith("postgresql"):
         need_postgres(url)
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:  # `pytest -n 2` on PostgreSQL: each worker empties and fills a database of its own
+            name = f"{url.rsplit('/', 1)[1]}_{worker}"
+            admin = create_engine(url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                c.execute(text(f"CREATE DATABASE {name}"))
+            admin.dispose()
+            url = url.rsplit("/", 1)[0] + "/" + name
         return url
     return url or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
