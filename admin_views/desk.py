@@ -147,8 +147,10 @@ class MoveInView(DeskView):
     lookups = ("unit", "resident")
     column_list = ("number", "unit", "resident", "handed_over_at", "documents_checked", "keys_handed")
     column_filters = ("handed_over_at",)
-    daily = DailySheet("handed_over_at", ("number", "unit", "resident", "handed_over_at", "keys_handed", "water_reading",
-                                          "power_reading"))
+    daily = DailySheet(
+        "handed_over_at",
+        ("number", "unit", "resident", "handed_over_at", "keys_handed", "water_reading", "power_reading"),
+    )
 
 
 class InspectionIssueView(DeskView):

@@ -62,7 +62,10 @@ class RosterView(RegisterView):
         if roster is None:
             abort(404)
         editable = self.allowed("edit") and not roster.is_locked
-        days = [roster.month + timedelta(days=i) for i in range(calendar.monthrange(roster.month.year, roster.month.month)[1])]
+        days = [
+            roster.month + timedelta(days=i)
+            for i in range(calendar.monthrange(roster.month.year, roster.month.month)[1])
+        ]
         staff = self.staff_of_desk(roster.property_id)
         shifts = db.session.scalars(select(Shift).where(Shift.property_id == roster.property_id, Shift.active)
                                     .order_by(Shift.starts_at)).all()
@@ -239,7 +242,17 @@ class DutyLogView(RegisterView):
     list_template = "admin/duty_log_list.html"
     dashboard_panels = (lambda dashboard: escalation_panel(dashboard),)
     form_excluded_columns = ("escalated_to", "escalated_at", "escalation_handled_at", "escalation_handled_by")
-    column_list = ("number", "logged_at", "source", "priority", "content", "handling", "escalation", "follow_up", "created_by")
+    column_list = (
+        "number",
+        "logged_at",
+        "source",
+        "priority",
+        "content",
+        "handling",
+        "escalation",
+        "follow_up",
+        "created_by",
+    )
     column_filters = ("logged_at", "priority", "escalation", "follow_up")
     search_prefix = ("number",)
     search_contains = ("content",)
@@ -294,7 +307,8 @@ class DutyLogView(RegisterView):
         if not self.opened(pid, day):
             flash(gettext("请先打开 %(day)s 的值班记录阅读，再在该页标记已查阅", day=day), "error")
             return redirect(url_for(".day_view", day=day.isoformat()))
-        if not db.session.scalar(select(DutyLogReading.id).where(DutyLogReading.property_id == pid, DutyLogReading.day == day)):
+        if not db.session.scalar(select(DutyLogReading.id).where(DutyLogReading.property_id == pid,
+                                                                 DutyLogReading.day == day)):
             db.session.add(DutyLogReading(property_id=pid, day=day, read_by_id=current_user.id))
             db.session.commit()
         flash(gettext("%(day)s 的值班记录已查阅", day=day), "success")
@@ -311,7 +325,16 @@ class ChecklistItemView(RegisterView):
 
 class HandoverView(RegisterView):
     dashboard_panels = (lambda dashboard: duty_panels(dashboard),)
-    column_list = ("number", "state", "day", "to_shift", "outgoing", "incoming", "outgoing_signed_at", "incoming_signed_at")
+    column_list = (
+        "number",
+        "state",
+        "day",
+        "to_shift",
+        "outgoing",
+        "incoming",
+        "outgoing_signed_at",
+        "incoming_signed_at",
+    )
     column_filters = ("state", "day")
     # the incoming's checks and a substitute are entered on their steps (接班人签字, 指定替班接班人), never here
     form_excluded_columns = ("outgoing", "incoming", "open_items", "outgoing_signed_at", "incoming_signed_at",
@@ -480,8 +503,15 @@ def duty_panels(dashboard):
                              state=roster.state_label))
     lines += check_lines(pid, roles)
     since = today() - timedelta(days=7)
-    days = set(db.session.scalars(select(func.date(DutyLog.logged_at)).where(
-        DutyLog.property_id == pid, DutyLog.logged_at >= start_of(since), DutyLog.logged_at < start_of(today())).distinct()))
+    days = set(
+        db.session.scalars(
+            select(func.date(DutyLog.logged_at))
+            .where(
+                DutyLog.property_id == pid, DutyLog.logged_at >= start_of(since), DutyLog.logged_at < start_of(today())
+            )
+            .distinct()
+        )
+    )
     days = {d if isinstance(d, date) else date.fromisoformat(str(d)) for d in days}
     read = set(db.session.scalars(select(DutyLogReading.day).where(DutyLogReading.property_id == pid,
                                                                    DutyLogReading.day >= since)))

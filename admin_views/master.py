@@ -216,8 +216,20 @@ class ReceiptView(RegisterView):
     column_list = ("receipt_no", "state", "amount", "payer", "unit", "purpose", "issued_on", "consumed_number",
                    "consumed_at", "created_by")
     column_labels = {"created_by": T("开据财务", "Issued by (finance)")}
-    column_details_list = ("receipt_no", "state", "amount", "payer", "unit", "purpose", "issued_on", "consumed_register",
-                           "consumed_number", "consumed_at", "created_by", "created_at")
+    column_details_list = (
+        "receipt_no",
+        "state",
+        "amount",
+        "payer",
+        "unit",
+        "purpose",
+        "issued_on",
+        "consumed_register",
+        "consumed_number",
+        "consumed_at",
+        "created_by",
+        "created_at",
+    )
     column_filters = ("state", "purpose", "issued_on")
     form_excluded_columns = ("consumed_register", "consumed_id", "consumed_number", "consumed_at")
     search_prefix = ("receipt_no",)

@@ -106,7 +106,9 @@ def workbook() -> bytes:
 def login(app):
     c = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").get_data(as_text=True)).group(1)
-    assert c.post("/login", data={"username": "cs_admin", "password": "bench1234", "csrf_token": token}).status_code == 302
+    assert (
+        c.post("/login", data={"username": "cs_admin", "password": "bench1234", "csrf_token": token}).status_code == 302
+    )
     token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").get_data(as_text=True)).group(1)
     return c, token
 

@@ -128,16 +128,31 @@ def fill(app):
                 seq[day] = seq.get(day, 0) + 1
                 # open orders are recent ones, as at a real desk: older than 30 days they are finished
                 recent = received > now - timedelta(days=30)
-                state = rng.choices(names, weights)[0] if recent else rng.choices(["closed", "visited", "cancelled"], [93, 5, 2])[0]
-                yield dict(property_id=pid, number=f"{'AB'[pid - 1]}-BX-{day:%Y%m%d}-{seq[day]:04d}",
-                           unit_id=rng.choice(unit_ids[pid]), contact="业主", phone=f"1{rng.randint(3, 9)}{rng.randint(0, 999999999):09d}",
-                           content=rng.choice(["厨房漏水", "灯不亮", "门锁坏了", "下水道堵塞", "空调不制冷"]),
-                           urgent=rng.random() < 0.05, source="phone", received_at=received, state=state,
-                           state_changed_at=received, created_at=received, created_by_id=1, version=1,
-                           department_id=pid if state != "registered" else None,
-                           dispatched_at=received + timedelta(minutes=2) if state not in ("registered", "cancelled") else None,
-                           completed_at=received + timedelta(hours=3) if state in ("completed", "visited", "closed") else None,
-                           visited_at=received + timedelta(hours=5) if state in ("visited", "closed") else None)
+                state = (
+                    rng.choices(names, weights)[0]
+                    if recent
+                    else rng.choices(["closed", "visited", "cancelled"], [93, 5, 2])[0]
+                )
+                yield dict(
+                    property_id=pid,
+                    number=f"{'AB'[pid - 1]}-BX-{day:%Y%m%d}-{seq[day]:04d}",
+                    unit_id=rng.choice(unit_ids[pid]),
+                    contact="业主",
+                    phone=f"1{rng.randint(3, 9)}{rng.randint(0, 999999999):09d}",
+                    content=rng.choice(["厨房漏水", "灯不亮", "门锁坏了", "下水道堵塞", "空调不制冷"]),
+                    urgent=rng.random() < 0.05,
+                    source="phone",
+                    received_at=received,
+                    state=state,
+                    state_changed_at=received,
+                    created_at=received,
+                    created_by_id=1,
+                    version=1,
+                    department_id=pid if state != "registered" else None,
+                    dispatched_at=received + timedelta(minutes=2) if state not in ("registered", "cancelled") else None,
+                    completed_at=received + timedelta(hours=3) if state in ("completed", "visited", "closed") else None,
+                    visited_at=received + timedelta(hours=5) if state in ("visited", "closed") else None,
+                )
 
         conn = db.session.connection()
         for pid, count in ((1, ROWS), (2, SMALL)):
@@ -151,7 +166,9 @@ def fill(app):
                 conn.execute(insert(RepairOrder.__table__), batch)
             db.session.commit()
             conn = db.session.connection()
-            print(f"filled {count:,} repair orders for property {pid} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+            print(
+                f"filled {count:,} repair orders for property {pid} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr
+            )
         conn.execute(insert(GoodsPass.__table__), [dict(
             property_id=1, number=f"A-FX-BENCH-{i:04d}", unit_id=rng.choice(unit_ids[1]), carrier_name="搬家",
             carrier_id_number="11010519491231002X", items="家具", owner_signed=True, owner_consent=False,
@@ -274,7 +291,10 @@ def main():
                              mib=size / 2**20)
         r.close()
     dialect = URL.split(":", 1)[0].split("+")[0]
-    print(f"\nFrontDesk bench · {dialect} · {ROWS:,} repair orders (+{SMALL:,} in a second property) · {REPEAT} requests each")
+    print(
+        f"\nFrontDesk bench · {dialect} · {ROWS:,} repair orders (+{SMALL:,} in a second property)"
+        f" · {REPEAT} requests each"
+    )
     pg = dialect == "postgresql"
     print(f"{'page':<16}{'p50 ms':>9}{'p95 ms':>9}{'SQL ms':>9}{'rest ms':>9}{'CPU ms':>9}{'target':>9}")
     for name, m in results.items():
@@ -288,18 +308,24 @@ def main():
               f"{target}")
     print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     summary = dict(
-        database=dialect, rows=ROWS, page1_p50_ms=round(results["page1"]["p50"], 2),
+        database=dialect,
+        rows=ROWS,
+        page1_p50_ms=round(results["page1"]["p50"], 2),
         page1_p50_ms_10k=round(results["page1_10k"]["p50"], 2),
         status_filter_p50_ms=round(results["status_filter"]["p50"], 2),
         overdue_filter_p50_ms=round(results["overdue_filter"]["p50"], 2),
         search_phone_p50_ms=round(results["search_phone"]["p50"], 2),
         search_unit_p50_ms=round(results["search_unit"]["p50"], 2),
         search_number_p50_ms=round(results["search_number"]["p50"], 2),
-        deep_page_p50_ms=round(results["deep_page"]["p50"], 2), details_p50_ms=round(results["details"]["p50"], 2),
+        deep_page_p50_ms=round(results["deep_page"]["p50"], 2),
+        details_p50_ms=round(results["details"]["p50"], 2),
         edit_form_p50_ms=round(results["edit_form"]["p50"], 2),
-        export_csv_s=round(exports["csv"]["seconds"], 1), export_csv_rss_growth_mib=round(exports["csv"]["rss_growth_mib"], 1),
-        export_xlsx_s=round(exports["xlsx"]["seconds"], 1), export_xlsx_rss_growth_mib=round(exports["xlsx"]["rss_growth_mib"], 1),
-        bulk_approve_1000_s=round(bulk_s, 3), home_clerk_p50_ms=round(results["home_clerk"]["p50"], 2),
+        export_csv_s=round(exports["csv"]["seconds"], 1),
+        export_csv_rss_growth_mib=round(exports["csv"]["rss_growth_mib"], 1),
+        export_xlsx_s=round(exports["xlsx"]["seconds"], 1),
+        export_xlsx_rss_growth_mib=round(exports["xlsx"]["rss_growth_mib"], 1),
+        bulk_approve_1000_s=round(bulk_s, 3),
+        home_clerk_p50_ms=round(results["home_clerk"]["p50"], 2),
         home_manager_p50_ms=round(results["home_manager"]["p50"], 2),
         pages={name: {k: round(v, 2) for k, v in m.items()} for name, m in results.items()},
         load_average=os.getloadavg()[0],

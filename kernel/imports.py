@@ -255,13 +255,19 @@ def check_zip(data: bytes) -> None:
         raise ImportRefused(T("文件已损坏或不是 .xlsx 表格", "The file is damaged or not an .xlsx")) from None
     names = {i.filename for i in infos}
     if "xl/workbook.xml" not in names:
-        raise ImportRefused(T("压缩包不是 Excel 表格：请上传 .xlsx 或 .csv", "A zip, not a workbook: upload .xlsx or .csv"))
+        raise ImportRefused(
+            T("压缩包不是 Excel 表格：请上传 .xlsx 或 .csv", "A zip, not a workbook: upload .xlsx or .csv")
+        )
     total = sum(i.file_size for i in infos)
     ratio = max((i.file_size / max(i.compress_size, 1) for i in infos), default=0)
     if total > MAX_UNCOMPRESSED or ratio > MAX_RATIO or len(infos) > 10_000:
-        raise ImportRefused(T(f"表格解压后过大（{total // (1024 * 1024)} MB，上限 {MAX_UNCOMPRESSED // (1024 * 1024)} MB）"
-                              "或压缩比异常，已拒绝",
-                              f"The workbook inflates too far ({total // (1024 * 1024)} MB) and is refused"))
+        raise ImportRefused(
+            T(
+                f"表格解压后过大（{total // (1024 * 1024)} MB，上限 {MAX_UNCOMPRESSED // (1024 * 1024)} MB）"
+                "或压缩比异常，已拒绝",
+                f"The workbook inflates too far ({total // (1024 * 1024)} MB) and is refused",
+            )
+        )
 
 
 def decode_csv(data: bytes) -> str:

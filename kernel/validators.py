@@ -44,7 +44,9 @@ def last_four(value: str | None) -> str:
 
 def id_number(form: Any, field: Any) -> None:
     if field.data and not id_number_ok(field.data.strip()):
-        raise ValidationError(str(T("身份证号码无效（18位，校验位不符）", "Invalid ID number (18 characters, check digit)")))
+        raise ValidationError(
+            str(T("身份证号码无效（18位，校验位不符）", "Invalid ID number (18 characters, check digit)"))
+        )
 
 
 def mobile(form: Any, field: Any) -> None:
@@ -144,7 +146,10 @@ def bounds_for(column: Column) -> Within | None:
     low, high = column.info.get("bounds", (None, None))
     t = column.type
     if isinstance(t, Integer):
-        low, high = max(low if low is not None else INT_MIN, INT_MIN), min(high if high is not None else INT_MAX, INT_MAX)
+        low, high = (
+            max(low if low is not None else INT_MIN, INT_MIN),
+            min(high if high is not None else INT_MAX, INT_MAX),
+        )
     elif isinstance(t, Numeric) and t.precision:
         limit = Decimal(10) ** (t.precision - (t.scale or 0)) - Decimal(1).scaleb(-(t.scale or 0))
         low, high = max(low if low is not None else -limit, -limit), min(high if high is not None else limit, limit)

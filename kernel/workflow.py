@@ -102,8 +102,20 @@ class Transition:
 
 
 # Who acts, when a step's label names them first (主管审核, 经理收档): the past tense marker goes after them.
-ACTORS = ("值班主任", "当值管理员", "工程主管", "安全主管", "工程部", "交班人", "接班人", "经理", "主管", "主任", "大堂",
-          "财务")
+ACTORS = (
+    "值班主任",
+    "当值管理员",
+    "工程主管",
+    "安全主管",
+    "工程部",
+    "交班人",
+    "接班人",
+    "经理",
+    "主管",
+    "主任",
+    "大堂",
+    "财务",
+)
 
 
 def past_tense(label: T) -> T:
@@ -160,7 +172,9 @@ class SignOffs:
     def of(self, record_id: int, names: Iterable[str], since: datetime | None = None) -> list[tuple[str, int]]:
         names = set(names)
         if self._rows is not None:
-            return [(n, u) for n, u, at in self._rows.get(record_id, ()) if n in names and (since is None or at >= since)]
+            return [
+                (n, u) for n, u, at in self._rows.get(record_id, ()) if n in names and (since is None or at >= since)
+            ]
         q = select(SignOff.transition, SignOff.user_id).where(
             SignOff.register == self.register, SignOff.record_id == record_id, SignOff.transition.in_(names))
         if since is not None:
@@ -411,8 +425,12 @@ class ServerClock:
         label = column_label(type(self), name)
         if not is_created:
             if name in changed:
-                return {name: T(f"“{label.zh}”由系统记录，创建后不能修改；如确有错误，请主管办理“更正{label.zh}”并说明原因",
-                                f"“{label.en}” is recorded by the system; a supervisor corrects it with a reason")}
+                return {
+                    name: T(
+                        f"“{label.zh}”由系统记录，创建后不能修改；如确有错误，请主管办理“更正{label.zh}”并说明原因",
+                        f"“{label.en}” is recorded by the system; a supervisor corrects it with a reason",
+                    )
+                }
             return None
         value = getattr(self, name, None)
         if value is None:

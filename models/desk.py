@@ -101,9 +101,13 @@ class RepairOrder(Record, Workflow, db.Model):
     phone: Mapped[str] = field(T("联系电话", "Phone"), String(20), nullable=False, index=True, validators=["phone"])
     content: Mapped[str] = field(T("报修内容", "What is broken"), Text, nullable=False)
     appointment_at: Mapped[datetime | None] = field(T("预约时间", "Appointment"), DateTime)
-    urgent: Mapped[bool] = field(T("紧急(15分钟到场)", "Urgent (on site in 15 min)"), Boolean, default=False, nullable=False)
+    urgent: Mapped[bool] = field(
+        T("紧急(15分钟到场)", "Urgent (on site in 15 min)"), Boolean, default=False, nullable=False
+    )
     source: Mapped[str] = field(T("来源", "Source"), String(12), default="phone", nullable=False, choices=SOURCE)
-    received_at: Mapped[datetime] = field(T("接报时间", "Received at"), DateTime, default=now, nullable=False, index=True)
+    received_at: Mapped[datetime] = field(
+        T("接报时间", "Received at"), DateTime, default=now, nullable=False, index=True
+    )
     department_id: Mapped[int | None] = field(T("接单部门", "Department"), ForeignKey("department.id"))
     department = link("Department", T("接单部门", "Department"))
     engineer: Mapped[str | None] = field(T("维修人员", "Engineer"), String(40))
@@ -111,7 +115,9 @@ class RepairOrder(Record, Workflow, db.Model):
     on_site_at: Mapped[datetime | None] = field(T("到场时间", "On site at"), DateTime)
     completed_at: Mapped[datetime | None] = field(T("完工时间", "Completed at"), DateTime, index=True)
     visited_at: Mapped[datetime | None] = field(T("回访时间", "Called back at"), DateTime)
-    delay_told_at: Mapped[datetime | None] = field(T("已告知业主及管家(无法及时到场)", "Owner and butler told of delay"), DateTime)
+    delay_told_at: Mapped[datetime | None] = field(
+        T("已告知业主及管家(无法及时到场)", "Owner and butler told of delay"), DateTime
+    )
     result: Mapped[str | None] = field(T("维修结果", "Result"), Text)
     callback_outcome: Mapped[str | None] = field(T("回访结果", "Callback outcome"), String(14), choices=OUTCOME)
 
@@ -125,8 +131,10 @@ class RepairOrder(Record, Workflow, db.Model):
                  "visited_at", same_day=True, open_states=("completed",)),
     )
     # 篇1: engineering late -> the desk's admin (the butler's contact at the desk) is told; urgent -> the supervisor too
-    tells = {"overdue:repair.dispatch": (Tell(role="cs_admin", urgent=True),),
-             "overdue:repair.urgent_on_site": (Tell(role="cs_admin", urgent=True), Tell(role="supervisor", urgent=True))}
+    tells = {
+        "overdue:repair.dispatch": (Tell(role="cs_admin", urgent=True),),
+        "overdue:repair.urgent_on_site": (Tell(role="cs_admin", urgent=True), Tell(role="supervisor", urgent=True)),
+    }
 
     def clean(self):
         for later in ("dispatched_at", "on_site_at", "completed_at"):
@@ -175,7 +183,9 @@ class RepairOrder(Record, Workflow, db.Model):
             ctx.session.flush()
         follow_up_dissatisfied(ctx.session, callback, self)
 
-    @transition(source="visited", target="closed", roles=("cs_admin", "supervisor"), label=T("关闭", "Close"), bulk=True)
+    @transition(
+        source="visited", target="closed", roles=("cs_admin", "supervisor"), label=T("关闭", "Close"), bulk=True
+    )
     def close(self, ctx):
         pass
 
@@ -202,7 +212,9 @@ class Complaint(Record, Workflow, db.Model):
     complainant: Mapped[str] = field(T("投诉/建议人", "From"), String(40), nullable=False)
     phone: Mapped[str | None] = field(T("电话", "Phone"), String(20), index=True, validators=["phone"])
     content: Mapped[str] = field(T("内容", "Content"), Text, nullable=False)
-    received_at: Mapped[datetime] = field(T("接报时间", "Received at"), DateTime, default=now, nullable=False, index=True)
+    received_at: Mapped[datetime] = field(
+        T("接报时间", "Received at"), DateTime, default=now, nullable=False, index=True
+    )
     department_id: Mapped[int | None] = field(T("转达部门", "Forwarded to"), ForeignKey("department.id"))
     department = link("Department", T("转达部门", "Forwarded to"))
     forwarded_at: Mapped[datetime | None] = field(T("转达时间", "Forwarded at"), DateTime)
@@ -238,14 +250,18 @@ class Incident(Record, Workflow, db.Model):
     states = {"open": T("处理中", "Open"), "closed": T("已关闭", "Closed")}
     initial_state = "open"
     locked_states = ("closed",)
-    occurred_at: Mapped[datetime] = field(T("发生时间", "Occurred at"), DateTime, default=now, nullable=False, index=True)
+    occurred_at: Mapped[datetime] = field(
+        T("发生时间", "Occurred at"), DateTime, default=now, nullable=False, index=True
+    )
     location: Mapped[str] = field(T("地点", "Location"), String(80), nullable=False)
     content: Mapped[str] = field(T("事件经过", "What happened"), Text, nullable=False)
     reported_to_id: Mapped[int | None] = field(T("已报告(主管/经理)", "Reported to"), ForeignKey("staff_user.id"),
                                                staff_roles=("supervisor", "manager"))
     reported_to = link("StaffUser", T("已报告(主管/经理)", "Reported to"), foreign_keys=[reported_to_id])
     reported_at: Mapped[datetime | None] = field(T("报告时间", "Reported at"), DateTime)
-    departments_notified: Mapped[str | None] = field(T("已通知部门(部门/人/时间)", "Departments notified (who, when)"), Text)
+    departments_notified: Mapped[str | None] = field(
+        T("已通知部门(部门/人/时间)", "Departments notified (who, when)"), Text
+    )
     notified_at: Mapped[datetime | None] = field(T("通知时间", "Notified at"), DateTime)
     handling: Mapped[str | None] = field(T("处理结果", "Handling"), Text)
 
@@ -302,7 +318,9 @@ class Callback(Record, db.Model):
     unit = link("Unit", T("房号", "Unit"))
     repair_order_id: Mapped[int | None] = field(T("报修单", "Repair order"), ForeignKey("repair_order.id"), index=True)
     repair_order = link("RepairOrder", T("报修单", "Repair order"))
-    cleaning_booking_id: Mapped[int | None] = field(T("清洁委托", "Cleaning booking"), ForeignKey("cleaning_booking.id"), index=True)
+    cleaning_booking_id: Mapped[int | None] = field(
+        T("清洁委托", "Cleaning booking"), ForeignKey("cleaning_booking.id"), index=True
+    )
     cleaning_booking = link("CleaningBooking", T("清洁委托", "Cleaning booking"))
     complaint_id: Mapped[int | None] = field(T("投诉", "Complaint"), ForeignKey("complaint.id"), index=True)
     complaint = link("Complaint", T("投诉", "Complaint"), foreign_keys=[complaint_id])
@@ -320,7 +338,11 @@ class Callback(Record, db.Model):
                                       "Choose the outcome: satisfied, fairly satisfied, dissatisfied or not reached")}
         followed = [x for x in (self.repair_order, self.cleaning_booking, self.complaint) if x is not None]
         if len(followed) != 1:
-            return {"repair_order": T("请关联所回访的一张报修单、清洁委托或投诉", "Link exactly one order, booking or complaint")}
+            return {
+                "repair_order": T(
+                    "请关联所回访的一张报修单、清洁委托或投诉", "Link exactly one order, booking or complaint"
+                )
+            }
         if followed[0].unit_id and followed[0].unit_id != self.unit_id:
             return {"unit": T("房号与所回访记录不一致", "Unit differs from the record followed up")}
 
@@ -359,11 +381,19 @@ class CleaningBooking(Record, db.Model):
     contact: Mapped[str] = field(T("联系人", "Contact"), String(40), nullable=False)
     phone: Mapped[str] = field(T("联系电话", "Phone"), String(20), nullable=False, index=True, validators=["phone"])
     cleaning_type: Mapped[str] = field(T("清洁类型", "Type"), String(30), nullable=False, choices=CLEANING)
-    cleaners: Mapped[int] = field(T("清洁工人数", "Cleaners"), Integer, nullable=False, default=1, validators=["positive"])
-    hours: Mapped[Decimal] = field(T("时长(小时)", "Hours"), Numeric(5, 1), nullable=False, default=2, validators=["positive"])
-    requested_at: Mapped[datetime] = field(T("委托时间", "Requested at"), DateTime, default=now, nullable=False, index=True)
+    cleaners: Mapped[int] = field(
+        T("清洁工人数", "Cleaners"), Integer, nullable=False, default=1, validators=["positive"]
+    )
+    hours: Mapped[Decimal] = field(
+        T("时长(小时)", "Hours"), Numeric(5, 1), nullable=False, default=2, validators=["positive"]
+    )
+    requested_at: Mapped[datetime] = field(
+        T("委托时间", "Requested at"), DateTime, default=now, nullable=False, index=True
+    )
     scheduled_at: Mapped[datetime | None] = field(T("上门时间", "Scheduled for"), DateTime)
-    confirmed_with_lead_at: Mapped[datetime | None] = field(T("已与保洁班长确认", "Confirmed with cleaning lead"), DateTime)
+    confirmed_with_lead_at: Mapped[datetime | None] = field(
+        T("已与保洁班长确认", "Confirmed with cleaning lead"), DateTime
+    )
     owner_called_back_at: Mapped[datetime | None] = field(T("回电业主时间", "Owner called back at"), DateTime)
     completed_at: Mapped[datetime | None] = field(T("完工时间", "Completed at"), DateTime)
     visited_at: Mapped[datetime | None] = field(T("回访时间", "Called back after"), DateTime)
@@ -383,7 +413,9 @@ class CleaningBooking(Record, db.Model):
              "overdue:cleaning.owner_callback": (Tell(role="clerk"), Tell(role="cs_admin", urgent=True))}
 
     def on_create(self, session):
-        self.amount = _price(session, self, self.cleaning_type, Decimal(self.cleaners or 0) * Decimal(str(self.hours or 0)))
+        self.amount = _price(
+            session, self, self.cleaning_type, Decimal(self.cleaners or 0) * Decimal(str(self.hours or 0))
+        )
 
     def clean(self):
         if self.completed_at and self.requested_at and self.completed_at < self.requested_at:
@@ -392,7 +424,9 @@ class CleaningBooking(Record, db.Model):
 
 class _Sale(Record):
     unit_id: Mapped[int] = _unit()
-    quantity: Mapped[Decimal] = field(T("数量", "Quantity"), Numeric(8, 2), nullable=False, default=1, validators=["positive"])
+    quantity: Mapped[Decimal] = field(
+        T("数量", "Quantity"), Numeric(8, 2), nullable=False, default=1, validators=["positive"]
+    )
     unit_price: Mapped[Decimal | None] = field(T("单价(元)", "Unit price"), Numeric(10, 2))
     amount: Mapped[Decimal | None] = field(T("金额(元)", "Amount"), Numeric(10, 2))
     sold_at: Mapped[datetime] = field(T("办理时间", "At"), DateTime, default=now, nullable=False, index=True)
@@ -449,11 +483,23 @@ class TelecomRegistration(Record, db.Model):
     unit = link("Unit", T("房号", "Unit"))
     applicant: Mapped[str] = field(T("申请人", "Applicant"), String(40), nullable=False)
     phone: Mapped[str | None] = field(T("联系电话", "Phone"), String(20), index=True, validators=["phone"])
-    request: Mapped[str] = field(T("受理事项", "Request"), String(12), nullable=False, default="new",
-                                 choices={"new": T("新装", "New line"), "move": T("移机", "Move"), "stop": T("拆机", "Stop"),
-                                          "fault": T("故障", "Fault"), "other": T("其他", "Other")})
+    request: Mapped[str] = field(
+        T("受理事项", "Request"),
+        String(12),
+        nullable=False,
+        default="new",
+        choices={
+            "new": T("新装", "New line"),
+            "move": T("移机", "Move"),
+            "stop": T("拆机", "Stop"),
+            "fault": T("故障", "Fault"),
+            "other": T("其他", "Other"),
+        },
+    )
     content: Mapped[str | None] = field(T("说明", "Details"), Text)
-    received_at: Mapped[datetime] = field(T("受理时间", "Accepted at"), DateTime, default=now, nullable=False, index=True)
+    received_at: Mapped[datetime] = field(
+        T("受理时间", "Accepted at"), DateTime, default=now, nullable=False, index=True
+    )
     faxed_at: Mapped[datetime | None] = field(T("已传真电信", "Faxed to telecom"), DateTime)
 
 
@@ -478,7 +524,9 @@ class UtilityAccount(Record, db.Model):
     resident_id: Mapped[int | None] = field(T("申请业户", "Applicant"), ForeignKey("resident.id"))
     resident = link("Resident", T("申请业户", "Applicant"))
     identity_checked: Mapped[bool] = field(T("已核对身份", "Identity checked"), Boolean, default=False, nullable=False)
-    applicant_signed: Mapped[bool] = field(T("申请人已在开通登记本签字", "Applicant signed"), Boolean, default=False, nullable=False)
+    applicant_signed: Mapped[bool] = field(
+        T("申请人已在开通登记本签字", "Applicant signed"), Boolean, default=False, nullable=False
+    )
     opened_at: Mapped[datetime] = field(T("开通时间", "Opened at"), DateTime, default=now, nullable=False, index=True)
 
     def clean(self):
@@ -491,9 +539,15 @@ class UtilityAccount(Record, db.Model):
         return _resident_of_unit(self)
 
 
-NETWORK_KIND = {"open": T("开通", "Open"), "change_tariff": T("变更资费", "Change tariff"), "pause": T("暂停", "Pause"),
-                "terminate": T("终止", "Terminate"), "change_account": T("更改帐号", "Change account"),
-                "add_info": T("增加信息(预交3个月)", "Add info (prepay 3 months)"), "reactivate": T("复机", "Reactivate")}
+NETWORK_KIND = {
+    "open": T("开通", "Open"),
+    "change_tariff": T("变更资费", "Change tariff"),
+    "pause": T("暂停", "Pause"),
+    "terminate": T("终止", "Terminate"),
+    "change_account": T("更改帐号", "Change account"),
+    "add_info": T("增加信息(预交3个月)", "Add info (prepay 3 months)"),
+    "reactivate": T("复机", "Reactivate"),
+}
 TARIFF = {"network_unlimited": T("包月不限时 180元/月", "Unlimited 180/month"),
           "network_60h": T("60小时 30元/月", "60 h 30/month")}
 
@@ -514,9 +568,13 @@ class NetworkRequest(Record, db.Model):
     resident = link("Resident", T("申请业户", "Applicant"))
     tariff: Mapped[str | None] = field(T("资费", "Tariff"), String(20), choices=TARIFF)
     account: Mapped[str | None] = field(T("上网帐号", "Account"), String(40), index=True)
-    id_copy_received: Mapped[bool] = field(T("已收身份证复印件", "ID copy received"), Boolean, default=False, nullable=False)
+    id_copy_received: Mapped[bool] = field(
+        T("已收身份证复印件", "ID copy received"), Boolean, default=False, nullable=False
+    )
     amount: Mapped[Decimal | None] = field(T("应交费用(元)", "Fee due"), Numeric(10, 2))
-    received_at: Mapped[datetime] = field(T("受理时间", "Received at"), DateTime, default=now, nullable=False, index=True)
+    received_at: Mapped[datetime] = field(
+        T("受理时间", "Received at"), DateTime, default=now, nullable=False, index=True
+    )
     sent_to_isp_at: Mapped[datetime | None] = field(T("发送网通时间", "Sent to ISP at"), DateTime, index=True)
 
     # 篇5 §7 d, §8 b: the owner's ID copy is taken for an opening and for every change, before the ISP batch
@@ -569,7 +627,9 @@ class MailItem(Record, Workflow, db.Model):
                               choices={"registered": T("挂号信", "Registered letter"), "parcel": T("包裹", "Parcel"),
                                        "express": T("快递", "Express"), "other": T("其他", "Other")})
     tracking_no: Mapped[str | None] = field(T("单号", "Tracking number"), String(40), index=True)
-    received_at: Mapped[datetime] = field(T("收件时间", "Received at"), DateTime, default=now, nullable=False, index=True)
+    received_at: Mapped[datetime] = field(
+        T("收件时间", "Received at"), DateTime, default=now, nullable=False, index=True
+    )
     notified_at: Mapped[datetime | None] = field(T("通知时间", "Notified at"), DateTime)
     picked_up_at: Mapped[datetime | None] = field(T("领取时间", "Picked up at"), DateTime)
     signed_by: Mapped[str | None] = field(T("签收人", "Signed for by"), String(40))
@@ -593,11 +653,21 @@ class MoveIn(Record, db.Model):
     unit = link("Unit", T("房号", "Unit"))
     resident_id: Mapped[int | None] = field(T("业主", "Owner"), ForeignKey("resident.id"))
     resident = link("Resident", T("业主", "Owner"))
-    handed_over_at: Mapped[datetime] = field(T("收楼时间", "Handed over at"), DateTime, default=now, nullable=False, index=True)
-    documents_checked: Mapped[bool] = field(T("资料已核对", "Documents checked"), Boolean, default=False, nullable=False)
-    keys_handed: Mapped[int] = field(T("钥匙(把)", "Keys"), Integer, default=0, nullable=False, validators=["non_negative"])
-    water_reading: Mapped[Decimal | None] = field(T("水表读数", "Water meter"), Numeric(10, 2), validators=["non_negative"])
-    power_reading: Mapped[Decimal | None] = field(T("电表读数", "Power meter"), Numeric(10, 2), validators=["non_negative"])
+    handed_over_at: Mapped[datetime] = field(
+        T("收楼时间", "Handed over at"), DateTime, default=now, nullable=False, index=True
+    )
+    documents_checked: Mapped[bool] = field(
+        T("资料已核对", "Documents checked"), Boolean, default=False, nullable=False
+    )
+    keys_handed: Mapped[int] = field(
+        T("钥匙(把)", "Keys"), Integer, default=0, nullable=False, validators=["non_negative"]
+    )
+    water_reading: Mapped[Decimal | None] = field(
+        T("水表读数", "Water meter"), Numeric(10, 2), validators=["non_negative"]
+    )
+    power_reading: Mapped[Decimal | None] = field(
+        T("电表读数", "Power meter"), Numeric(10, 2), validators=["non_negative"]
+    )
     note: Mapped[str | None] = field(T("备注", "Note"), Text)
 
     def on_create(self, session):
@@ -625,7 +695,9 @@ class InspectionIssue(Record, Workflow, db.Model):
     initial_state = "open"
     unit_id: Mapped[int] = _unit()
     unit = link("Unit", T("房号", "Unit"))
-    inspected_at: Mapped[datetime] = field(T("验楼时间", "Inspected at"), DateTime, default=now, nullable=False, index=True)
+    inspected_at: Mapped[datetime] = field(
+        T("验楼时间", "Inspected at"), DateTime, default=now, nullable=False, index=True
+    )
     location: Mapped[str] = field(T("部位", "Where"), String(60), nullable=False)
     description: Mapped[str] = field(T("问题描述", "Defect"), Text, nullable=False)
     department_id: Mapped[int | None] = field(T("反馈部门", "Fed back to"), ForeignKey("department.id"))

@@ -79,7 +79,9 @@ class Roster(Voidable, PropertyScoped, Tracked, Register, db.Model):
     def submit(self, ctx):
         self.submitted_at = now()
 
-    @transition(source="submitted", target="reviewed", roles=("supervisor",), label=T("主管审核", "Review"), sign_off=True)
+    @transition(
+        source="submitted", target="reviewed", roles=("supervisor",), label=T("主管审核", "Review"), sign_off=True
+    )
     def review(self, ctx):
         pass
 
@@ -157,7 +159,9 @@ def grid_plan(roster, session, data: bytes, staff: list, shifts: list) -> GridPl
     days = {i: _day_of(roster.month, c) for i, c in enumerate(head)}
     days = {i: d for i, d in days.items() if d is not None}
     if not days:
-        raise imports.ImportRefused(T("表头中没有日期列（1、2、3…或 1日、2日…）", "No day columns in the header (1, 2, 3…)"))
+        raise imports.ImportRefused(
+            T("表头中没有日期列（1、2、3…或 1日、2日…）", "No day columns in the header (1, 2, 3…)")
+        )
     ignored = [str(c) for i, c in enumerate(head) if c is not None and i not in days and i not in who]
     by_key = {}
     for s in staff:
@@ -234,7 +238,9 @@ class RosterAssignment(PropertyScoped, Register, db.Model):
     __tablename__ = "roster_assignment"
     __label__ = T("排班明细", "Roster assignments")
     id: Mapped[int] = field(T("编号", "Id"), Integer, primary_key=True)
-    roster_id: Mapped[int] = field(T("排班表", "Roster"), ForeignKey("roster.id", ondelete="CASCADE"), nullable=False, index=True)
+    roster_id: Mapped[int] = field(
+        T("排班表", "Roster"), ForeignKey("roster.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     roster = relationship("Roster", back_populates="assignments")
     staff_id: Mapped[int] = field(T("值班人员", "Staff"), ForeignKey("staff_user.id"), nullable=False,
                                  staff_roles=DESK)
@@ -262,7 +268,11 @@ class LeaveRequest(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Mod
     visible_rows = dict(clerk=own("staff_id"), cs_admin=own("staff_id"))
     void_roles = ("supervisor",)
     number_prefix = "TX"
-    states = {"submitted": T("已提交", "Submitted"), "approved": T("已批准", "Approved"), "rejected": T("已驳回", "Rejected")}
+    states = {
+        "submitted": T("已提交", "Submitted"),
+        "approved": T("已批准", "Approved"),
+        "rejected": T("已驳回", "Rejected"),
+    }
     initial_state = "submitted"
     locked_states = ("approved", "rejected")
     staff_id: Mapped[int] = field(T("申请人", "Staff"), ForeignKey("staff_user.id"), nullable=False,
@@ -275,7 +285,9 @@ class LeaveRequest(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Mod
     swap_with = link("StaffUser", T("换班对象", "Swap with"), foreign_keys=[swap_with_id])
     substitute_id: Mapped[int | None] = field(T("替班人(主管指定)", "Substitute (named by supervisor)"),
                                                 ForeignKey("staff_user.id"), staff_roles=DESK)
-    substitute = link("StaffUser", T("替班人(主管指定)", "Substitute (named by supervisor)"), foreign_keys=[substitute_id])
+    substitute = link(
+        "StaffUser", T("替班人(主管指定)", "Substitute (named by supervisor)"), foreign_keys=[substitute_id]
+    )
     reason: Mapped[str] = field(T("事由", "Reason"), Text, nullable=False)
 
     def clean(self):
@@ -306,7 +318,9 @@ class LeaveRequest(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Mod
             mine[0].shift_id, theirs[0].shift_id = theirs[0].shift_id, mine[0].shift_id
             return
         if theirs:
-            raise WorkflowError(T("替班人当天已有排班，请改为换班", "The substitute is already rostered that day; make it a swap"))
+            raise WorkflowError(
+                T("替班人当天已有排班，请改为换班", "The substitute is already rostered that day; make it a swap")
+            )
         for a in mine:
             a.staff_id = self.substitute.id
 
@@ -331,8 +345,13 @@ class AttendanceException(Voidable, PropertyScoped, Tracked, Register, db.Model)
     day: Mapped[date] = field(T("日期", "Day"), Date, nullable=False, index=True)
     shift_id: Mapped[int | None] = field(T("班次", "Shift"), ForeignKey("shift.id"))
     shift = link("Shift", T("班次", "Shift"))
-    kind: Mapped[str] = field(T("类别", "Kind"), String(12), nullable=False, default="late",
-                              choices={"late": T("逾时接班", "Late takeover"), "missed": T("不接班", "Missed takeover")})
+    kind: Mapped[str] = field(
+        T("类别", "Kind"),
+        String(12),
+        nullable=False,
+        default="late",
+        choices={"late": T("逾时接班", "Late takeover"), "missed": T("不接班", "Missed takeover")},
+    )
     minutes_late: Mapped[int | None] = field(T("迟到分钟", "Minutes late"), Integer, validators=["non_negative"])
     automatic: Mapped[bool] = field(T("系统自动记录", "Recorded automatically"), Boolean, default=False, nullable=False)
     handling: Mapped[str | None] = field(T("处理", "Handling"), Text)
@@ -342,7 +361,12 @@ class AttendanceException(Voidable, PropertyScoped, Tracked, Register, db.Model)
         return f"{self.day} {self.staff.full_name if self.staff else ''} {kind}".strip()
 
 
-PRIORITY = {"urgent": T("紧急", "Urgent"), "high": T("高", "High"), "normal": T("普通", "Normal"), "low": T("低", "Low")}
+PRIORITY = {
+    "urgent": T("紧急", "Urgent"),
+    "high": T("高", "High"),
+    "normal": T("普通", "Normal"),
+    "low": T("低", "Low"),
+}
 ESCALATION = {"self": T("本人处理", "Handled myself"), "cs_admin": T("上报客服管理员", "To CS admin"),
               "supervisor": T("上报客服主管", "To supervisor"), "manager": T("上报经理", "To manager")}
 FOLLOW_UP = {"open": T("待跟进", "Open"), "following": T("跟进中", "Following up"), "done": T("已完成", "Done")}
@@ -366,11 +390,16 @@ class DutyLog(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
                                          "patrol": T("巡查", "Patrol"), "internal": T("内部", "Internal"),
                                          "other": T("其他", "Other")})
     content: Mapped[str] = field(T("内容", "Content"), Text, nullable=False)
-    priority: Mapped[str] = field(T("轻重缓急", "Priority"), String(8), nullable=False, default="normal", choices=PRIORITY)
+    priority: Mapped[str] = field(
+        T("轻重缓急", "Priority"), String(8), nullable=False, default="normal", choices=PRIORITY
+    )
     handling: Mapped[str | None] = field(T("处理情况", "Handling"), Text)
-    escalation: Mapped[str] = field(T("上报", "Escalation"), String(12), nullable=False, default="self", choices=ESCALATION)
-    follow_up: Mapped[str] = field(T("跟进状态", "Follow-up"), String(10), nullable=False, default="open", choices=FOLLOW_UP,
-                                   index=True)
+    escalation: Mapped[str] = field(
+        T("上报", "Escalation"), String(12), nullable=False, default="self", choices=ESCALATION
+    )
+    follow_up: Mapped[str] = field(
+        T("跟进状态", "Follow-up"), String(10), nullable=False, default="open", choices=FOLLOW_UP, index=True
+    )
     # 4.2.3: an escalated entry waits on the home page of whoever holds the role it names until they mark it handled
     escalated_to: Mapped[str | None] = field(T("已上报至", "Escalated to"), String(12), choices=ESCALATION)
     escalated_at: Mapped[datetime | None] = field(T("上报时间", "Escalated at"), DateTime, index=True)
@@ -548,9 +577,13 @@ class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
     def name_substitute(self, ctx):
         """The rostered incoming did not come (4.3.1): a same-day substitute takes over, and the absence is kept."""
         if self.day != today():
-            raise WorkflowError(T("只能为当天的交接班指定替班接班人", "A substitute is named on the day of the handover"))
+            raise WorkflowError(
+                T("只能为当天的交接班指定替班接班人", "A substitute is named on the day of the handover")
+            )
         if self.substitute_id == self.outgoing_id:
-            raise WorkflowError(T("替班接班人不能是交班人本人，请另选一位同事", "The substitute cannot be the outgoing"))
+            raise WorkflowError(
+                T("替班接班人不能是交班人本人，请另选一位同事", "The substitute cannot be the outgoing")
+            )
         for staff_id in sorted(self.rostered(ctx.session) - {self.substitute_id}):
             ctx.session.add(AttendanceException(property_id=self.property_id, staff_id=staff_id, day=self.day,
                                                 shift_id=self.to_shift_id, kind="missed", automatic=True,
@@ -578,14 +611,22 @@ class Handover(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
 
 
 CHECKS = [
-    ("a", T("a) 仪容仪表行为规范", "a) Appearance and conduct")), ("b", T("b) 值班记录", "b) Duty log")),
-    ("c", T("c) 前台环境", "c) Desk environment")), ("d", T("d) 服务意识及服务技能", "d) Service attitude and skills")),
-    ("e", T("e) 交接班情况", "e) Handover")), ("f", T("f) 客户信息处理情况", "f) Customer information")),
-    ("g", T("g) 客户投诉、意见处理情况", "g) Complaints and opinions")), ("h", T("h) 待跟进事项处理情况", "h) Open items")),
-    ("i", T("i) 有偿服务、便民服务情况", "i) Paid and free services")), ("j", T("j) 其它临时性事项处理情况", "j) Other ad-hoc matters")),
+    ("a", T("a) 仪容仪表行为规范", "a) Appearance and conduct")),
+    ("b", T("b) 值班记录", "b) Duty log")),
+    ("c", T("c) 前台环境", "c) Desk environment")),
+    ("d", T("d) 服务意识及服务技能", "d) Service attitude and skills")),
+    ("e", T("e) 交接班情况", "e) Handover")),
+    ("f", T("f) 客户信息处理情况", "f) Customer information")),
+    ("g", T("g) 客户投诉、意见处理情况", "g) Complaints and opinions")),
+    ("h", T("h) 待跟进事项处理情况", "h) Open items")),
+    ("i", T("i) 有偿服务、便民服务情况", "i) Paid and free services")),
+    ("j", T("j) 其它临时性事项处理情况", "j) Other ad-hoc matters")),
 ]
-CHECK_KIND = {"supervisor_spot": T("主管抽查", "Supervisor spot check"), "manager_random": T("经理抽查", "Manager random check"),
-              "admin_daily": T("每日交接班检查", "Daily handover check")}
+CHECK_KIND = {
+    "supervisor_spot": T("主管抽查", "Supervisor spot check"),
+    "manager_random": T("经理抽查", "Manager random check"),
+    "admin_daily": T("每日交接班检查", "Daily handover check"),
+}
 
 
 KIND_OF_INSPECTOR = (("manager", "manager_random"), ("supervisor", "supervisor_spot"), ("cs_admin", "admin_daily"))
@@ -607,7 +648,9 @@ class QualityCheck(Voidable, PropertyScoped, Tracked, Register, db.Model):
     not_edited_by = ("staff_checked_id",)
     edited_only_by = "inspector_id"
     void_roles = ("supervisor", "manager")
-    kind: Mapped[str] = field(T("检查类别", "Kind"), String(16), nullable=False, default="supervisor_spot", choices=CHECK_KIND)
+    kind: Mapped[str] = field(
+        T("检查类别", "Kind"), String(16), nullable=False, default="supervisor_spot", choices=CHECK_KIND
+    )
     inspector_id: Mapped[int | None] = field(T("检查人", "Inspector"), ForeignKey("staff_user.id"))
     inspector = link("StaffUser", T("检查人", "Inspector"), foreign_keys=[inspector_id])
     checked_at: Mapped[datetime] = field(T("检查时间", "Checked at"), DateTime, default=now, nullable=False, index=True)
@@ -639,8 +682,12 @@ class QualityCheck(Voidable, PropertyScoped, Tracked, Register, db.Model):
             return {"staff_checked": T("不能检查自己", "You cannot check yourself")}
         failed = [code for code, _ in CHECKS if not getattr(self, f"ok_{code}")]
         if failed and not (self.nonconformities and self.corrective_action):
-            return {"nonconformities": T(f"检查项 {','.join(failed)} 不合格：须填写不合格项和纠正措施",
-                                         f"Items {','.join(failed)} failed: record the nonconformity and corrective action")}
+            return {
+                "nonconformities": T(
+                    f"检查项 {','.join(failed)} 不合格：须填写不合格项和纠正措施",
+                    f"Items {','.join(failed)} failed: record the nonconformity and corrective action",
+                )
+            }
 
 
 # ---------------------------------------------------------------- what a handover carries over (source 4.3.2 b)

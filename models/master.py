@@ -328,8 +328,14 @@ class Receipt(Voidable, PropertyScoped, Tracked, Register, db.Model):
     purpose: Mapped[str] = field(T("所付项目", "Paid for"), String(24), nullable=False, default="worker_pass",
                                  choices=RECEIPT_PURPOSE)
     issued_on: Mapped[date] = field(T("开据日期", "Issued on"), Date, nullable=False, default=today)
-    consumed_register: Mapped[str | None] = field(T("使用登记簿", "Used by register"), String(40), choices={
-        "worker_pass": T("装修人员出入证", "Worker pass"), "renovation_extension": T("装修延期申请", "Renovation extension")})
+    consumed_register: Mapped[str | None] = field(
+        T("使用登记簿", "Used by register"),
+        String(40),
+        choices={
+            "worker_pass": T("装修人员出入证", "Worker pass"),
+            "renovation_extension": T("装修延期申请", "Renovation extension"),
+        },
+    )
     consumed_id: Mapped[int | None] = field(T("使用记录", "Used by record"), Integer)
     consumed_number: Mapped[str | None] = field(T("已用于(编号)", "Used by (number)"), String(40))
     consumed_at: Mapped[datetime | None] = field(T("使用时间", "Used at"), DateTime)
@@ -360,8 +366,12 @@ class Receipt(Voidable, PropertyScoped, Tracked, Register, db.Model):
         if self.state != "unused":
             raise WorkflowError(self.not_offered())
         if self.purpose != purpose:
-            raise WorkflowError(T(f"收据 {self.receipt_no} 所付项目为“{RECEIPT_PURPOSE[self.purpose].zh}”，不能用于此登记",
-                                  f"Receipt {self.receipt_no} paid for something else"))
+            raise WorkflowError(
+                T(
+                    f"收据 {self.receipt_no} 所付项目为“{RECEIPT_PURPOSE[self.purpose].zh}”，不能用于此登记",
+                    f"Receipt {self.receipt_no} paid for something else",
+                )
+            )
         if due is not None and self.amount < due:
             raise WorkflowError(T(f"收据 {self.receipt_no} 金额 {self.amount} 元少于应交 {due} 元",
                                   f"Receipt {self.receipt_no} is for {self.amount}, less than the {due} due"))
@@ -371,7 +381,9 @@ class Receipt(Voidable, PropertyScoped, Tracked, Register, db.Model):
         except StaleDataError:
             session.refresh(self)
             if self.state == "unused":  # changed by finance meanwhile, not used
-                raise WorkflowError(T("收据刚被财务修改，请刷新后再办理", "Finance changed the receipt; reload")) from None
+                raise WorkflowError(
+                    T("收据刚被财务修改，请刷新后再办理", "Finance changed the receipt; reload")
+                ) from None
             raise WorkflowError(self.not_offered()) from None
 
     @transition(source="unused", target="used", roles=(), label=T("划“已办”", "Mark used"),
@@ -394,8 +406,9 @@ def month_start(d: date, months: int = 0) -> date:
 
 
 class FeePayment(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
-    """物业管理费的收缴 at the desk (篇2 §4): the clerk takes the payment and writes the receipt; the amount comes from the
-    fee table (rate x floor area x months), never typed; finance confirms it against the money, which books it."""
+    """物业管理费的收缴 at the desk (篇2 §4): the clerk takes the payment and writes the receipt; the amount comes
+    from the fee table (rate x floor area x months), never typed; finance confirms it against the money, which
+    books it."""
 
     __tablename__ = "fee_payment"
     __label__ = T("物业管理费收缴", "Management fee collection")
@@ -448,8 +461,13 @@ class FeePayment(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
             FeePayment.id != (self.id or 0), FeePayment.period_from <= self.period_to,
             FeePayment.period_to >= self.period_from).limit(1))
         if paid is not None:
-            return {"period_from": T(f"该房号 {paid.period_from:%Y-%m} 至 {paid.period_to:%Y-%m} 的物业管理费已由 {paid.number} "
-                                     f"收取，请勿重复收费", f"Those months were already paid ({paid.number})")}
+            return {
+                "period_from": T(
+                    f"该房号 {paid.period_from:%Y-%m} 至 {paid.period_to:%Y-%m} 的物业管理费已由 {paid.number} "
+                    f"收取，请勿重复收费",
+                    f"Those months were already paid ({paid.number})",
+                )
+            }
         return None
 
     # 篇2 §4: the desk collects; finance reconciles the money with the receipt and books it in its ledger.

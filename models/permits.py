@@ -20,8 +20,13 @@ from models.master import FeeItem, Payment
 # Those who approve read every application. Company-wide oversight is totals per property, never the passes.
 APPROVERS = dict(supervisor=READ, manager=READ)
 DUTY_SUPERVISOR = ("supervisor", "cs_admin")  # 值班主任: whoever supervises the desk on duty
-WORK_KIND = {"wall": T("打墙", "Wall"), "drilling": T("打孔", "Drilling"), "security_door": T("安装防盗门", "Security door"),
-             "guard_rail": T("防护栏", "Guard rails"), "screen": T("防蚊纱窗", "Screens")}
+WORK_KIND = {
+    "wall": T("打墙", "Wall"),
+    "drilling": T("打孔", "Drilling"),
+    "security_door": T("安装防盗门", "Security door"),
+    "guard_rail": T("防护栏", "Guard rails"),
+    "screen": T("防蚊纱窗", "Screens"),
+}
 
 
 def months_later(d: date, months: int) -> date:
@@ -49,12 +54,22 @@ class Application(Voidable, Numbered, PropertyScoped, Tracked, Register):
             if self.applicant.unit_id != self.unit_id:
                 return {"applicant": T("该业户不是此房号的住户", "This resident does not live in this unit")}
             if self.applicant.kind != "owner":
-                return {"applicant": T("只能由业主或业主委托的装修负责人办理", "Only the owner or the owner's renovation lead may apply")}
+                return {
+                    "applicant": T(
+                        "只能由业主或业主委托的装修负责人办理",
+                        "Only the owner or the owner's renovation lead may apply",
+                    )
+                }
             return None
         if self.lead_name:
             permit = RenovationPermit.active_for(session, self.unit_id)
             if permit is None or permit.lead_name != self.lead_name.strip():
-                return {"lead_name": T("不是本房号有效装修许可证上的装修负责人", "Not the renovation lead of a valid permit for this unit")}
+                return {
+                    "lead_name": T(
+                        "不是本房号有效装修许可证上的装修负责人",
+                        "Not the renovation lead of a valid permit for this unit",
+                    )
+                }
             return None
         return {"applicant": T("请选择申请业主或填写装修负责人", "Choose the owner or enter the renovation lead")}
 
@@ -118,7 +133,9 @@ class RenovationPermit(Application, db.Model):
     def void(self, ctx):
         for p in ctx.session.scalars(select(WorkerPass).where(WorkerPass.permit_id == self.id,
                                                               WorkerPass.state == "issued")).all():
-            fire(p, "void_with_permit", ctx.user, (), ctx.session, comment=f"装修许可证 {self.number} 作废", system=True)
+            fire(
+                p, "void_with_permit", ctx.user, (), ctx.session, comment=f"装修许可证 {self.number} 作废", system=True
+            )
 
 
 class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model):
@@ -141,9 +158,12 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
               "void": T("作废", "Void")}
     initial_state = "draft"
     locked_states = ("issued", "superseded", "returned", "refunded", "void")
-    permit_id: Mapped[int] = field(T("装修许可证", "Permit"), ForeignKey("renovation_permit.id"), nullable=False, index=True)
+    permit_id: Mapped[int] = field(
+        T("装修许可证", "Permit"), ForeignKey("renovation_permit.id"), nullable=False, index=True
+    )
     permit = link("RenovationPermit", T("装修许可证", "Permit"))
-    # 篇5 §2 a-c: who applies (办证人) is the unit's owner or this permit's renovation lead, checked like any application
+    # 篇5 §2 a-c: who applies (办证人) is the unit's owner or this permit's renovation lead, checked like any
+    # application
     applicant_id: Mapped[int | None] = field(T("申请业主", "Applying owner"), ForeignKey("resident.id"))
     applicant = link("Resident", T("申请业主", "Applying owner"))
     lead_name: Mapped[str | None] = field(T("或：装修负责人", "Or: renovation lead"), String(40))
@@ -152,7 +172,9 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
                                                            validators=["required", "id_number"])
     worker_id_number_hash: Mapped[str | None] = blind_index("worker_id_number")
     photo_on_file: Mapped[bool] = field(T("已收一寸照片", "Photo on file"), Boolean, default=False, nullable=False)
-    id_copy_on_file: Mapped[bool] = field(T("已收身份证复印件", "ID copy on file"), Boolean, default=False, nullable=False)
+    id_copy_on_file: Mapped[bool] = field(
+        T("已收身份证复印件", "ID copy on file"), Boolean, default=False, nullable=False
+    )
     valid_until: Mapped[date | None] = field(T("有效期至", "Valid until"), Date,
                                              description=T("不得超过装修许可证期限；留空即为许可证期限",
                                                            "Not past the permit's end; empty: the permit's end"))
@@ -162,12 +184,16 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
     receipt_id: Mapped[int | None] = field(T("财务收据", "Finance receipt"), ForeignKey("receipt.id"), index=True)
     receipt = link("Receipt", T("财务收据", "Finance receipt"))
     receipt_no: Mapped[str | None] = field(T("财务收据号", "Finance receipt"), String(30), index=True)
-    signed_by_lead: Mapped[bool] = field(T("装修负责人已签收", "Signed for by the lead"), Boolean, default=False, nullable=False)
+    signed_by_lead: Mapped[bool] = field(
+        T("装修负责人已签收", "Signed for by the lead"), Boolean, default=False, nullable=False
+    )
     # 篇5 §2 g: the renovation lead signs the register's 签收人 column, then finance stamps it
     signed_for_by: Mapped[str | None] = field(T("签收人(装修负责人)", "Signed for by (the lead)"), String(40))
     finance_stamped_at: Mapped[datetime | None] = field(T("财务盖章时间", "Stamped by finance at"), DateTime)
     supersedes_id: Mapped[int | None] = field(T("换发自", "Reissue of"), ForeignKey("worker_pass.id"))
-    supersedes = link("WorkerPass", T("换发自", "Reissue of"), remote_side="WorkerPass.id", foreign_keys=[supersedes_id])
+    supersedes = link(
+        "WorkerPass", T("换发自", "Reissue of"), remote_side="WorkerPass.id", foreign_keys=[supersedes_id]
+    )
     superseded_by_id: Mapped[int | None] = field(T("已换发为", "Replaced by"), ForeignKey("worker_pass.id"))
     superseded_by = link("WorkerPass", T("已换发为", "Replaced by"), remote_side="WorkerPass.id",
                          foreign_keys=[superseded_by_id], post_update=True)
@@ -183,13 +209,19 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         return self.permit.unit if self.permit is not None else None
 
     def applicant_refusal(self):
-        """篇5 §2 c: 确认办证人是否是业主或装修负责人: the owner of the permit's unit or the lead named on this permit."""
+        """篇5 §2 c: 确认办证人是否是业主或装修负责人: the owner of the permit's unit or the lead named on this
+        permit."""
         permit = self.permit
         if self.applicant is not None:
             if self.applicant.unit_id != permit.unit_id:
                 return {"applicant": T("该业户不是此房号的住户", "This resident does not live in this unit")}
             if self.applicant.kind != "owner":
-                return {"applicant": T("只能由业主或业主委托的装修负责人办理", "Only the owner or the owner's renovation lead may apply")}
+                return {
+                    "applicant": T(
+                        "只能由业主或业主委托的装修负责人办理",
+                        "Only the owner or the owner's renovation lead may apply",
+                    )
+                }
             return None
         if self.lead_name:
             if self.lead_name.strip() != (permit.lead_name or "").strip():
@@ -207,7 +239,12 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         if self.valid_until is None:
             self.valid_until = permit.end_on
         if self.valid_until > permit.end_on:
-            return {"valid_until": T(f"有效期不能超过许可证期限 {permit.end_on}", f"Cannot be valid past the permit's end {permit.end_on}")}
+            return {
+                "valid_until": T(
+                    f"有效期不能超过许可证期限 {permit.end_on}",
+                    f"Cannot be valid past the permit's end {permit.end_on}",
+                )
+            }
         if self.valid_until < today():
             return {"valid_until": T("有效期已过", "Already expired")}
 
@@ -260,9 +297,13 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         """The new pass carries everything over; no new deposit: the one held moves with the worker."""
         valid_until = valid_until or self.permit.end_on
         if valid_until is None or self.permit.end_on is None:
-            raise WorkflowError(T("装修许可证没有完工期限，请先补全许可证", "The permit has no end date; complete it first"))
+            raise WorkflowError(
+                T("装修许可证没有完工期限，请先补全许可证", "The permit has no end date; complete it first")
+            )
         if valid_until > self.permit.end_on:
-            raise WorkflowError(T(f"有效期不能超过许可证期限 {self.permit.end_on}", f"Cannot be valid past {self.permit.end_on}"))
+            raise WorkflowError(
+                T(f"有效期不能超过许可证期限 {self.permit.end_on}", f"Cannot be valid past {self.permit.end_on}")
+            )
         new = WorkerPass(property_id=self.property_id, permit_id=self.permit_id, worker_name=self.worker_name,
                          worker_id_number=self.worker_id_number, photo_on_file=True, id_copy_on_file=True,
                          valid_until=valid_until, deposit=self.deposit, fee=Decimal("0"), receipt_id=self.receipt_id,
@@ -290,9 +331,15 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         """System step: a voided renovation permit voids the passes issued under it."""
 
     # 篇5 §2 g: 再到财务处盖章: finance stamps the register line of an issued card, once.
-    @transition(source="issued", target=None, roles=("finance",), label=T("财务盖章", "Finance stamps"),
-                done=T("财务已盖章", "Stamped by finance"), sign_off=True,
-                conditions=(lambda r: T("财务已盖过章", "Finance has already stamped it") if r.finance_stamped_at else None,))
+    @transition(
+        source="issued",
+        target=None,
+        roles=("finance",),
+        label=T("财务盖章", "Finance stamps"),
+        done=T("财务已盖章", "Stamped by finance"),
+        sign_off=True,
+        conditions=(lambda r: T("财务已盖过章", "Finance has already stamped it") if r.finance_stamped_at else None,),
+    )
     def finance_stamp(self, ctx):
         self.finance_stamped_at = now()
 
@@ -320,7 +367,9 @@ class GoodsPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model)
     grants = dict(clerk=KEEP + ("reveal",), cs_admin=KEEP + ("reveal",), **APPROVERS)
     retention = Retention(start="valid_on", days=365)
     # 篇5 §1 b: the carrier's ID is written on the pass; its copy is on file before the duty supervisor signs
-    documents = (Document("id_copy", T("运出人身份证复印件", "Carrier's ID copy"), required_before="sign", personal=True),)
+    documents = (
+        Document("id_copy", T("运出人身份证复印件", "Carrier's ID copy"), required_before="sign", personal=True),
+    )
     open_states = ("draft", "signed")
     verify = Verify(shown=("unit", "carrier_name", "items", "valid_on"), guard_step="exit")
     number_prefix = "FX"
@@ -365,8 +414,14 @@ class GoodsPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model)
             return "used"
         return "expired" if self.valid_on < today() else "valid"
 
-    @transition(source="draft", target="signed", roles=DUTY_SUPERVISOR, label=T("值班主任签字", "Duty supervisor signs"),
-                sign_off=True, bulk=True)
+    @transition(
+        source="draft",
+        target="signed",
+        roles=DUTY_SUPERVISOR,
+        label=T("值班主任签字", "Duty supervisor signs"),
+        sign_off=True,
+        bulk=True,
+    )
     def sign(self, ctx):
         pass
 
@@ -375,14 +430,22 @@ class GoodsPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model)
     def stamp(self, ctx):
         pass
 
-    @transition(source="issued", target="exited", roles=("guard",), label=T("放行", "Let out"), done=T("已放行", "Let out"))
+    @transition(
+        source="issued", target="exited", roles=("guard",), label=T("放行", "Let out"), done=T("已放行", "Let out")
+    )
     def exit(self, ctx):
         if self.valid_on < today():
             raise WorkflowError(T("放行条已过期", "This pass has expired"))
         self.exited_at = now()
 
-    @transition(source=("draft", "signed", "issued"), target="void", roles=("cs_admin", "manager"), label=T("作废", "Void"),
-                comment_required=True, destructive=True)
+    @transition(
+        source=("draft", "signed", "issued"),
+        target="void",
+        roles=("cs_admin", "manager"),
+        label=T("作废", "Void"),
+        comment_required=True,
+        destructive=True,
+    )
     def void(self, ctx):
         pass
 
@@ -390,8 +453,13 @@ class GoodsPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model)
 class ReviewedByEngineering:
     """The engineering lead reviews, then the manager approves (source 篇5 §3c, §4c); either may reject."""
 
-    @transition(source="submitted", target="reviewed", roles=("engineering",), label=T("工程部审核", "Engineering review"),
-                sign_off=True)
+    @transition(
+        source="submitted",
+        target="reviewed",
+        roles=("engineering",),
+        label=T("工程部审核", "Engineering review"),
+        sign_off=True,
+    )
     def review(self, ctx):
         pass
 
@@ -417,7 +485,9 @@ class RenovationExtension(ReviewedByEngineering, Voidable, Numbered, PropertySco
               "approved": T("已批准", "Approved"), "done": T("已延期", "Extended"), "rejected": T("已驳回", "Rejected")}
     initial_state = "submitted"
     locked_states = ("approved", "done", "rejected")
-    permit_id: Mapped[int] = field(T("装修许可证", "Permit"), ForeignKey("renovation_permit.id"), nullable=False, index=True)
+    permit_id: Mapped[int] = field(
+        T("装修许可证", "Permit"), ForeignKey("renovation_permit.id"), nullable=False, index=True
+    )
     permit = link("RenovationPermit", T("装修许可证", "Permit"))
     new_end_on: Mapped[date] = field(T("延期至", "Extend to"), Date, nullable=False)
     reason: Mapped[str] = field(T("延期原因", "Reason"), Text, nullable=False)
@@ -436,11 +506,20 @@ class RenovationExtension(ReviewedByEngineering, Voidable, Numbered, PropertySco
 
     # 篇5 §3 d-f: the desk tells the applicant to pay, re-registers the date and re-makes the passes; finance only
     # issues the receipt the desk enters here.
-    @transition(source="approved", target="done", roles=DESK,
-                label=T("登记延期并重办出入证", "Extend and reissue passes"),
-                fields=("fee_receipt",),
-                conditions=(lambda r: T("应交费用尚未交纳(请选择财务收据)", "The fee is not paid yet (pick the receipt)")
-                            if r.fee_due and r.fee_receipt_id is None else None,))
+    @transition(
+        source="approved",
+        target="done",
+        roles=DESK,
+        label=T("登记延期并重办出入证", "Extend and reissue passes"),
+        fields=("fee_receipt",),
+        conditions=(
+            lambda r: (
+                T("应交费用尚未交纳(请选择财务收据)", "The fee is not paid yet (pick the receipt)")
+                if r.fee_due and r.fee_receipt_id is None
+                else None
+            ),
+        ),
+    )
     def extend(self, ctx):
         """Source 篇5 §3 e-f: the new end goes into the register and every pass is re-made, never re-dated."""
         if self.fee_due:
@@ -463,8 +542,13 @@ class AdditionalWorks(ReviewedByEngineering, Application, db.Model):
     __tablename__ = "additional_works"
     __label__ = T("装修增加项目申请", "Additional works")
     number_prefix = "ZJ"
-    states = {"submitted": T("已提交", "Submitted"), "reviewed": T("工程部已审核", "Reviewed"),
-              "approved": T("已批准", "Approved"), "archived": T("已存档", "Archived"), "rejected": T("已驳回", "Rejected")}
+    states = {
+        "submitted": T("已提交", "Submitted"),
+        "reviewed": T("工程部已审核", "Reviewed"),
+        "approved": T("已批准", "Approved"),
+        "archived": T("已存档", "Archived"),
+        "rejected": T("已驳回", "Rejected"),
+    }
     initial_state = "submitted"
     locked_states = ("approved", "archived", "rejected")
     unit = link("Unit", T("房号", "Unit"))
@@ -475,8 +559,13 @@ class AdditionalWorks(ReviewedByEngineering, Application, db.Model):
                           required_before="archive"),)
     description: Mapped[str] = field(T("说明", "Description"), Text, nullable=False)
 
-    @transition(source="approved", target="archived", roles=DESK, label=T("复印存档，原件交申请人", "Archive (copy kept)"),
-                done=T("已复印存档，原件已交申请人", "Copy filed, original handed to the applicant"))
+    @transition(
+        source="approved",
+        target="archived",
+        roles=DESK,
+        label=T("复印存档，原件交申请人", "Archive (copy kept)"),
+        done=T("已复印存档，原件已交申请人", "Copy filed, original handed to the applicant"),
+    )
     def archive(self, ctx):
         pass
 
@@ -500,10 +589,16 @@ class HotWorkPermit(Application, db.Model):
     number_prefix = "DHZ"
     # 篇5 §5 e: approved → the desk writes the permit out → the director (主任) stamps it → the desk files a copy and
     # hands the original over: only then is it in force.
-    states = {"submitted": T("已提交", "Submitted"), "reviewed": T("工程与安全已审核", "Reviewed"),
-              "approved": T("已批准", "Approved"), "prepared": T("已开具，待主任盖章", "Written out, awaiting the stamp"),
-              "stamped": T("主任已盖章，待交申请人", "Stamped, to hand over"), "issued": T("已签发", "Issued"),
-              "rejected": T("已驳回", "Rejected"), "void": T("作废", "Void")}
+    states = {
+        "submitted": T("已提交", "Submitted"),
+        "reviewed": T("工程与安全已审核", "Reviewed"),
+        "approved": T("已批准", "Approved"),
+        "prepared": T("已开具，待主任盖章", "Written out, awaiting the stamp"),
+        "stamped": T("主任已盖章，待交申请人", "Stamped, to hand over"),
+        "issued": T("已签发", "Issued"),
+        "rejected": T("已驳回", "Rejected"),
+        "void": T("作废", "Void"),
+    }
     initial_state = "submitted"
     locked_states = ("approved", "prepared", "stamped", "issued", "rejected", "void")
     unit = link("Unit", T("房号", "Unit"))
@@ -511,7 +606,9 @@ class HotWorkPermit(Application, db.Model):
     welder_name: Mapped[str] = field(T("动火人", "Welder"), String(40), nullable=False)
     welder_certificate_on_file: Mapped[bool] = field(T("已收焊工证复印件", "Welder certificate on file"), Boolean,
                                                      default=False, nullable=False)
-    id_copy_on_file: Mapped[bool] = field(T("已收身份证复印件", "ID copy on file"), Boolean, default=False, nullable=False)
+    id_copy_on_file: Mapped[bool] = field(
+        T("已收身份证复印件", "ID copy on file"), Boolean, default=False, nullable=False
+    )
     location: Mapped[str] = field(T("动火部位", "Where"), String(80), nullable=False)
     window_start: Mapped[datetime] = field(T("动火开始", "From"), DateTime, nullable=False)
     window_end: Mapped[datetime] = field(T("动火结束", "Until"), DateTime, nullable=False)
@@ -527,13 +624,27 @@ class HotWorkPermit(Application, db.Model):
             return "void"
         return "expired" if self.window_end < now() else "valid"
 
-    @transition(source="submitted", target="reviewed", roles=("engineering",), label=T("工程主管审核", "Engineering review"),
-                sign_off=True, together_with=("review_engineering", "review_safety"), distinct_from=("review_safety",))
+    @transition(
+        source="submitted",
+        target="reviewed",
+        roles=("engineering",),
+        label=T("工程主管审核", "Engineering review"),
+        sign_off=True,
+        together_with=("review_engineering", "review_safety"),
+        distinct_from=("review_safety",),
+    )
     def review_engineering(self, ctx):
         pass
 
-    @transition(source="submitted", target="reviewed", roles=("safety",), label=T("安全主管审核", "Safety review"),
-                sign_off=True, together_with=("review_engineering", "review_safety"), distinct_from=("review_engineering",))
+    @transition(
+        source="submitted",
+        target="reviewed",
+        roles=("safety",),
+        label=T("安全主管审核", "Safety review"),
+        sign_off=True,
+        together_with=("review_engineering", "review_safety"),
+        distinct_from=("review_engineering",),
+    )
     def review_safety(self, ctx):
         pass
 
@@ -596,7 +707,9 @@ class StairElevatorUse(Application, db.Model):
                                        "fire_elevator": T("消防梯(红砖、砂、石)", "Fire elevator (bricks, sand)")})
     materials: Mapped[str] = field(T("搬运物品", "Materials"), Text, nullable=False)
     use_on: Mapped[date] = field(T("使用日期", "Date of use"), Date, nullable=False, default=today)
-    commitment_letter: Mapped[bool] = field(T("已签承诺书", "Commitment letter signed"), Boolean, default=False, nullable=False)
+    commitment_letter: Mapped[bool] = field(
+        T("已签承诺书", "Commitment letter signed"), Boolean, default=False, nullable=False
+    )
     letter_received_at: Mapped[datetime | None] = field(T("大堂收到承诺书时间", "Letter received at"), DateTime)
 
     def clean(self):
@@ -604,9 +717,18 @@ class StairElevatorUse(Application, db.Model):
             return {"commitment_letter": T("须签署承诺书", "The commitment letter is required")}
         return self.applicant_refusal(db.session)
 
-    @transition(source="submitted", target="reviewed", roles=("engineering",), label=T("工程主管审核", "Engineering review"),
-                sign_off=True, conditions=(lambda r: None if r.kind == "fire_elevator" else
-                                           T("走楼梯无需工程审核", "Stairs need no engineering review"),))
+    @transition(
+        source="submitted",
+        target="reviewed",
+        roles=("engineering",),
+        label=T("工程主管审核", "Engineering review"),
+        sign_off=True,
+        conditions=(
+            lambda r: (
+                None if r.kind == "fire_elevator" else T("走楼梯无需工程审核", "Stairs need no engineering review")
+            ),
+        ),
+    )
     def review(self, ctx):
         pass
 
@@ -616,9 +738,19 @@ class StairElevatorUse(Application, db.Model):
     def approve(self, ctx):
         pass
 
-    @transition(source=("submitted", "approved"), target="handed_over", roles=DESK, label=T("交大堂助理", "Hand to lobby"),
-                conditions=(lambda r: T("消防梯须经工程审核、当值管理员审批", "The fire elevator needs review and approval first")
-                            if r.kind == "fire_elevator" and r.state != "approved" else None,))
+    @transition(
+        source=("submitted", "approved"),
+        target="handed_over",
+        roles=DESK,
+        label=T("交大堂助理", "Hand to lobby"),
+        conditions=(
+            lambda r: (
+                T("消防梯须经工程审核、当值管理员审批", "The fire elevator needs review and approval first")
+                if r.kind == "fire_elevator" and r.state != "approved"
+                else None
+            ),
+        ),
+    )
     def hand_over(self, ctx):
         pass
 

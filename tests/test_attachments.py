@@ -258,7 +258,9 @@ def test_delete_is_audited_and_clears_the_box_but_a_locked_record_keeps_its_file
     assert not (Path(app.config["ATTACHMENTS_DIR"]) / key).exists()
     with app.app_context():
         rid = make(Receipt, world.a, receipt_no="CW-2", amount=105, purpose="worker_pass", commit=True).id
-    step(c, "worker_pass", "issue", wp.id, signed_for_by="装修张", receipt=rid, doc_photo=upload("p2.jpg", image("JPEG")))
+    step(
+        c, "worker_pass", "issue", wp.id, signed_for_by="装修张", receipt=rid, doc_photo=upload("p2.jpg", image("JPEG"))
+    )
     with app.app_context():
         assert reload(WorkerPass, wp.id).state == "issued"
         ids = [a.id for a in db.session.scalars(select(Attachment).where(Attachment.record_id == wp.id))]

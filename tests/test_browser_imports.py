@@ -41,9 +41,15 @@ def test_units_and_residents_from_the_templates(person):
     admin = person("cs_admin")
     import_through_the_screens(admin, "unit", [["9-1-101", "9", "1", "101", "88.5", "已入住"],
                                                ["9-1-102", "9", "1", "102", None, "空置"]], "新增 2 条")
-    import_through_the_screens(admin, "resident", [["导入业主", "业主", "9-1-101", "13800138000", None, None, "否", None],
-                                                   ["导入租户", "租户", "9-1-101", "13900139000", None, None, "是", None]],
-                               "新增 2 条")
+    import_through_the_screens(
+        admin,
+        "resident",
+        [
+            ["导入业主", "业主", "9-1-101", "13800138000", None, None, "否", None],
+            ["导入租户", "租户", "9-1-101", "13900139000", None, None, "是", None],
+        ],
+        "新增 2 条",
+    )
     admin.go("/admin/resident/?search=导入")
     assert "导入租户" in admin.text("table.model-list")
     admin.check_clean()

@@ -12,7 +12,16 @@ from seeds.demo import DEMO_USERS
 from tests.browser import ARTIFACTS
 
 ROLES = [u for u, _, _ in DEMO_USERS] + ["regional"]
-ALLOWED_WORDS = {"IT", "QR", "CSV", "XLSX", "ID", "PDF", "KB", "MB"}  # the language switch (#fd-lang) names the other language
+ALLOWED_WORDS = {
+    "IT",
+    "QR",
+    "CSV",
+    "XLSX",
+    "ID",
+    "PDF",
+    "KB",
+    "MB",
+}  # the language switch (#fd-lang) names the other language
 # what people typed or the system numbered: record numbers, fee/deadline/shift codes, logins, receipts
 DATA_CELLS = ("#fd-lang", "td.col-code", "td.col-username", "td.col-receipt_no", "td.col-tracking_no", "td.col-account",
               "td.col-address", "td.col-card_no", "td.col-fee_item", ".fd-data", "#fd-history td:nth-child(4)")

@@ -173,9 +173,15 @@ def test_quick_create_buttons_rank_what_i_enter_most(app, world, client_as):
 # ---------------------------------------------------------------- state tabs
 def tabs_of(page):
     bar = page.split('id="fd-state-tabs"')[1].split("</ul>")[0]
-    return {state: (url.replace("&amp;", "&"), count, "active" in cls) for cls, state, url, count in re.findall(
-        r'<a class="nav-link( active)?" data-state="(\w*)" href="([^"]+)">[^<]*<span class="badge badge-light fd-count">'
-        r'([\d+]+)</span>', bar)}
+    return {
+        state: (url.replace("&amp;", "&"), count, "active" in cls)
+        for cls, state, url, count in re.findall(
+            r'<a class="nav-link( active)?" data-state="(\w*)" href="([^"]+)">[^<]*'
+            r'<span class="badge badge-light fd-count">'
+            r"([\d+]+)</span>",
+            bar,
+        )
+    }
 
 
 def test_state_tabs_count_the_declared_states_and_link_to_exactly_those_rows(app, world, client_as):

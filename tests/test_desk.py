@@ -201,8 +201,16 @@ def test_complaint_cannot_close_without_the_reply(app, world, client_as):
 def test_suggestions_are_kept_and_filtered_apart(app, world, client_as):
     from flask_admin.contrib.sqla.filters import FilterEqual
     c = client_as("clerk")
-    assert c.post("/admin/complaint/new/", {"kind": "suggestion", "complainant": "李", "content": "增加快递柜"}).status_code == 302
-    assert c.post("/admin/complaint/new/", {"kind": "complaint", "complainant": "王", "content": "电梯太慢"}).status_code == 302
+    assert (
+        c.post(
+            "/admin/complaint/new/", {"kind": "suggestion", "complainant": "李", "content": "增加快递柜"}
+        ).status_code
+        == 302
+    )
+    assert (
+        c.post("/admin/complaint/new/", {"kind": "complaint", "complainant": "王", "content": "电梯太慢"}).status_code
+        == 302
+    )
     from tests.test_permission_matrix import registers
     with app.test_request_context():
         arg = registers(app)["complaint"].filter_arg("kind", FilterEqual)
@@ -228,13 +236,24 @@ def latest_number(app, model):
 
 def test_cleaning_price_is_snapshot_and_owner_callback_due_in_2_hours(app, world, client_as):
     c = client_as("clerk")
-    r = c.post("/admin/cleaning_booking/new/", {"unit": world.units[("A", "1-1-101")], "contact": "钱", "phone": "13800138000",
-                                                "cleaning_type": "cleaning_standard", "cleaners": "2", "hours": "3"})
+    r = c.post(
+        "/admin/cleaning_booking/new/",
+        {
+            "unit": world.units[("A", "1-1-101")],
+            "contact": "钱",
+            "phone": "13800138000",
+            "cleaning_type": "cleaning_standard",
+            "cleaners": "2",
+            "hours": "3",
+        },
+    )
     assert r.status_code == 302
     with app.app_context():
         b = latest(CleaningBooking)
         assert b.unit_price == Decimal("40.00") and b.amount == Decimal("240.00")
-        fee = db.session.scalar(select(FeeItem).where(FeeItem.property_id == world.a, FeeItem.code == "cleaning_standard"))
+        fee = db.session.scalar(
+            select(FeeItem).where(FeeItem.property_id == world.a, FeeItem.code == "cleaning_standard")
+        )
         fee.amount = Decimal("55")
         db.session.commit()
         assert reload(CleaningBooking, b.id).amount == Decimal("240.00")
@@ -261,7 +280,10 @@ def test_function_card_buyer_must_be_a_resident_of_that_unit(app, world, client_
 def test_network_request_needs_owner_or_authorised_tenant_and_is_priced(app, world, client_as):
     c = client_as("clerk")
     unit = world.units[("A", "1-1-101")]
-    r = c.post("/admin/network_request/new/", {"kind": "reactivate", "unit": unit, "resident": world.residents[("A", "tenant")]})
+    r = c.post(
+        "/admin/network_request/new/",
+        {"kind": "reactivate", "unit": unit, "resident": world.residents[("A", "tenant")]},
+    )
     assert "租户申请须凭业主委托书" in r.get_data(as_text=True)
     assert c.post("/admin/network_request/new/", {"kind": "reactivate", "unit": unit,
                                                   "resident": world.residents[("A", "owner")]}).status_code == 302
@@ -318,7 +340,10 @@ def test_utility_account_needs_identity_check_and_signature(app, world, client_a
     c = client_as("clerk")
     data = {"service": "cable_tv", "unit": world.units[("A", "1-1-101")], "resident": world.residents[("A", "owner")]}
     assert "须先核对业户身份" in c.post("/admin/utility_account/new/", data).get_data(as_text=True)
-    assert c.post("/admin/utility_account/new/", {**data, "identity_checked": "y", "applicant_signed": "y"}).status_code == 302
+    assert (
+        c.post("/admin/utility_account/new/", {**data, "identity_checked": "y", "applicant_signed": "y"}).status_code
+        == 302
+    )
     with app.app_context():
         assert db.session.query(UtilityAccount).count() == 1
 
@@ -339,7 +364,9 @@ def test_mail_received_notified_picked_up_and_signed(app, world, client_as):
 def test_move_in_daily_summary_and_owner_only(app, world, client_as):
     c = client_as("clerk")
     data = {"unit": world.units[("A", "1-1-101")], "documents_checked": "y", "keys_handed": "3"}
-    assert "入住手续须由业主办理" in c.post("/admin/move_in/new/", {**data, "resident": world.residents[("A", "tenant")]}).get_data(as_text=True)
+    assert "入住手续须由业主办理" in c.post(
+        "/admin/move_in/new/", {**data, "resident": world.residents[("A", "tenant")]}
+    ).get_data(as_text=True)
     assert c.post("/admin/move_in/new/", {**data, "resident": world.residents[("A", "owner")]}).status_code == 302
     page = c.get(f"/admin/move_in/daily/?date={now().date().isoformat()}").get_data(as_text=True)
     assert "共 1 条" in page and "1-1-101" in page
@@ -347,7 +374,9 @@ def test_move_in_daily_summary_and_owner_only(app, world, client_as):
 
 def test_telecom_daily_sheet_printable_and_export(app, world, client_as):
     c = client_as("clerk")
-    c.post("/admin/telecom_registration/new/", {"unit": world.units[("A", "1-1-101")], "applicant": "孙", "request": "new"})
+    c.post(
+        "/admin/telecom_registration/new/", {"unit": world.units[("A", "1-1-101")], "applicant": "孙", "request": "new"}
+    )
     assert "共 1 条" in c.get("/admin/telecom_registration/daily/").get_data(as_text=True)
     csv = c.get("/admin/telecom_registration/export/csv/").get_data(as_text=True)
     assert "孙" in csv and "1-1-101" in csv
@@ -365,5 +394,7 @@ def test_inspection_issues_fed_back_and_counted_per_day(app, world, client_as):
 
 def test_callback_must_link_what_it_follows(app, world, client_as):
     c = client_as("clerk")
-    r = c.post("/admin/callback/new/", {"unit": world.units[("A", "1-1-101")], "result": "满意", "satisfaction": "satisfied"})
+    r = c.post(
+        "/admin/callback/new/", {"unit": world.units[("A", "1-1-101")], "result": "满意", "satisfaction": "satisfied"}
+    )
     assert "请关联" in r.get_data(as_text=True)

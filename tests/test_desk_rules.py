@@ -159,7 +159,9 @@ def test_rule3_callback_register_satisfies_the_same_day_callback_deadline(app, w
                     commit=True)
         bid, booking_no, other_no = booking.id, booking.number, other.number
     c = client_as("clerk")
-    r = c.post("/admin/callback/new/", {"unit": unit, "repair_order": oid, "result": "满意", "satisfaction": "satisfied"})
+    r = c.post(
+        "/admin/callback/new/", {"unit": unit, "repair_order": oid, "result": "满意", "satisfaction": "satisfied"}
+    )
     assert r.status_code == 302
     r = c.post("/admin/callback/new/", {"unit": unit, "cleaning_booking": bid, "result": "玻璃没擦",
                                         "satisfaction": "dissatisfied"})
@@ -622,7 +624,8 @@ def test_rule3_callback_register_needs_the_outcome_chosen(app, world, client_as)
 
 
 def test_rule2_clock_every_desk_register_with_a_time_of_receipt_is_server_clocked(app, world, client_as):
-    """Each register's own time (接报/委托/发生/受理/验楼…): no future time, not on the edit form, a supervisor's step."""
+    """Each register's own time (接报/委托/发生/受理/验楼…): no future time, not on the edit form, a supervisor's
+    step."""
     from kernel import permissions
     from kernel.register import registers
     from tests.factories import make

@@ -77,7 +77,9 @@ def test_roster_not_submitted_by_the_25th_is_flagged_late(app, world, client_as)
     travel(roster_due(month) - now() + timedelta(hours=1))
     page = cs.get("/admin/roster/?overdue=1").get_data(as_text=True)
     assert "上月25日前提交" in page
-    assert "text-danger font-weight-bold" in cs.get("/admin/").get_data(as_text=True).split('id="fd-roster-due"')[0][-80:]
+    assert (
+        "text-danger font-weight-bold" in cs.get("/admin/").get_data(as_text=True).split('id="fd-roster-due"')[0][-80:]
+    )
 
 
 def test_leave_needs_a_day_ahead_and_not_swap_with_oneself(app, world, client_as):
@@ -85,8 +87,16 @@ def test_leave_needs_a_day_ahead_and_not_swap_with_oneself(app, world, client_as
     r = c.post("/admin/leave_request/new/", {"staff": world.users["clerk"], "kind": "leave", "day": today().isoformat(),
                                             "reason": "病假"})
     assert "须至少提前一天申请" in r.get_data(as_text=True)
-    r = c.post("/admin/leave_request/new/", {"staff": world.users["clerk"], "kind": "swap", "swap_with": world.users["clerk"],
-                                            "day": (today() + timedelta(days=2)).isoformat(), "reason": "x"})
+    r = c.post(
+        "/admin/leave_request/new/",
+        {
+            "staff": world.users["clerk"],
+            "kind": "swap",
+            "swap_with": world.users["clerk"],
+            "day": (today() + timedelta(days=2)).isoformat(),
+            "reason": "x",
+        },
+    )
     assert "不能与自己换班" in r.get_data(as_text=True)
     with app.app_context():
         assert db.session.query(LeaveRequest).count() == 0
@@ -96,7 +106,9 @@ def roster_with(app, world, day, staff_shift):
     with app.app_context():
         r = make(Roster, world.a, month=day.replace(day=1), state="filed", commit=True)
         for staff, shift in staff_shift:
-            db.session.add(RosterAssignment(roster_id=r.id, property_id=world.a, staff_id=staff, day=day, shift_id=shift))
+            db.session.add(
+                RosterAssignment(roster_id=r.id, property_id=world.a, staff_id=staff, day=day, shift_id=shift)
+            )
         db.session.commit()
         return r.id
 
@@ -106,7 +118,10 @@ def test_approved_leave_moves_the_roster_to_the_substitute(app, world, client_as
     sh = shifts(app, world)
     roster_with(app, world, day, [(world.users["clerk"], sh["early"])])
     c = client_as("clerk")
-    c.post("/admin/leave_request/new/", {"staff": world.users["clerk"], "kind": "leave", "day": day.isoformat(), "reason": "事假"})
+    c.post(
+        "/admin/leave_request/new/",
+        {"staff": world.users["clerk"], "kind": "leave", "day": day.isoformat(), "reason": "事假"},
+    )
     with app.app_context():
         lid = latest(LeaveRequest).id
     r = step(client_as("supervisor"), "leave_request", "approve", lid)
@@ -121,8 +136,16 @@ def test_approved_swap_exchanges_the_two_and_nobody_swaps_without_approval(app, 
     sh = shifts(app, world)
     roster_with(app, world, day, [(world.users["clerk"], sh["early"]), (world.users["clerk2"], sh["late"])])
     c = client_as("clerk")
-    c.post("/admin/leave_request/new/", {"staff": world.users["clerk"], "kind": "swap", "swap_with": world.users["clerk2"],
-                                        "day": day.isoformat(), "reason": "家事"})
+    c.post(
+        "/admin/leave_request/new/",
+        {
+            "staff": world.users["clerk"],
+            "kind": "swap",
+            "swap_with": world.users["clerk2"],
+            "day": day.isoformat(),
+            "reason": "家事",
+        },
+    )
     with app.app_context():
         lid = latest(LeaveRequest).id
         assert RosterAssignment.on_duty(db.session, world.a, day, sh["early"]) == {world.users["clerk"]}
@@ -218,7 +241,12 @@ def test_quality_check_nonconformity_needs_corrective_action_and_spot_checks_cou
     failed = {**ok}
     failed.pop("ok_c")
     assert "须填写不合格项和纠正措施" in sup.post("/admin/quality_check/new/", failed).get_data(as_text=True)
-    assert sup.post("/admin/quality_check/new/", {**failed, "nonconformities": "前台杂乱", "corrective_action": "立即整理"}).status_code == 302
+    assert (
+        sup.post(
+            "/admin/quality_check/new/", {**failed, "nonconformities": "前台杂乱", "corrective_action": "立即整理"}
+        ).status_code
+        == 302
+    )
     sup.post("/admin/quality_check/new/", ok)
     assert "本周主管抽查: 2/3" in sup.get("/admin/").get_data(as_text=True)
     sup.post("/admin/quality_check/new/", ok)

@@ -74,12 +74,22 @@ def test_a_stale_edit_is_refused_with_a_clear_message(app, world, client_as):
 
 def test_ajax_edit_needs_edit_permission_and_scope(app, world, client_as):
     uid, other = world.units[("A", "1-1-201")], world.units[("B", "1-1-201")]
-    assert client_as("clerk").post("/admin/unit/ajax/update/", {"list_form_pk": f"{uid}.1", "status": "vacant"}).status_code == 403
+    assert (
+        client_as("clerk")
+        .post("/admin/unit/ajax/update/", {"list_form_pk": f"{uid}.1", "status": "vacant"})
+        .status_code
+        == 403
+    )
     page = client_as("cs_admin").get("/admin/unit/").get_data(as_text=True)
     assert f'data-pk="{uid}.1"' in page  # the inline editor posts the row version with the id
     r = client_as("cs_admin").post("/admin/unit/ajax/update/", {"list_form_pk": f"{uid}.1", "status": "vacant"})
     assert r.status_code == 200
-    assert client_as("cs_admin").post("/admin/unit/ajax/update/", {"list_form_pk": f"{other}.1", "status": "vacant"}).status_code == 404
+    assert (
+        client_as("cs_admin")
+        .post("/admin/unit/ajax/update/", {"list_form_pk": f"{other}.1", "status": "vacant"})
+        .status_code
+        == 404
+    )
     with app.app_context():
         assert reload(Unit, uid).status == "vacant" and reload(Unit, other).status == "occupied"
         assert db.session.scalar(select(AuditLog).where(AuditLog.register == "unit", AuditLog.record_id == uid,
@@ -133,7 +143,9 @@ def test_fee_in_force_on_a_date_keeps_history(app, world):
 
     from models.master import FeeItem
     with app.app_context():
-        old = db.session.scalar(select(FeeItem).where(FeeItem.property_id == world.a, FeeItem.code == "worker_pass_fee"))
+        old = db.session.scalar(
+            select(FeeItem).where(FeeItem.property_id == world.a, FeeItem.code == "worker_pass_fee")
+        )
         old.effective_to = date(2026, 12, 31)
         db.session.add(FeeItem(property_id=world.a, code="worker_pass_fee", name="工本费", unit_of_charge="人",
                                amount=Decimal("8"), effective_from=date(2027, 1, 1)))
@@ -272,12 +284,16 @@ def test_staff_dropdowns_and_posts_are_scoped_to_the_property(app, world, client
     c = client_as("cs_admin")
     form = c.get("/admin/incident/new/").get_data(as_text=True)
     assert f'value="{world.users["supervisor"]}"' in form and f'value="{world.users["supervisor_b"]}"' not in form
-    r = c.post("/admin/incident/new/", {"location": "大堂", "content": "停电", "reported_to": world.users["supervisor_b"]})
+    r = c.post(
+        "/admin/incident/new/", {"location": "大堂", "content": "停电", "reported_to": world.users["supervisor_b"]}
+    )
     assert r.status_code == 200
     with app.app_context():
         assert db.session.query(Incident).count() == 0
     with app.app_context():
-        denied = db.session.scalars(select(AuditLog).where(AuditLog.action == "denied", AuditLog.register == "incident")).all()
+        denied = db.session.scalars(
+            select(AuditLog).where(AuditLog.action == "denied", AuditLog.register == "incident")
+        ).all()
         assert denied and "reported_to" in denied[0].changes["reason"][1]
 
 
@@ -291,8 +307,10 @@ def test_ajax_edit_with_a_bad_value_is_a_400_and_changes_nothing(app, world, cli
 
 
 def test_audit_log_masks_personal_data_for_every_role(app, world, client_as):
-    client_as("clerk").post("/admin/resident/new/", {"name": "新业主", "kind": "owner", "unit": world.units[("A", "1-1-201")],
-                                                     "id_number": ID})
+    client_as("clerk").post(
+        "/admin/resident/new/",
+        {"name": "新业主", "kind": "owner", "unit": world.units[("A", "1-1-201")], "id_number": ID},
+    )
     it_page = client_as("it").get("/admin/audit_log/?search=resident").get_data(as_text=True)
     assert ID not in it_page and "新业主" not in it_page  # IT may not read the resident file, nor its audit rows
     for user in ("supervisor", "manager"):

@@ -20,8 +20,11 @@ def test_no_500_on_odd_urls(app, world, client_as, register):
         for probe in PROBES:
             r = who.get(f"/admin/{register}{probe}")
             assert r.status_code < 500, f"{register}{probe}: {r.status_code}"
-        for path, data in [("/transition/nope/", {"id": "1"}), ("/transition/nope/", {}), ("/action/", {"action": "nope"}),
-                           ("/action/", {"action": "delete", "rowid": ["abc", "-1", "1e9"]}), ("/delete/", {"id": "abc"}),
-                           ("/ajax/update/", {"list_form_pk": "abc"}), ("/new/", {"x" * 50: "y" * 100000}), ("/new/", {"name": ["ok", "a\x00b"]})]:
+        for path, data in [("/transition/nope/", {"id": "1"}), ("/transition/nope/", {}),
+                           ("/action/", {"action": "nope"}),
+                           ("/action/", {"action": "delete", "rowid": ["abc", "-1", "1e9"]}),
+                           ("/delete/", {"id": "abc"}),
+                           ("/ajax/update/", {"list_form_pk": "abc"}), ("/new/", {"x" * 50: "y" * 100000}),
+                           ("/new/", {"name": ["ok", "a\x00b"]})]:
             r = who.post(f"/admin/{register}{path}", data)
             assert r.status_code < 500, f"{register}{path}: {r.status_code}"

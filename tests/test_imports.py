@@ -286,7 +286,9 @@ def test_confirm_revalidates_a_row_that_went_wrong_since_the_preview(client_as, 
     with c.app.app_context():
         db.session.add(Unit(property_id=world.a, code="5-5-505", building="5", entrance="5", room="505"))
         db.session.commit()
-    page = preview(c, "resident", residents(["孙十一", "业主", "5-5-505", None, None, None, None])).get_data(as_text=True)
+    page = preview(c, "resident", residents(["孙十一", "业主", "5-5-505", None, None, None, None])).get_data(
+        as_text=True
+    )
     assert counts(page)["new"] == 1
     with c.app.app_context():
         db.session.execute(Unit.__table__.update().where(Unit.code == "5-5-505").values(active=False))
@@ -400,16 +402,24 @@ def test_fee_items_and_departments(client_as, world):
 def test_staff_accounts_with_roles_at_the_property(client_as, world):
     from kernel.identity import Membership, MembershipGrant, Role, StaffUser
     c = client_as("it")
-    data = xlsx([["用户名", "姓名", "电话", "角色"],
-                 ["guard9", "门岗九", "13800138009", "保安"],                     # no four eyes: a membership
-                 ["zhang3", "张三", None, "客服助理、财务"],                         # four eyes: grants a manager confirms
-                 ["clerk", "clerk", None, "客服管理员"],                           # an account here: a role added
-                 ["clerk_b", "B 的助理", None, "客服助理"],                         # another property's account
-                 ["it", "it", None, "IT"],                                       # IT's own account
-                 ["li4", "李四", None, "经理助理"]])                                # no such role
+    data = xlsx(
+        [
+            ["用户名", "姓名", "电话", "角色"],
+            ["guard9", "门岗九", "13800138009", "保安"],  # no four eyes: a membership
+            ["zhang3", "张三", None, "客服助理、财务"],  # four eyes: grants a manager confirms
+            ["clerk", "clerk", None, "客服管理员"],  # an account here: a role added
+            ["clerk_b", "B 的助理", None, "客服助理"],  # another property's account
+            ["it", "it", None, "IT"],  # IT's own account
+            ["li4", "李四", None, "经理助理"],
+        ]
+    )  # no such role
     page = preview(c, "staff_user", data).get_data(as_text=True)
     assert counts(page) == {"new": 2, "changed": 1, "unchanged": 0, "error": 3}, page[-4000:]
-    assert "该用户名已被其他项目的员工使用" in page and "不能通过导入修改自己的账号" in page and "“经理助理”不是角色" in page
+    assert (
+        "该用户名已被其他项目的员工使用" in page
+        and "不能通过导入修改自己的账号" in page
+        and "“经理助理”不是角色" in page
+    )
     assert "客服助理 → 客服助理、客服管理员" in page or "客服助理/前台值班员 → " in page
     # fix the file: only the good rows
     good = xlsx([["用户名", "姓名", "电话", "角色"], ["guard9", "门岗九", "13800138009", "保安"],

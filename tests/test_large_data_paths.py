@@ -58,7 +58,11 @@ def test_bulk_approval_as_one_update_writes_sign_offs_and_audit_rows(app, world,
     with app.app_context():
         assert {g.state for g in db.session.scalars(select(GoodsPass))} == {"issued"}
         signs = db.session.scalars(select(SignOff).where(SignOff.transition == "stamp")).all()
-        assert len(signs) == 50 and {s.role for s in signs} == {"manager"} and {s.user_id for s in signs} == {world.users["manager"]}
+        assert (
+            len(signs) == 50
+            and {s.role for s in signs} == {"manager"}
+            and {s.user_id for s in signs} == {world.users["manager"]}
+        )
         audits = db.session.scalars(select(AuditLog).where(AuditLog.action == "transition:stamp")).all()
         assert len(audits) == 50 and audits[0].changes == {"state": ["signed", "issued"]}
         assert {g.version for g in db.session.scalars(select(GoodsPass))} == {2}  # a stale form is refused afterwards
@@ -122,6 +126,8 @@ def test_export_rows_match_the_list(app, world, client_as):
         db.session.commit()
     body = client_as("clerk").get("/admin/repair_order/export/csv/").get_data(as_text=True)
     rows = {line.split(",")[4]: line.split(",") for line in body.strip().splitlines()[1:]}
-    assert rows["赵"][1] == "已登记" and rows["赵"][2] == "是" and rows["赵"][3] == '"=""1-1-101"""'  # issue 17: kept as text
+    assert (
+        rows["赵"][1] == "已登记" and rows["赵"][2] == "是" and rows["赵"][3] == '"=""1-1-101"""'
+    )  # issue 17: kept as text
     assert rows["赵"][-1] == "3分钟内派工 紧急15分钟到场"
     assert rows["钱"][1] == "已派工" and rows["钱"][8] == "工程部" and rows["钱"][-1] == ""

@@ -508,7 +508,9 @@ def test_the_lobby_sees_handed_over_applications_and_confirms_the_letter(app, wo
     guard = client_as("guard")
     page = guard.get("/admin/stair_elevator_use/").get_data(as_text=True)
     assert handed in page and pending not in page
-    assert "请先上传“承诺书(签字)”" in step(guard, "stair_elevator_use", "confirm_letter", handed_id).get_data(as_text=True)
+    assert "请先上传“承诺书(签字)”" in step(guard, "stair_elevator_use", "confirm_letter", handed_id).get_data(
+        as_text=True
+    )
     step(guard, "stair_elevator_use", "confirm_letter", handed_id, doc_commitment_letter=upload("letter.jpg"))
     with app.app_context():
         s = reload(StairElevatorUse, handed_id)

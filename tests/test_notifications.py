@@ -89,9 +89,18 @@ def set_email(app, world, kind, address, prop="a"):
 
 def network_requests(c, world, n=2):
     for _ in range(n):
-        assert c.post("/admin/network_request/new/", {"kind": "open", "unit": world.units[("A", "1-1-101")],
-                                                      "resident": world.residents[("A", "owner")],
-                                                      "doc_id_copy": upload("id.jpg", image("JPEG"))}).status_code == 302
+        assert (
+            c.post(
+                "/admin/network_request/new/",
+                {
+                    "kind": "open",
+                    "unit": world.units[("A", "1-1-101")],
+                    "resident": world.residents[("A", "owner")],
+                    "doc_id_copy": upload("id.jpg", image("JPEG")),
+                },
+            ).status_code
+            == 302
+        )
     with c.app.app_context():
         return list(db.session.scalars(select(NetworkRequest).order_by(NetworkRequest.id)))
 

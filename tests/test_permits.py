@@ -29,11 +29,19 @@ def approved_permit(app, world, end=None):
 
 
 def new_goods_pass(c, world, **extra):
-    return c.post("/admin/goods_pass/new/", {"unit": world.units[("A", "1-1-101")], "applicant": world.residents[("A", "owner")],
-                                             "carrier_name": "搬家李", "carrier_id_number": ID, "items": "沙发一套",
-                                             "owner_signed": "y",
-                                             "doc_id_copy": upload("carrier-id.jpg", image("JPEG")),
-                                             **extra})
+    return c.post(
+        "/admin/goods_pass/new/",
+        {
+            "unit": world.units[("A", "1-1-101")],
+            "applicant": world.residents[("A", "owner")],
+            "carrier_name": "搬家李",
+            "carrier_id_number": ID,
+            "items": "沙发一套",
+            "owner_signed": "y",
+            "doc_id_copy": upload("carrier-id.jpg", image("JPEG")),
+            **extra,
+        },
+    )
 
 
 def issued_goods_pass(app, world, client_as):
@@ -52,7 +60,9 @@ def test_goods_pass_sign_stamp_issue_exit_and_issued_is_read_only(app, world, cl
     with app.app_context():
         assert reload(GoodsPass, gp.id).state == "issued"
     # issued = read-only on the server: form edit, ajax edit, delete
-    r = clerk.post(f"/admin/goods_pass/edit/?id={gp.id}", {"items": "保险柜", "row_version": "3"}, follow_redirects=True)
+    r = clerk.post(
+        f"/admin/goods_pass/edit/?id={gp.id}", {"items": "保险柜", "row_version": "3"}, follow_redirects=True
+    )
     assert "不能再修改" in r.get_data(as_text=True)
     assert clerk.post("/admin/goods_pass/ajax/update/", {"list_form_pk": gp.id, "items": "x"}).status_code in (403, 404)
     assert client_as("cs_admin").post("/admin/goods_pass/delete/", {"id": gp.id}).status_code == 403
@@ -238,11 +248,19 @@ def test_extension_review_approve_fee_then_end_moves_and_passes_reissued_in_one_
 def hot_work(app, world, client_as):
     c = client_as("clerk")
     start = now() + timedelta(hours=1)
-    r = c.post("/admin/hot_work_permit/new/", {"unit": world.units[("A", "1-1-101")], "applicant": world.residents[("A", "owner")],
-                                               "welder_name": "焊工赵", "doc_welder_certificate": upload("cert.png"),
-                                               "doc_id_copy": upload("id.pdf", pdf()),
-                                               "location": "阳台", "window_start": start.strftime("%Y-%m-%d %H:%M:%S"),
-                                               "window_end": (start + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S")})
+    r = c.post(
+        "/admin/hot_work_permit/new/",
+        {
+            "unit": world.units[("A", "1-1-101")],
+            "applicant": world.residents[("A", "owner")],
+            "welder_name": "焊工赵",
+            "doc_welder_certificate": upload("cert.png"),
+            "doc_id_copy": upload("id.pdf", pdf()),
+            "location": "阳台",
+            "window_start": start.strftime("%Y-%m-%d %H:%M:%S"),
+            "window_end": (start + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S"),
+        },
+    )
     assert r.status_code == 302, r.get_data(as_text=True)[-2000:]
     with app.app_context():
         return c, latest(HotWorkPermit).id
@@ -304,7 +322,9 @@ def test_only_owner_or_the_permits_renovation_lead_may_apply(app, world, client_
     assert "请选择申请业主或填写装修负责人" in c.post("/admin/additional_works/new/", base).get_data(as_text=True)
     r = c.post("/admin/additional_works/new/", {**base, "applicant": world.residents[("A", "tenant")]})
     assert "只能由业主或业主委托的装修负责人办理" in r.get_data(as_text=True)
-    assert "不是本房号有效装修许可证上的装修负责人" in c.post("/admin/additional_works/new/", {**base, "lead_name": "路人"}).get_data(as_text=True)
+    assert "不是本房号有效装修许可证上的装修负责人" in c.post(
+        "/admin/additional_works/new/", {**base, "lead_name": "路人"}
+    ).get_data(as_text=True)
     approved_permit(app, world)
     assert c.post("/admin/additional_works/new/", {**base, "lead_name": "装修张"}).status_code == 302
 
@@ -515,7 +535,9 @@ def test_rule_1_receipts_are_used_once_a_second_pass_on_the_same_receipt_is_refu
     assert str(rid) not in offered  # the issue form offers unused receipts only
     other = finance_receipt(app, client_as, "CW-0002")
     assert str(other) in receipt_options(c.get(f"/admin/worker_pass/details/?id={second}").get_data(as_text=True))
-    page = step(c, "worker_pass", "issue", second, signed_for_by="装修张", receipt=rid).get_data(as_text=True)  # posted anyway
+    page = step(c, "worker_pass", "issue", second, signed_for_by="装修张", receipt=rid).get_data(
+        as_text=True
+    )  # posted anyway
     assert f"收据 CW-0001 已用于 {first_number}，不能重复使用" in page
     with app.app_context():
         assert reload(WorkerPass, second).state == "draft"
@@ -546,9 +568,13 @@ def test_rule_1_a_receipt_pays_for_what_it_says_and_enough(app, world, client_as
     pid = approved_permit(app, world)
     wid = draft_worker_pass(app, world, c, pid)
     small = finance_receipt(app, client_as, "CW-0010", "100")
-    assert "金额 100.00 元少于应交 105.00 元" in step(c, "worker_pass", "issue", wid, signed_for_by="装修张", receipt=small).get_data(as_text=True)
+    assert "金额 100.00 元少于应交 105.00 元" in step(
+        c, "worker_pass", "issue", wid, signed_for_by="装修张", receipt=small
+    ).get_data(as_text=True)
     ext = finance_receipt(app, client_as, "CW-0011", "500", "renovation_extension")
-    assert "不能用于此登记" in step(c, "worker_pass", "issue", wid, signed_for_by="装修张", receipt=ext).get_data(as_text=True)
+    assert "不能用于此登记" in step(c, "worker_pass", "issue", wid, signed_for_by="装修张", receipt=ext).get_data(
+        as_text=True
+    )
     with app.app_context():
         assert reload(WorkerPass, wid).state == "draft" and reload(Receipt, small).state == "unused"
 
@@ -560,8 +586,15 @@ def test_rule_1_an_extension_uses_its_fee_receipt_once(app, world, client_as):
         end = reload(RenovationPermit, pid).end_on
     exts = []
     for days in (30, 60):
-        c.post("/admin/renovation_extension/new/", {"permit": pid, "new_end_on": (end + timedelta(days=days)).isoformat(),
-                                                    "reason": "工期延误", "fee_due": "200"})
+        c.post(
+            "/admin/renovation_extension/new/",
+            {
+                "permit": pid,
+                "new_end_on": (end + timedelta(days=days)).isoformat(),
+                "reason": "工期延误",
+                "fee_due": "200",
+            },
+        )
         with app.app_context():
             exts.append(latest(RenovationExtension).id)
         step(client_as("engineering"), "renovation_extension", "review", exts[-1])

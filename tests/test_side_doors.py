@@ -200,8 +200,8 @@ app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI='sqlite:///{db}', TRUSTED_P
 with app.app_context():
     db.create_all(); build()
 c = Client(app, 'clerk')
-c.post('/admin/phone_log/new/', {{'caller': 'x', 'content': 'y'}}, headers={{'X-Forwarded-For': '6.6.6.6, 203.0.113.9'}},
-       environ_base={{'REMOTE_ADDR': '10.0.0.1'}})
+c.post('/admin/phone_log/new/', {{'caller': 'x', 'content': 'y'}},
+       headers={{'X-Forwarded-For': '6.6.6.6, 203.0.113.9'}}, environ_base={{'REMOTE_ADDR': '10.0.0.1'}})
 with app.app_context():
     print(db.session.query(AuditLog).filter_by(register='phone_log').one().address)
 """.format(db=tmp_path / "p.db")
@@ -224,8 +224,11 @@ def test_failures_from_many_addresses_do_not_lock_out_the_users_own_browser(app,
     own.post("/logout")
     for i in range(30):           # an attacker from 30 addresses, 1 try each
         attacker = client_as()
-        r = attacker.http.post("/login", data={"username": "clerk", "password": "guess", "csrf_token": attacker.token()},
-                               environ_base={"REMOTE_ADDR": f"198.51.100.{i}"})
+        r = attacker.http.post(
+            "/login",
+            data={"username": "clerk", "password": "guess", "csrf_token": attacker.token()},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{i}"},
+        )
         assert r.status_code in (401, 429)
     stranger = client_as()
     assert stranger.login("clerk", "demo1234").status_code == 429   # unknown browsers: account limit reached

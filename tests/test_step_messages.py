@@ -30,11 +30,21 @@ def test_every_declared_steps_message_reads_in_the_past_tense_once(app):
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("label, message", [
-    ("派工", "已派工"), ("已告知业主和管家延误", "已告知业主和管家延误"), ("放行", "已放行"),
-    ("经理收档", "经理已收档"), ("值班主任签字", "值班主任已签字"), ("大堂确认收到承诺书", "大堂已确认收到承诺书"),
-    ("工程主管审核", "工程主管已审核"), ("主任审批", "主任已审批"), ("财务确认", "财务已确认"), ("主管已审核", "主管已审核"),
-])
+@pytest.mark.parametrize(
+    "label, message",
+    [
+        ("派工", "已派工"),
+        ("已告知业主和管家延误", "已告知业主和管家延误"),
+        ("放行", "已放行"),
+        ("经理收档", "经理已收档"),
+        ("值班主任签字", "值班主任已签字"),
+        ("大堂确认收到承诺书", "大堂已确认收到承诺书"),
+        ("工程主管审核", "工程主管已审核"),
+        ("主任审批", "主任已审批"),
+        ("财务确认", "财务已确认"),
+        ("主管已审核", "主管已审核"),
+    ],
+)
 def test_past_tense_of_a_label(label, message):
     assert past_tense(T(label, "x")).zh == message
 
