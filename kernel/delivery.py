@@ -201,7 +201,8 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
-def claim(session: Session, limit: int = 100, lease: int = 120) -> list[int]:
+def claim(session: Session, limit: int = 100, lease: int = 120) -> tuple[list[int], datetime]:
+    """Lease due rows to this worker; the lease's end is the worker's token for `deliver` (see `_still_mine`)."""
     at = now()
     q = (select(Outbox.id).where(Outbox.state == "pending", Outbox.next_attempt_at <= at,
                                  or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < at))
@@ -212,7 +213,20 @@ def claim(session: Session, limit: int = 100, lease: int = 120) -> list[int]:
     if ids:
         session.execute(update(Outbox).where(Outbox.id.in_(ids)).values(claimed_until=at + timedelta(seconds=lease)))
     session.commit()
-    return ids
+    return ids, at + timedelta(seconds=lease)
+
+
+def _still_mine(session: Session, row_id: int, token: datetime, lease: int) -> bool:
+    """Renew this worker's lease on one row right before sending it, if the lease is still the one it took.
+
+    A batch can outlast its lease (a slow mail server); another worker may then have claimed the same row. The
+    renewal is a compare-and-set on the lease's end, so exactly one of the two goes on to send.
+    """
+    done = session.execute(update(Outbox).where(Outbox.id == row_id, Outbox.state == "pending",
+                                                Outbox.claimed_until == token)
+                           .values(claimed_until=now() + timedelta(seconds=lease)))
+    session.commit()
+    return done.rowcount == 1
 
 
 def _remember(session: Session, key: str) -> None:
@@ -241,8 +255,12 @@ def _failed(session: Session, row: Outbox, error: str, permanent: bool, max_atte
     return row.state
 
 
-def deliver(session: Session, row_id: int, channels: dict[str, Any], max_attempts: int = 8) -> str:
-    """Send one claimed row; returns "sent", "already" (sent before, only marked now), "retry" or "failed"."""
+def deliver(session: Session, row_id: int, channels: dict[str, Any], max_attempts: int = 8,
+            token: datetime | None = None, lease: int = 120) -> str:
+    """Send one claimed row; returns "sent", "already" (sent before, only marked now), "retry", "failed", or
+    "skipped" (no longer pending, or claimed by another worker since: `token` is the lease `claim` returned)."""
+    if token is not None and not _still_mine(session, row_id, token, lease):
+        return "skipped"
     row = session.get(Outbox, row_id)
     if row is None or row.state != "pending":
         session.commit()
@@ -270,8 +288,9 @@ def deliver(session: Session, row_id: int, channels: dict[str, Any], max_attempt
 def run_once(session: Session, channels: dict[str, Any], batch: int = 100, lease: int = 120,
              max_attempts: int = 8) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for row_id in claim(session, batch, lease):
-        result = deliver(session, row_id, channels, max_attempts)
+    ids, token = claim(session, batch, lease)
+    for row_id in ids:
+        result = deliver(session, row_id, channels, max_attempts, token, lease)
         counts[result] = counts.get(result, 0) + 1
     return counts
 

@@ -189,6 +189,35 @@ def test_a_worker_killed_between_send_and_mark_sends_no_duplicate(app, world, cl
         assert db.session.get(DeliveredKey, row.key) is not None
 
 
+def test_a_batch_that_outlasts_its_lease_is_sent_once_by_whichever_worker_holds_it(app, world, client_as, smtp):
+    smtp.start()
+    set_email(app, world, "isp", ISP)
+    c = client_as("clerk")
+    reqs = network_requests(c, world, 1)
+    c.post("/admin/network_request/action/", {"action": "send_to_isp", "rowid": reqs[0].id})
+
+    def deliver(row_id, token):
+        with app.app_context():
+            channels = channels_from(app.config)
+            try:
+                return delivery.deliver(db.session, row_id, channels, token=token)
+            finally:
+                for ch in channels.values():
+                    ch.close()
+                db.session.remove()
+
+    with app.app_context():
+        [row_id], slow = delivery.claim(db.session, lease=120)  # worker A leases the row, then is slow
+        travel(timedelta(seconds=121))
+        assert delivery.claim(db.session, lease=120)[0] == [row_id]  # worker B takes it over after the lease
+        fresh = db.session.get(Outbox, row_id).claimed_until
+        db.session.remove()
+    assert deliver(row_id, slow) == "skipped"  # A comes back to its old batch: not its row any more
+    assert smtp.inbox.messages == []
+    assert deliver(row_id, fresh) == "sent"
+    assert len(smtp.inbox.messages) == 1
+
+
 def test_incident_reaches_the_managers_inbox_at_once(app, world, client_as):
     c = client_as("clerk")
     assert c.post("/admin/incident/new/", {"location": "2栋大堂", "content": "水管爆裂"}).status_code == 302
