@@ -54,6 +54,16 @@ def reset_peak():
         pass
 
 
+def schema_stamp() -> str:
+    """A short hash of every table's columns and indexes as the models declare them."""
+    import hashlib
+
+    from kernel.db import db
+    parts = sorted(f"{t.name}.{c.name}" for t in db.metadata.tables.values() for c in t.columns)
+    parts += sorted(f"{t.name}:{i.name}" for t in db.metadata.tables.values() for i in t.indexes)
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:10]
+
+
 def build_app():
     from app.config import Config
     from app.factory import create_app
@@ -77,7 +87,8 @@ def fill(app):
         except Exception:  # an empty or foreign database: fill it
             db.session.rollback()
             have, version = None, None
-        if have == ROWS and version == DATA_VERSION:
+        stamp = f"{DATA_VERSION}-{schema_stamp()}"  # a schema change (a new column) refills too
+        if have == ROWS and version == stamp:
             print(f"reusing the filled database ({ROWS:,} rows)", file=sys.stderr)
             return
         t0 = time.perf_counter()
@@ -85,7 +96,7 @@ def fill(app):
         db.create_all()
         load_base()
         roles = {r.code: r for r in db.session.scalars(select(Role))}
-        props = [Property(code="A", name="大型项目", address=DATA_VERSION), Property(code="B", name="小型项目")]
+        props = [Property(code="A", name="大型项目", address=stamp), Property(code="B", name="小型项目")]
         db.session.add_all(props)
         db.session.flush()
         pw = hash_password("bench1234")
