@@ -94,7 +94,7 @@ def declaration_problems(name: str, cls: type, model: type) -> list[str]:
     out = []
     if not cls.print_parts:
         out.append(f"{name}.print_parts: a printable register declares its copies (e.g. 存根)")
-    codes = [p.code for p in cls.print_parts]
+    codes = [getattr(p, "code", None) for p in cls.print_parts]
     for p in cls.print_parts:
         if not isinstance(p, PrintPart):
             out.append(f"{name}.print_parts: {p!r} is not a PrintPart")
