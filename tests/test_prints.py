@@ -194,3 +194,12 @@ def test_wrong_print_declarations_are_named_at_start_up():
         "goods_pass.print_parts: a printable register declares its copies (e.g. 存根)",
         "goods_pass.print_in_force: name the states in which the printed paper is valid",
     ]
+
+
+def test_the_supervisor_reads_the_prints_in_the_audit_log(app, phoned, client_as):
+    clerk, gp = issued_goods_pass(app, phoned, client_as)
+    printed(clerk, "goods_pass", gp.id)
+    printed(clerk, "goods_pass", gp.id, size="A4")
+    page = client_as("supervisor").get("/admin/audit_log/?search=goods_pass").get_data(as_text=True)
+    assert page.count('<td class="col-action">打印</td>') == 2
+    assert "第几次打印: — → 2<br>纸张: — → A4" in page and "第几次打印: — → 1<br>纸张: — → A5" in page
