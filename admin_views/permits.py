@@ -11,6 +11,16 @@ class PermitView(RegisterView):
 
 
 class RenovationPermitView(PermitView):
+    print_template = "print/renovation_permit.html"
+    # 篇5 §2 a, §3: the approved permit is what the lead shows when passes are made and the dates are checked
+    # against; applied for by the owner with the renovation lead (篇5 §1 a), approved by the director
+    print_parts = (PrintPart("owner", T("装修许可证（业主联）", "Renovation permit (owner's copy)")),
+                   PrintPart("stub", T("装修许可证（存根）", "Renovation permit (stub)")))
+    signature_boxes = (SignatureBox(T("业主签字", "Owner's signature")),
+                       SignatureBox(T("装修负责人签字", "Renovation lead's signature")),
+                       SignatureBox(T("主任审批签字", "Director's approval")),
+                       SignatureBox(T("管理处盖章", "Management office stamp")))
+    print_in_force = ("approved",)
     column_list = ("number", "state", "unit", "applicant", "lead_name", "lead_phone", "start_on", "end_on")
     column_filters = ("state", "start_on", "end_on")
     search_contains = ("lead_name",)

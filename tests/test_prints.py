@@ -11,9 +11,10 @@ from app.admin.printing import PrintPart, SignatureBox, declaration_problems
 from kernel.db import db
 from kernel.i18n import T
 from models import AuditLog, Property
-from models.permits import GoodsPass
+from models.permits import GoodsPass, RenovationPermit
+from tests.factories import make
 from tests.helpers import latest, step
-from tests.test_permits import ID, hot_work, issued_goods_pass, issued_worker_pass, new_goods_pass
+from tests.test_permits import ID, approved_permit, hot_work, issued_goods_pass, issued_worker_pass, new_goods_pass
 
 PHONE = "0755-86001234"
 
@@ -168,11 +169,34 @@ def test_the_print_in_english(app, phoned, client_as):
     assert 'data-watermark="1">Not in force<' in printed(clerk, "goods_pass", draft)
 
 
+def test_the_renovation_permit_prints_for_the_owner_and_the_stub_without_a_qr(app, phoned, client_as):
+    pid = approved_permit(app, phoned)
+    c = client_as("clerk")
+    got = parts(printed(c, "renovation_permit", pid))
+    assert list(got) == ["owner", "stub"]
+    assert "装修许可证（业主联）" in got["owner"] and "装修许可证（存根）" in got["stub"]
+    for html in got.values():
+        assert "翠湖花园" in html and PHONE in html and "装修张" in html and "全屋装修" in html
+        assert boxes(html) == ["业主签字", "装修负责人签字", "主任审批签字", "管理处盖章"]
+        assert "data-watermark" not in html and "<svg" not in html  # no guard's check for this register: no QR
+    with app.app_context():
+        sub = make(RenovationPermit, phoned.a, unit_id=phoned.units[("A", "1-1-101")],
+                   applicant_id=phoned.residents[("A", "owner")], lead_name="装修王", content="厨房",
+                   lead_id_number=ID, state="submitted", commit=True).id
+    page = printed(c, "renovation_permit", sub)
+    assert page.count('data-watermark="1">未生效<') == 2 and ID not in page and "002X" in page
+
+
 class _Bad(GoodsPassView):
     print_parts = (PrintPart("gate", T("门", "Gate")), PrintPart("gate", T("门", "Gate")), "stub")
     signature_boxes = (SignatureBox(T("签", "Sign"), parts=("desk",)), "box")
     print_in_force = ("approved",)
     print_size = "Letter"
+
+
+class _QrWithoutCheck(GoodsPassView):
+    print_parts = (PrintPart("owner", T("业主联", "Owner"), qr=True),)
+    print_in_force = ("approved",)
 
 
 class _Bare(GoodsPassView):
@@ -190,6 +214,8 @@ def test_wrong_print_declarations_are_named_at_start_up():
         "goods_pass.print_in_force: 'approved' is not a state",
         "goods_pass.print_size: 'Letter' is not one of A5, A4",
     ]
+    assert declaration_problems("renovation_permit", _QrWithoutCheck, RenovationPermit) == [
+        "renovation_permit.print_parts[owner]: a QR code opens the guard's check; the register has no verify"]
     assert declaration_problems("goods_pass", _Bare, GoodsPass) == [
         "goods_pass.print_parts: a printable register declares its copies (e.g. 存根)",
         "goods_pass.print_in_force: name the states in which the printed paper is valid",

@@ -98,6 +98,8 @@ def declaration_problems(name: str, cls: type, model: type) -> list[str]:
     for p in cls.print_parts:
         if not isinstance(p, PrintPart):
             out.append(f"{name}.print_parts: {p!r} is not a PrintPart")
+        elif p.qr and getattr(model, "verify", None) is None:
+            out.append(f"{name}.print_parts[{p.code}]: a QR code opens the guard's check; the register has no verify")
     if len(set(codes)) != len(codes):
         out.append(f"{name}.print_parts: a part code is used twice")
     for box in cls.signature_boxes:
