@@ -1,5 +1,7 @@
 """Passes and permits screens; approvals, reissue and printing come from the models and app/printing."""
 from app.admin import RegisterView
+from app.admin.printing import PrintPart, SignatureBox
+from kernel.i18n import T
 
 
 class PermitView(RegisterView):
@@ -9,6 +11,16 @@ class PermitView(RegisterView):
 
 
 class RenovationPermitView(PermitView):
+    print_template = "print/renovation_permit.html"
+    # 篇5 §2 a, §3: the approved permit is what the lead shows when passes are made and the dates are checked
+    # against; applied for by the owner with the renovation lead (篇5 §1 a), approved by the director
+    print_parts = (PrintPart("owner", T("装修许可证（业主联）", "Renovation permit (owner's copy)")),
+                   PrintPart("stub", T("装修许可证（存根）", "Renovation permit (stub)")))
+    signature_boxes = (SignatureBox(T("业主签字", "Owner's signature")),
+                       SignatureBox(T("装修负责人签字", "Renovation lead's signature")),
+                       SignatureBox(T("主任审批签字", "Director's approval")),
+                       SignatureBox(T("管理处盖章", "Management office stamp")))
+    print_in_force = ("approved",)
     column_list = ("number", "state", "unit", "applicant", "lead_name", "lead_phone", "start_on", "end_on")
     column_filters = ("state", "start_on", "end_on")
     search_contains = ("lead_name",)
@@ -17,6 +29,13 @@ class RenovationPermitView(PermitView):
 class WorkerPassView(PermitView):
     lookups = ("permit", "applicant")
     print_template = "print/worker_pass.html"
+    # 篇5 §2 f: the card goes to the worker; §2 g: the register line (存根) is signed by the lead, then stamped
+    print_parts = (PrintPart("card", T("装修人员出入证（持证人联）", "Worker pass (holder's card)"), qr=True,
+                             last_four=True),
+                   PrintPart("stub", T("装修人员出入证（存根）", "Worker pass (stub)")))
+    signature_boxes = (SignatureBox(T("签收人(装修负责人)签字", "Signed for by (the lead)"), parts=("stub",)),
+                       SignatureBox(T("财务盖章", "Finance stamp"), parts=("stub",)))
+    print_in_force = ("issued",)
     column_list = ("number", "state", "permit", "worker_name", "worker_id_number", "valid_until", "deposit", "fee",
                    "receipt_no", "supersedes", "superseded_by")
     column_filters = ("state", "valid_until")
@@ -34,6 +53,13 @@ class WorkerPassView(PermitView):
 
 class GoodsPassView(PermitView):
     print_template = "print/goods_pass.html"
+    # 篇5 §1 b-c: the applicant signs 办证人, the duty supervisor signs, the director stamps; the guard keeps a copy
+    print_parts = (PrintPart("gate", T("物品放行条（保安联）", "Goods pass (guard's copy)"), qr=True, last_four=True),
+                   PrintPart("stub", T("物品放行条（存根）", "Goods pass (stub)")))
+    signature_boxes = (SignatureBox(T("办证人签字", "Applicant's signature")),
+                       SignatureBox(T("值班主任签字", "Duty supervisor's signature")),
+                       SignatureBox(T("管理处主任盖章", "Director's stamp")))
+    print_in_force = ("issued",)
     column_list = ("number", "state", "unit", "applicant", "carrier_name", "carrier_id_number", "items", "valid_on",
                    "exited_at")
     column_filters = ("state", "valid_on")
@@ -55,6 +81,16 @@ class AdditionalWorksView(PermitView):
 
 class HotWorkPermitView(PermitView):
     print_template = "print/hot_work_permit.html"
+    # 篇5 §5 d-e: reviewed by engineering and safety, approved and stamped by the director; a copy is filed and the
+    # original handed to the applicant
+    print_parts = (PrintPart("original", T("动火许可证（原件）", "Hot-work permit (original)"), qr=True),
+                   PrintPart("file", T("动火许可证（存档联）", "Hot-work permit (file copy)")))
+    signature_boxes = (SignatureBox(T("工程主管审核签字", "Engineering lead's signature")),
+                       SignatureBox(T("安全主管审核签字", "Safety lead's signature")),
+                       SignatureBox(T("主任审批签字", "Director's approval")),
+                       SignatureBox(T("主任盖章", "Director's stamp")),
+                       SignatureBox(T("申请人签收", "Received by the applicant"), parts=("file",)))
+    print_in_force = ("issued",)
     column_list = ("number", "state", "unit", "applicant", "lead_name", "welder_name", "location", "window_start",
                    "window_end")
     column_filters = ("state", "window_start")

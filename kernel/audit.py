@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, event, insert, inspect
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, event, func, insert, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from kernel.clock import now
@@ -148,6 +148,21 @@ def record_bulk(session: Session, register: str, action: str, items: list[tuple[
             for rid, pid, ch in items]
     if rows:
         session.execute(insert(AuditLog.__table__), rows)
+
+
+def times_printed(session: Session, register: str, record_id: int) -> int:
+    """How many times a record has been printed: its `print` rows in the audit log."""
+    return session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.register == register, AuditLog.record_id == record_id, AuditLog.action == "print")) or 0
+
+
+def record_print(session: Session, obj: Any, size: str) -> int:
+    """A print is kept like any other act (who, when, from where, which copy, which paper); returns the copy's
+    number: 1 for the first print, 2 and on for a reprint (补打)."""
+    copy = times_printed(session, obj.__tablename__, obj.id) + 1
+    record_bulk(session, obj.__tablename__, "print",
+                [(obj.id, getattr(obj, "property_id", None), {"copy": (None, copy), "size": (None, size)})])
+    return copy
 
 
 def record_denied(register: str, record_id: Any, reason: str, property_id: int | None = None) -> None:

@@ -134,6 +134,9 @@ class Display:
             if action == "import_file" and key in IMPORT_FIELDS:
                 rows.append((str(IMPORT_FIELDS[key]), "—", str(new if new is not None else "—")))
                 continue
+            if action == "print" and key in PRINT_FIELDS:
+                rows.append((str(PRINT_FIELDS[key]), "—", str(new if new is not None else "—")))
+                continue
             if action == "denied" and key in DENIED_FIELDS:
                 rows.append((str(DENIED_FIELDS[key]), "—", denied_reason(new) if key == "reason" else str(new or "—")))
                 continue
@@ -204,6 +207,7 @@ ATTACHMENT_FIELDS = {"file": T("文件", "File"), "kind": T("资料", "Document"
                      "size": T("尺寸", "Size")}
 
 
+PRINT_FIELDS = {"copy": T("第几次打印", "Copy"), "size": T("纸张", "Paper")}  # kernel.audit.record_print
 DENIED_FIELDS = {"reason": T("原因", "Reason"), "path": T("地址", "Path")}
 DENIED_REASONS = (  # what kernel.audit.record_denied keeps (English, for IT) -> what a supervisor reads
     ("other property", T("记录属于其他项目", "The record belongs to another property")),

@@ -34,6 +34,8 @@ PLANTED = [  # one message per kind of mistake in tests/declarations/planted_mis
     "broken_register.daily: 'begun_at' is not a column or relationship",
     "broken_register.action_operations: 'obliterate' of 'shred' is not an operation",
     "broken_register.print_template: 'print/missing.html' does not exist",
+    "broken_register.print_parts: a printable register declares its copies (e.g. 存根)",
+    "broken_register.print_in_force: 'printed' is not a state",
     "unitless_register.search_units: the register has no unit to search by",
     "orphan_register.grants: no screen serves this register",
     "broken_register.not_edited_by: 'subject_id' is not a column",

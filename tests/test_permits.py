@@ -706,5 +706,5 @@ def test_rule_9_the_permits_lead_signs_as_signatory_and_finance_stamps(app, worl
     assert "财务已盖过章" in step(client_as("finance"), "worker_pass", "finance_stamp", wid).get_data(as_text=True)
     rows = _signature_rows(c.get(f"/admin/worker_pass/print/?id={wid}").get_data(as_text=True))
     assert "财务盖章" in rows and "finance" in rows
-    stub = c.get(f"/admin/worker_pass/print/?id={wid}").get_data(as_text=True).split('class="stub"')[1]
+    stub = c.get(f"/admin/worker_pass/print/?id={wid}").get_data(as_text=True).split('data-part="stub"')[1]
     assert "签收人：装修张" in stub and "CW-0001" in stub

@@ -9,6 +9,7 @@ from sqlalchemy import inspect as sa_inspect
 
 from app.admin.access import operations_of
 from app.admin.guard import RegisterView
+from app.admin.printing import declaration_problems as print_problems
 from kernel import permissions
 from kernel.checks import attributes, check, properties
 from kernel.register import pii_columns
@@ -81,6 +82,7 @@ def views_name_real_columns(app: Any) -> Iterator[str]:
                 app.jinja_env.get_template(cls.print_template)
             except TemplateNotFound:
                 yield f"{name}.print_template: '{cls.print_template}' does not exist"
+        yield from print_problems(name, cls, model)
 
 
 @check

@@ -66,6 +66,7 @@ class BrokenView(RegisterView):
     daily = DailySheet("begun_at", ("name",))
     action_operations = {"shred": "obliterate"}
     print_template = "print/missing.html"
+    print_in_force = ("printed",)
 
 
 class Voided(Numbered, PropertyScoped, Tracked, Register, Workflow, db.Model):
