@@ -29,6 +29,16 @@ WORK_KIND = {
 }
 
 
+def owner_refusal(applicant, unit_id: int) -> dict | None:
+    """An application made by a resident: only the owner of that unit (篇5 §2 c, §3 a: 业主或业主委托的装修负责人)."""
+    if applicant.unit_id != unit_id:
+        return {"applicant": T("该业户不是此房号的住户", "This resident does not live in this unit")}
+    if applicant.kind != "owner":
+        return {"applicant": T("只能由业主或业主委托的装修负责人办理",
+                               "Only the owner or the owner's renovation lead may apply")}
+    return None
+
+
 def months_later(d: date, months: int) -> date:
     m = d.month - 1 + months
     y, m = d.year + m // 12, m % 12 + 1
@@ -51,16 +61,7 @@ class Application(Voidable, Numbered, PropertyScoped, Tracked, Register):
 
     def applicant_refusal(self, session):
         if self.applicant is not None:
-            if self.applicant.unit_id != self.unit_id:
-                return {"applicant": T("该业户不是此房号的住户", "This resident does not live in this unit")}
-            if self.applicant.kind != "owner":
-                return {
-                    "applicant": T(
-                        "只能由业主或业主委托的装修负责人办理",
-                        "Only the owner or the owner's renovation lead may apply",
-                    )
-                }
-            return None
+            return owner_refusal(self.applicant, self.unit_id)
         if self.lead_name:
             permit = RenovationPermit.active_for(session, self.unit_id)
             if permit is None or permit.lead_name != self.lead_name.strip():
@@ -213,16 +214,7 @@ class WorkerPass(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
         permit."""
         permit = self.permit
         if self.applicant is not None:
-            if self.applicant.unit_id != permit.unit_id:
-                return {"applicant": T("该业户不是此房号的住户", "This resident does not live in this unit")}
-            if self.applicant.kind != "owner":
-                return {
-                    "applicant": T(
-                        "只能由业主或业主委托的装修负责人办理",
-                        "Only the owner or the owner's renovation lead may apply",
-                    )
-                }
-            return None
+            return owner_refusal(self.applicant, permit.unit_id)
         if self.lead_name:
             if self.lead_name.strip() != (permit.lead_name or "").strip():
                 return {"lead_name": T(f"不是该装修许可证上的装修负责人（许可证登记为：{permit.lead_name}）",
