@@ -1,10 +1,9 @@
 """图表: the supervisor's, manager's and regional manager's charts (app/admin/charts.py draws them from SQL)."""
-from flask import abort
 from flask_admin import BaseView, expose
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.admin import login_redirect
+from app.admin import SignedInPage
 from app.admin.charts import draw_all
 from kernel import permissions, scoping
 from kernel.db import db
@@ -12,7 +11,7 @@ from kernel.identity import Property
 from kernel.permissions import VIEW
 
 
-class ChartsView(BaseView):
+class ChartsView(SignedInPage, BaseView):
     """At one property its charts; at "all properties" (the regional manager) the same side by side per property.
 
     Totals only, never records (like the overview)."""
@@ -28,12 +27,6 @@ class ChartsView(BaseView):
 
     def is_accessible(self):
         return current_user.is_authenticated and bool(self.properties())
-
-    def _handle_view(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return login_redirect()
-        if not self.is_accessible():
-            abort(403)
 
     @expose("/")
     def index(self):

@@ -13,7 +13,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import Date, and_, func, select
 
-from app.admin import RegisterView, endpoint, login_redirect
+from app.admin import RegisterView, SignedInPage, endpoint
 from kernel import audit, imports, permissions, scoping
 from kernel.audit import AuditLog
 from kernel.clock import now, start_of, today
@@ -358,7 +358,7 @@ class QualityCheckView(RegisterView):
         model.kind = QualityCheck.kind_for(self.roles, model.kind)
 
 
-class DailySummaryView(BaseView):
+class DailySummaryView(SignedInPage, BaseView):
     """For a date: records made per register and what is still open, printable (for the supervisor)."""
 
     register = "daily_summary"
@@ -368,12 +368,6 @@ class DailySummaryView(BaseView):
 
     def is_accessible(self):
         return current_user.is_authenticated and permissions.allowed(scoping.current_roles(), self.register, "list")
-
-    def _handle_view(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return login_redirect()
-        if not self.is_accessible():
-            abort(403)
 
     @expose("/")
     def index(self):
@@ -525,7 +519,7 @@ def duty_panels(dashboard):
 
 
 
-class RegionalOverviewView(BaseView):
+class RegionalOverviewView(SignedInPage, BaseView):
     """Company-wide oversight: per property and register, how many are open and how many are overdue.
 
     Totals and deadlines, never the records themselves (issue #20: no record-level view of residents and passes
@@ -542,12 +536,6 @@ class RegionalOverviewView(BaseView):
 
     def properties(self):
         return scoping.user_property_ids()
-
-    def _handle_view(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return login_redirect()
-        if not self.is_accessible():
-            abort(403)
 
     @expose("/")
     def index(self):

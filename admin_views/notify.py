@@ -11,7 +11,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import func, select, update
 
-from app.admin import login_redirect
+from app.admin import SignedInPage
 from app.admin.outbound import outbox_rows
 from kernel import audit, delivery, permissions, scoping
 from kernel.clock import now
@@ -54,7 +54,7 @@ def urgent_panel(dashboard: Any) -> dict | None:
         items, url_for("inbox.index"), gettext("全部通知")))
 
 
-class InboxView(BaseView):
+class InboxView(SignedInPage, BaseView):
     """Every user's own notifications: what, which record, when, read or not; marking read."""
 
     register = "inbox"
@@ -67,11 +67,6 @@ class InboxView(BaseView):
 
     def is_visible(self) -> bool:
         return False  # reached from the bell in the header
-
-    def _handle_view(self, name: str, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated:
-            return login_redirect()
-        return None
 
     @expose("/")
     def index(self) -> str:
@@ -103,7 +98,7 @@ def shown_recipient(m: Outbox) -> str:
     return mask_phone(m.recipient) if m.channel in ("sms", "wecom") else (m.recipient or "")
 
 
-class OutboxView(BaseView):
+class OutboxView(SignedInPage, BaseView):
     """IT: what waits, what failed and why; a failed message is sent again from here."""
 
     register = "outbox"
@@ -112,13 +107,6 @@ class OutboxView(BaseView):
 
     def is_accessible(self) -> bool:
         return current_user.is_authenticated and permissions.allowed(scoping.current_roles(), self.register, "list")
-
-    def _handle_view(self, name: str, **kwargs: Any) -> Any:
-        if not current_user.is_authenticated:
-            return login_redirect()
-        if not self.is_accessible():
-            abort(403)
-        return None
 
     @expose("/")
     def index(self) -> str:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from flask import redirect, request, url_for
+from flask import abort, redirect, request, url_for
 from flask_admin import expose
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 # Flask-Admin's own views -> the operation each performs (RegisterView's guard reads this and `endpoint`).
@@ -38,3 +39,15 @@ def operations_of(view: object, name: str) -> tuple[str, ...] | None:
 
 def login_redirect() -> Response:
     return redirect(url_for("auth.login", next=request.full_path))
+
+
+class SignedInPage:
+    """A page beside the registers (charts, daily summary, overview, inbox, outbox): an anonymous visitor is sent to
+    the login page, a user whose roles may not open it (`is_accessible`) gets 403."""
+
+    def _handle_view(self, name: str, **kwargs: object) -> Response | None:
+        if not current_user.is_authenticated:
+            return login_redirect()
+        if not self.is_accessible():
+            abort(403)
+        return None
