@@ -1,15 +1,20 @@
 """Issue 17, the desk's hands: one's own password, data entry at the desk, the roster grid."""
+import calendar
 import re
+from datetime import timedelta
 
 import pytest
 
+from kernel.clock import today
 from kernel.db import db
 from kernel.identity import StaffUser
 from kernel.register import model_for
 from models import GoodsPass, RepairOrder
+from models.duty import Roster, RosterAssignment
 from seeds.demo import DEMO_USERS
 from tests.helpers import latest
 from tests.test_desk import new_repair
+from tests.test_duty import next_month, shifts
 from tests.test_permits import new_goods_pass
 
 
@@ -157,3 +162,106 @@ def test_a_destructive_step_is_red_and_asks_first_and_a_refused_one_is_greyed_wi
 def test_reject_and_cancel_are_declared_destructive():
     for register, step in (("repair_order", "cancel"), ("renovation_permit", "reject")):
         assert model_for(register).transitions[step].destructive, (register, step)
+
+
+# ---------------------------------------------------------------- roster grid: pattern, copy, coverage
+
+def new_roster(app, c, month):
+    assert c.post("/admin/roster/new/", {"month": month.isoformat()}).status_code == 302
+    with app.app_context():
+        return latest(Roster).id
+
+
+def chosen(page, sid, day):
+    """The shift id selected in a person's cell of a day on the grid page ('' for none)."""
+    box = re.search(rf'<select name="c_{sid}_{day.isoformat()}"[^>]*>(.*?)</select>', page, re.S).group(1)
+    m = re.search(r'<option value="(\d+)" selected>', box)
+    return int(m.group(1)) if m else ""
+
+
+def coverage_cell(page, shift_id, day):
+    row = re.search(rf'<tr class="fd-coverage" data-shift="{shift_id}">(.*?)</tr>', page, re.S).group(1)
+    return re.search(rf'<td class="([^"]*)" data-day="{day.isoformat()}"[^>]*>(\d+)</td>', row).groups()
+
+
+def month_days(month):
+    return [month + timedelta(days=i) for i in range(calendar.monthrange(month.year, month.month)[1])]
+
+
+def test_a_pattern_fills_a_persons_month_on_the_page_and_saving_keeps_it(app, world, client_as):
+    cs, month = client_as("cs_admin"), next_month()
+    rid = new_roster(app, cs, month)
+    sh, clerk = shifts(app, world), world.users["clerk"]
+    r = cs.post(f"/admin/roster/grid/?id={rid}", {"fill": "1", "fill_staff": clerk, "pattern": "早早中中晚晚休",
+                                                 "fill_from": "2"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="fd-proposed"' in page
+    days = month_days(month)
+    expected = [sh["early"], sh["early"], sh["middle"], sh["middle"], sh["late"], sh["late"], ""]
+    assert chosen(page, clerk, days[0]) == ""  # before the day it starts from
+    for i, day in enumerate(days[1:]):
+        assert chosen(page, clerk, day) == expected[i % 7], day
+    assert chosen(page, world.users["clerk2"], days[1]) == ""  # only that person
+    with app.app_context():
+        assert db.session.query(RosterAssignment).filter_by(roster_id=rid).count() == 0  # filled, not saved
+    # what the page holds is saved through the grid's one save path
+    form = {f"c_{clerk}_{d.isoformat()}": chosen(page, clerk, d) for d in days}
+    assert cs.post(f"/admin/roster/grid/?id={rid}", form).status_code == 302
+    with app.app_context():
+        saved = {a.day: a.shift_id for a in db.session.query(RosterAssignment).filter_by(roster_id=rid)}
+    assert len(saved) == len([d for i, d in enumerate(days[1:]) if expected[i % 7]])
+
+
+def test_a_pattern_naming_no_shift_is_refused_and_keeps_the_cells_on_the_page(app, world, client_as):
+    cs, month = client_as("cs_admin"), next_month()
+    rid = new_roster(app, cs, month)
+    sh, clerk2 = shifts(app, world), world.users["clerk2"]
+    r = cs.post(f"/admin/roster/grid/?id={rid}", {"fill": "1", "fill_staff": world.users["clerk"],
+                                                 "pattern": "早夜休", f"c_{clerk2}_{month}": sh["late"]})
+    page = r.get_data(as_text=True)
+    assert "无法识别的字：夜" in page and chosen(page, clerk2, month) == sh["late"]
+    r = cs.post(f"/admin/roster/grid/?id={rid}", {"fill": "1", "fill_staff": "", "pattern": "早"})
+    assert "请选择要填充排班的人员" in r.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(RosterAssignment).count() == 0
+
+
+def test_copy_last_month_fills_the_same_days_unsaved(app, world, client_as):
+    cs, month = client_as("cs_admin"), next_month()
+    rid = new_roster(app, cs, month)
+    r = cs.post(f"/admin/roster/grid/?id={rid}", {"copy": "1"})
+    assert "没有排班表可复制" in r.get_data(as_text=True)
+    last = today().replace(day=1)
+    old = new_roster(app, cs, last)
+    sh, clerk, clerk2 = shifts(app, world), world.users["clerk"], world.users["clerk2"]
+    assert cs.post(f"/admin/roster/grid/?id={old}", {f"c_{clerk}_{last}": sh["early"],
+                                                    f"c_{clerk2}_{last + timedelta(days=9)}": sh["late"]}
+                   ).status_code == 302
+    r = cs.post(f"/admin/roster/grid/?id={rid}", {"copy": "1", f"c_{clerk}_{month + timedelta(days=3)}": sh["middle"]})
+    page = r.get_data(as_text=True)
+    assert chosen(page, clerk, month) == sh["early"]
+    assert chosen(page, clerk2, month + timedelta(days=9)) == sh["late"]
+    assert chosen(page, clerk, month + timedelta(days=3)) == ""  # last month's grid, whole
+    with app.app_context():
+        assert db.session.query(RosterAssignment).filter_by(roster_id=rid).count() == 0
+
+
+def test_each_days_coverage_per_shift_and_a_warning_for_an_unstaffed_shift(app, world, client_as):
+    cs, month = client_as("cs_admin"), next_month()
+    rid = new_roster(app, cs, month)
+    sh = shifts(app, world)
+    page = cs.get(f"/admin/roster/grid/?id={rid}").get_data(as_text=True)
+    days = month_days(month)
+    assert f"有{3 * len(days)}个班次无人值班" in page
+    form = {f"c_{world.users['clerk']}_{d}": sh["early"] for d in days}
+    form.update({f"c_{world.users['clerk2']}_{d}": sh["middle"] for d in days})
+    form.update({f"c_{world.users['cs_admin']}_{d}": sh["late"] for d in days[1:]})
+    form[f"c_{world.users['clerk2']}_{days[0]}"] = sh["early"]
+    assert cs.post(f"/admin/roster/grid/?id={rid}", form).status_code == 302
+    page = cs.get(f"/admin/roster/grid/?id={rid}").get_data(as_text=True)
+    assert coverage_cell(page, sh["early"], days[0]) == ("text-center fd-cover ", "2")
+    css, n = coverage_cell(page, sh["middle"], days[0])
+    assert n == "0" and "table-danger" in css
+    assert coverage_cell(page, sh["late"], days[1])[1] == "1"
+    warning = re.search(r'<div class="alert alert-warning" id="fd-unstaffed">(.*?)</div>', page, re.S).group(1)
+    assert "有2个班次无人值班" in warning and "1日中班" in warning and "1日晚班" in warning
