@@ -1,5 +1,6 @@
 """Issue 17, the desk's hands: one's own password, data entry at the desk, the roster grid."""
 import calendar
+import json
 import re
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from kernel.clock import today
 from kernel.db import db
 from kernel.identity import StaffUser
 from kernel.register import model_for
+from kernel.saved_views import SavedView
 from models import GoodsPass, RepairOrder
 from models.duty import Roster, RosterAssignment
 from seeds.demo import DEMO_USERS
@@ -265,3 +267,48 @@ def test_each_days_coverage_per_shift_and_a_warning_for_an_unstaffed_shift(app, 
     assert coverage_cell(page, sh["late"], days[1])[1] == "1"
     warning = re.search(r'<div class="alert alert-warning" id="fd-unstaffed">(.*?)</div>', page, re.S).group(1)
     assert "有2个班次无人值班" in warning and "1日中班" in warning and "1日晚班" in warning
+
+
+# ---------------------------------------------------------------- chosen columns, kept in saved views
+
+def header_style(page):
+    m = re.search(r"<style[^>]*>(table\.model-list[^<]*)</style>", page)
+    return m.group(1) if m else ""
+
+
+def test_the_list_shows_the_chosen_columns_and_a_saved_view_keeps_them(app, world, client_as):
+    c = client_as("clerk")
+    new_repair(c, world)
+    r = c.get("/admin/repair_order/views/columns/?query=search%3D%E6%BC%8F&col=number&col=state&col=nonsense")
+    location = r.headers["Location"]
+    assert r.status_code == 302 and re.search(r"cols=number(,|%2C)state", location) and "search=" in location
+    page = c.get(location).get_data(as_text=True)
+    hidden = header_style(page)
+    assert ".col-unit{display:none}" in hidden and ".col-number{" not in hidden and ".col-state{" not in hidden
+    assert re.search(r'<input type="checkbox"[^>]*name="col" value="number" checked', page)
+    assert re.search(r'<input type="checkbox"[^>]*name="col" value="unit" >', page)
+    assert header_style(c.get("/admin/repair_order/").get_data(as_text=True)) == ""  # none chosen: all shown
+    # saved with the view, and opened again
+    query = location.split("?", 1)[1]
+    assert c.post("/admin/repair_order/views/save/", {"name": "两列", "query": query}).status_code == 302
+    with app.app_context():
+        view = db.session.scalars(db.select(SavedView)).one()
+        assert json.loads(view.spec)["columns"] == ["number", "state"]
+    r = c.get(f"/admin/repair_order/views/{view.id}/")
+    assert re.search(r"cols=number(,|%2C)state", r.headers["Location"])
+    assert ".col-unit{display:none}" in header_style(c.get(r.headers["Location"]).get_data(as_text=True))
+
+
+def test_a_saved_view_whose_column_is_gone_shows_the_rest_and_says_so(app, world, client_as):
+    with app.app_context():
+        view = SavedView(property_id=world.a, register="repair_order", name="旧列",
+                         spec=json.dumps({"filters": [], "columns": ["number", "gone_column"]}),
+                         created_by_id=world.users["clerk"])
+        db.session.add(view)
+        db.session.commit()
+        vid = view.id
+    c = client_as("clerk")
+    r = c.get(f"/admin/repair_order/views/{vid}/", follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "已忽略：gone_column" in page
+    assert ".col-state{display:none}" in header_style(page)
