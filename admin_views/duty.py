@@ -139,7 +139,7 @@ class RosterView(RegisterView):
     def _fill_pattern(staff, shifts, days):
         """{(staff, day): shift} for 早早中中晚晚休 repeated from a day to the month's end, or why not.
 
-        A letter is a shift's first character (早班 -> 早) or its code; 休 (or -) is a day off."""
+        A letter is a shift's first character (早班 -> 早; two shifts sharing one are not offered); 休 or - is off."""
         sid = request.form.get("fill_staff", "")
         person = next((s for s in staff if str(s.id) == sid), None)
         if person is None:
