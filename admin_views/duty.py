@@ -57,7 +57,11 @@ class RosterView(RegisterView):
 
     @endpoint("/grid/", "details", methods=("GET", "POST"))
     def grid_view(self):
-        """The month as a grid (staff x day -> shift), saved in one transaction (saving needs 'edit')."""
+        """The month as a grid (staff x day -> shift), saved in one transaction (saving needs 'edit').
+
+        填充 (a pattern across the month for a person) and 复制上月 (last month's roster) only fill the grid on
+        the page from what was posted, unsaved: 保存排班 saves it through the one save path below.
+        """
         roster = self.get_one(request.args.get("id"))
         if roster is None:
             abort(404)
@@ -70,7 +74,9 @@ class RosterView(RegisterView):
         shifts = db.session.scalars(select(Shift).where(Shift.property_id == roster.property_id, Shift.active)
                                     .order_by(Shift.starts_at)).all()
         cells = {(a.staff_id, a.day): a for a in roster.assignments}
+        chosen = {key: a.shift_id for key, a in cells.items()}
         errors = []
+        proposed = False
         if request.method == "POST":
             if not editable:
                 abort(403)
@@ -91,7 +97,17 @@ class RosterView(RegisterView):
                     errors.append(gettext("未知班次：%(value)s", value=value))
                 else:
                     wanted[(sid, day)] = int(value) if value else None
-            if not errors:
+            if not errors and ("fill" in request.form or "copy" in request.form):
+                chosen = {**chosen, **wanted}
+                proposal = (self._fill_pattern(staff, shifts, days) if "fill" in request.form
+                            else self._copy_last_month(roster, staff, shifts, days))
+                if isinstance(proposal, dict):
+                    chosen.update(proposal)
+                    proposed = True
+                    flash(gettext("已填入表格，尚未保存：核对后请点“保存排班”"), "info")
+                else:
+                    errors.append(proposal)
+            elif not errors:
                 roster.on_edit(db.session, current_user)  # changed after the review: back to draft
                 for key, shift_id in wanted.items():
                     cell = cells.get(key)
@@ -107,9 +123,57 @@ class RosterView(RegisterView):
                 return redirect(url_for(".grid_view", id=roster.id))
             for e in errors[:20]:
                 flash(e, "error")
+        staff_ids = {s.id for s in staff}
+        coverage = {(day, sh.id): 0 for day in days for sh in shifts}
+        for (sid, day), shift_id in chosen.items():
+            if shift_id is not None and sid in staff_ids and (day, shift_id) in coverage:
+                coverage[(day, shift_id)] += 1
+        unstaffed = [(day, sh) for day in days for sh in shifts if not coverage[(day, sh.id)]]
         return self.render("admin/roster_grid.html", roster=roster, days=days, staff=staff, shifts=shifts,
-                           cells=cells, editable=editable)
+                           chosen=chosen, editable=editable, coverage=coverage, unstaffed=unstaffed,
+                           proposed=proposed, pattern=request.form.get("pattern", ""),
+                           fill_staff=request.form.get("fill_staff", ""),
+                           fill_from=request.form.get("fill_from", "1"))
 
+    @staticmethod
+    def _fill_pattern(staff, shifts, days):
+        """{(staff, day): shift} for 早早中中晚晚休 repeated from a day to the month's end, or why not.
+
+        A letter is a shift's first character (早班 -> 早; two shifts sharing one are not offered); 休 or - is off."""
+        sid = request.form.get("fill_staff", "")
+        person = next((s for s in staff if str(s.id) == sid), None)
+        if person is None:
+            return gettext("请选择要填充排班的人员")
+        pattern = "".join((request.form.get("pattern") or "").split())[:62]
+        if not pattern:
+            return gettext("请填写排班规律，例如“早早中中晚晚休”")
+        by_letter = {}
+        for sh in shifts:
+            by_letter.setdefault(sh.name[:1], set()).add(sh.id)
+        letters = {k: next(iter(v)) for k, v in by_letter.items() if len(v) == 1}
+        letters.update({"休": None, "-": None})
+        unknown = sorted({ch for ch in pattern if ch not in letters})
+        if unknown:
+            names = "、".join(f"{k}={sh.name}" for sh in shifts for k in [sh.name[:1]] if k in letters)
+            return gettext("排班规律中有无法识别的字：%(chars)s（可用：%(names)s、休）", chars="".join(unknown),
+                           names=names)
+        raw = request.form.get("fill_from", "1")
+        start = int(raw) if raw.isdigit() and 1 <= int(raw) <= len(days) else 1
+        return {(person.id, day): letters[pattern[i % len(pattern)]]
+                for i, day in enumerate(days[start - 1:])}
+
+    @staticmethod
+    def _copy_last_month(roster, staff, shifts, days):
+        """{(staff, day): shift} of last month's roster (not voided) on the same day of the month, or why not.
+        Every cell of the desk's staff is filled (a day last month left empty is empty here too)."""
+        last = (roster.month - timedelta(days=1)).replace(day=1)
+        previous = db.session.scalar(scoping.scope(select(Roster), Roster).where(
+            Roster.property_id == roster.property_id, Roster.month == last, Roster.state != "void"))
+        if previous is None:
+            return gettext("上月（%(month)s）没有排班表可复制", month=f"{last:%Y-%m}")
+        shift_ids = {sh.id for sh in shifts}
+        before = {(a.staff_id, a.day.day): a.shift_id for a in previous.assignments if a.shift_id in shift_ids}
+        return {(s.id, day): before.get((s.id, day.day)) for s in staff for day in days}
 
     # ---------------------------------------------------------------- the month's grid from a spreadsheet
     def _grid_roster(self):

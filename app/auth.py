@@ -19,7 +19,7 @@ from app.extensions import limiter, login_manager
 from kernel import scoping
 from kernel.db import db
 from kernel.i18n import T
-from kernel.identity import StaffUser, end_sessions, hash_password
+from kernel.identity import PASSWORD_RULE, StaffUser, end_sessions, hash_password, password_weakness
 
 bp = Blueprint("auth", __name__)
 GENERATION = "fd_gen"
@@ -148,8 +148,8 @@ def change_password():
         old, new = request.form.get("password") or "", request.form.get("new_password") or ""
         if not check_password_hash(user.password_hash, old):
             error = T("当前密码不正确", "The current password is wrong")
-        elif len(new) < 8 or len(new) > 128:
-            error = T("新密码至少8位", "The new password needs at least 8 characters")
+        elif password_weakness(user.username, new):
+            error = password_weakness(user.username, new)
         elif new != (request.form.get("new_password_again") or ""):
             error = T("两次输入的新密码不一致", "The two new passwords differ")
         elif new == old:
@@ -162,7 +162,7 @@ def change_password():
             session[GENERATION] = user.session_generation
             flash(str(T("密码已修改", "Password changed")), "success")
             return redirect(url_for("admin.index"))
-    return render_template("password.html", error=error), (400 if error else 200)
+    return render_template("password.html", error=error, rule=PASSWORD_RULE), (400 if error else 200)
 
 
 @bp.errorhandler(429)

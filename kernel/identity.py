@@ -27,6 +27,20 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
+PASSWORD_RULE = T("新密码至少8位，不能全是数字，也不能与用户名相同",
+                  "The new password needs at least 8 characters, not only digits, and not the username")
+
+
+def password_weakness(username: str, password: str) -> T | None:
+    """The one strength rule for a password a person chooses: at least 8 characters (at most 128), not only
+    digits (a phone or ID number is guessed first), not the username. None when it passes."""
+    if len(password) < 8 or len(password) > 128 or password.isdigit():
+        return PASSWORD_RULE
+    if password.strip().lower() == (username or "").strip().lower():
+        return PASSWORD_RULE
+    return None
+
+
 class Property(Tracked, Register, db.Model):
     __tablename__ = "property"
     __label__ = T("项目/管理处", "Properties")

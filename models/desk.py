@@ -190,7 +190,7 @@ class RepairOrder(Record, Workflow, db.Model):
         pass
 
     @transition(source=("registered", "dispatched"), target="cancelled", roles=DESK + ("supervisor",),
-                label=T("取消", "Cancel"), comment_required=True, waits=False)
+                label=T("取消", "Cancel"), comment_required=True, waits=False, destructive=True)
     def cancel(self, ctx):
         pass
 

@@ -325,7 +325,7 @@ class LeaveRequest(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Mod
             a.staff_id = self.substitute.id
 
     @transition(source="submitted", target="rejected", roles=("supervisor",), label=T("驳回", "Reject"), sign_off=True,
-                comment_required=True, waits=False)
+                comment_required=True, waits=False, destructive=True)
     def reject(self, ctx):
         pass
 

@@ -125,7 +125,7 @@ class RenovationPermit(Application, db.Model):
         pass
 
     @transition(source="submitted", target="rejected", roles=("manager",), label=T("驳回", "Reject"),
-                sign_off=True, comment_required=True, waits=False)
+                sign_off=True, comment_required=True, waits=False, destructive=True)
     def reject(self, ctx):
         pass
 
@@ -461,7 +461,8 @@ class ReviewedByEngineering:
         pass
 
     @transition(source=("submitted", "reviewed"), target="rejected", roles=("engineering", "manager"),
-                label=T("驳回", "Reject"), comment_required=True, sign_off=True, waits=False)
+                label=T("驳回", "Reject"), comment_required=True, sign_off=True, waits=False,
+                destructive=True)
     def reject(self, ctx):
         pass
 
@@ -646,7 +647,8 @@ class HotWorkPermit(Application, db.Model):
         pass
 
     @transition(source=("submitted", "reviewed"), target="rejected", roles=("engineering", "safety", "manager"),
-                label=T("驳回", "Reject"), comment_required=True, sign_off=True, waits=False)
+                label=T("驳回", "Reject"), comment_required=True, sign_off=True, waits=False,
+                destructive=True)
     def reject(self, ctx):
         pass
 

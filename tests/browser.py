@@ -159,6 +159,7 @@ def take_step(p: Person, step: str, comment: str | None = None, **fields: str) -
             box.fill(value)
     if comment is not None:
         form.locator("[name=comment]").fill(comment)
+    p.page.once("dialog", lambda d: d.accept())  # a destructive step (作废, 驳回) asks first
     with p.page.expect_navigation():
         form.locator("button").click()
     return p.flashes()

@@ -267,3 +267,22 @@ def pick_in_filter(p, row, label):
     """A filter's value box is a select2 over the offered labels: open it and click the label."""
     row.locator(".select2-choice").last.click()
     p.page.locator(".select2-drop-active .select2-result-label", has_text=label).first.click()
+
+
+def test_the_applicant_lookup_offers_only_residents_of_the_chosen_unit(app, person):
+    """The form's unit goes with the lookup's request (app/templates/admin/fd_entry.html): an owner of
+    another unit is not offered; the first field has the focus."""
+    clerk = person("clerk")
+    clerk.go("/admin/goods_pass/new/")
+    assert clerk.page.evaluate("document.activeElement.closest('#s2id_unit') !== null "
+                               "|| document.activeElement.id === 'unit'")
+    owner = owner_of(app, "1-1-101")
+    pick(clerk, "unit", "3-2-1501", search="3-2-1501")
+    clerk.page.click("#s2id_applicant .select2-choice")
+    with clerk.page.expect_response(lambda r: "/ajax/lookup/" in r.url and "unit=" in r.url):
+        clerk.page.keyboard.type(owner)
+    assert clerk.page.locator(".select2-drop-active .select2-result-label", has_text=owner).count() == 0
+    clerk.page.keyboard.press("Escape")
+    pick(clerk, "unit", "1-1-101", search="1-1-101")
+    pick(clerk, "applicant", owner, search=owner)
+    clerk.check_clean()

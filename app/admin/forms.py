@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask import request
 from flask_admin.babel import Translations
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_babel import lazy_gettext as _l
@@ -82,6 +83,10 @@ class ScopedLoader(QueryAjaxModelLoader):
             query = query.filter(self.model.active.is_(True))  # 停用 master data is no longer offered
         if hasattr(self.model, "offered"):
             query = query.filter(self.model.offered())
+        unit = request.args.get("unit", "")
+        if self.name != "unit" and hasattr(self.model, "unit_id") and unit.isdigit() and len(unit) <= 18 \
+                and (request.endpoint or "").endswith("ajax_lookup"):
+            query = query.filter(self.model.unit_id == int(unit))  # the residents of the unit chosen on the form
         return query
 
     def get_one(self, pk: Any) -> Any:

@@ -29,6 +29,7 @@ from wtforms.validators import Optional
 from app.admin.access import login_redirect, operations_of
 from app.admin.attachments import Attachments
 from app.admin.daily import DailySheets
+from app.admin.entry import Entry, focus_first
 from app.admin.export import Exporting
 from app.admin.filters import Filtering, build_filters
 from app.admin.forms import (
@@ -92,12 +93,13 @@ class VersionedXEditable(XEditableWidget):
         return super().__call__(field, **kwargs)
 
 
-class RegisterView(Filtering, Listing, Queue, SavedViews, Exporting, Importing, Attachments, Steps, DailySheets,
+class RegisterView(Entry, Filtering, Listing, Queue, SavedViews, Exporting, Importing, Attachments, Steps, DailySheets,
                    Printing, Personal, ModelView):
     form_base_class = SecureForm
     list_template = "admin/register_list.html"
     details_template = "admin/register_details.html"
     edit_template = "admin/register_edit.html"
+    create_template = "admin/register_create.html"
     can_view_details = True
     column_display_pk = False
     lookups: tuple[str, ...] = ()        # relationships chosen by search-as-you-type (large tables)
@@ -272,7 +274,7 @@ class RegisterView(Filtering, Listing, Queue, SavedViews, Exporting, Importing, 
             del form[clock]
         if request.method == "GET" and obj is not None:
             form.row_version.data = getattr(obj, "version", "")
-        return form
+        return focus_first(form)
 
     def stale(self, record: Any, sent: Any) -> bool:
         """A missing or malformed row version is refused like an old one."""

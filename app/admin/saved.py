@@ -1,9 +1,10 @@
 """Saved views on a register's list (kernel/saved_views.py): save, share, delete, open.
 
-A view keeps the list's filters by meaning (the column and the operation), its search, its sort by column name
-and the 待我办理 / 超时 switches. Opening one rebuilds today's list URL from that; a filter or sort column that
-the screen no longer has is left out with a message, never a 500. Every write is scoped to the current property
-and audited (SavedView is a Register).
+A view keeps the list's filters by meaning (the column and the operation), its search, its sort by column name,
+the 待我办理 / 超时 switches and the columns chosen in the list's 显示列 menu (`?cols=`: the others are hidden).
+Opening one rebuilds today's list URL from that; a filter, sort or shown column that the screen no longer has
+is left out with a message, never a 500. Every write is scoped to the current property and audited
+(SavedView is a Register).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from kernel.saved_views import SavedView
 
 SHARERS = frozenset({"supervisor", "it"})  # who may share a view with a role at their property
 SWITCHES = ("mine", "overdue")
+COLUMNS_ARG = "cols"  # the columns a list shows, by name, comma-separated
 FILTER_ARG = re.compile(r"flt(\d+)_(\d+)")
 NAME_MAX = 80
 MSG_GONE = _l("视图“%(name)s”中的条件已不存在，已忽略：%(what)s")
@@ -75,6 +77,9 @@ class SavedViews:
                 spec["desc"] = value
             elif key in SWITCHES and value == "1":
                 spec[key] = "1"
+            elif key == COLUMNS_ARG:
+                names = {n for n, _ in self._list_columns}
+                spec["columns"] = [n for n in value.split(",") if n in names][:60]
         return spec
 
     def view_args(self, spec: dict) -> tuple[dict, list[str]]:
@@ -107,7 +112,35 @@ class SavedViews:
         for key in SWITCHES:
             if spec.get(key) == "1":
                 args[key] = 1
+        if isinstance(spec.get("columns"), list):
+            names = {n for n, _ in self._list_columns}
+            kept = [str(n) for n in spec["columns"] if n in names]
+            gone += [str(self.column_labels.get(n, n)) for n in spec["columns"] if n not in names]
+            if kept:
+                args[COLUMNS_ARG] = ",".join(kept)
         return args, gone
+
+    # ---------------------------------------------------------------- which columns the list shows
+    def chosen_columns(self) -> list[str]:
+        """The list's columns the user chose (`?cols=number,state,unit`); all of them when none is chosen."""
+        names = [n for n, _ in self._list_columns]
+        wanted = set((request.args.get(COLUMNS_ARG) or "").split(","))
+        chosen = [n for n in names if n in wanted]
+        return chosen or names
+
+    def hidden_columns(self) -> list[str]:
+        chosen = set(self.chosen_columns())
+        return [n for n, _ in self._list_columns if n not in chosen]
+
+    @endpoint("/views/columns/", "list")
+    def choose_columns(self) -> Response:
+        """The chooser's checkboxes (col=a&col=b) as one list argument, kept by the list's own links."""
+        args = {k: v for k, v in parse_qsl(request.args.get("query", "")[:2000]) if k not in (COLUMNS_ARG, "page")}
+        names = [n for n, _ in self._list_columns]
+        chosen = [n for n in names if n in set(request.args.getlist("col"))]
+        if chosen and len(chosen) < len(names):
+            args[COLUMNS_ARG] = ",".join(chosen)
+        return redirect(url_for(".index_view", **args))
 
     def may_share(self) -> bool:
         return bool(SHARERS & set(self.roles))
