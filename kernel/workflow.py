@@ -193,8 +193,13 @@ def about_self(record: Any, user: Any) -> bool:
 
 
 def refusal(record: Any, t: Transition, user: Any, roles: Iterable[str], session: Session,
-            signoffs: SignOffs | None = None, system: bool = False) -> T | None:
-    """Why `user` may not take step `t` on `record` now, as a message that says what to do; None when they may."""
+            signoffs: SignOffs | None = None, system: bool = False, before_its_form: bool = False) -> T | None:
+    """Why `user` may not take step `t` on `record` now, as a message that says what to do; None when they may.
+
+    `before_its_form`: asked before the step's own form is filled (the details page greys a step out): only who
+    may take it and when; what the form enters (fields, documents, the conditions that read them) is judged
+    when it is posted.
+    """
     roles = set(roles)
     if record.state not in t.source:
         wanted = "、".join(str(record.states.get(s, s)) for s in t.source)
@@ -222,6 +227,8 @@ def refusal(record: Any, t: Transition, user: Any, roles: Iterable[str], session
                              and n in record.transitions)
             return T(f"您已办理“{steps}”，“{t.label.zh}”须由另一位同事办理",
                      f"You took an earlier step; “{t.label.en}” needs a different person")
+    if before_its_form:
+        return None
     for name in t.requires:
         if getattr(record, name, None) in (None, "", False):
             lab = column_label(type(record), name)

@@ -14,7 +14,7 @@ from kernel.saved_views import SavedView
 from models import GoodsPass, RepairOrder
 from models.duty import Roster, RosterAssignment
 from seeds.demo import DEMO_USERS
-from tests.helpers import latest
+from tests.helpers import latest, step
 from tests.test_desk import new_repair
 from tests.test_duty import next_month, shifts
 from tests.test_permits import new_goods_pass
@@ -161,9 +161,26 @@ def test_a_destructive_step_is_red_and_asks_first_and_a_refused_one_is_greyed_wi
     assert "disabled" not in re.search(r"<button[^>]*>", sign).group(0)
 
 
+def test_a_step_whose_own_form_fills_what_it_needs_is_not_greyed(app, world, client_as):
+    # 派工 needs the department, entered on the step's own form: the button stays live; the server judges the post
+    c = client_as("clerk")
+    assert new_repair(c, world).status_code == 302
+    with app.app_context():
+        order = latest(RepairOrder)
+        assert order.department_id is None
+    page = c.get(f"/admin/repair_order/details/?id={order.id}").get_data(as_text=True)
+    dispatch = re.search(r'<form[^>]*id="step-dispatch"[^>]*>.*?</form>', page, re.S).group(0)
+    assert "disabled" not in re.search(r"<button[^>]*>", dispatch).group(0)
+    r = step(c, "repair_order", "dispatch", order.id)
+    # posted without the department: refused with what to do
+    assert "请先填写“接单部门”再派工" in r.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(RepairOrder, order.id).state == "registered"
+
+
 def test_reject_and_cancel_are_declared_destructive():
-    for register, step in (("repair_order", "cancel"), ("renovation_permit", "reject")):
-        assert model_for(register).transitions[step].destructive, (register, step)
+    for register, name in (("repair_order", "cancel"), ("renovation_permit", "reject")):
+        assert model_for(register).transitions[name].destructive, (register, name)
 
 
 # ---------------------------------------------------------------- roster grid: pattern, copy, coverage

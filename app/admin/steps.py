@@ -196,7 +196,9 @@ class Steps:
                 SignOff.register == self.register, SignOff.record_id == model.id).order_by(SignOff.id)).all()
             for t in model.transitions.values():
                 if model.state in t.source and not t.system and self.allowed(f"transition:{t.name}"):
-                    steps.append((t, refusal(model, t, current_user, self.roles, self.session)))
+                    has_form = bool(t.fields) or bool(self.step_documents(model, t.name))
+                    steps.append((t, refusal(model, t, current_user, self.roles, self.session,
+                                             before_its_form=has_form)))
                     if t.fields:
                         forms[t.name] = self.step_form(t)(obj=model)
         reveal = [(name, self.display().label(name)) for name in pii_columns(self.model)
