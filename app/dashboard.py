@@ -35,11 +35,13 @@ QUICK_CREATE = 5      # 新建 buttons: the registers I entered most in the last
 QUICK_DAYS = 30
 
 
-def pending_for_me(view: Any) -> int:
-    """Records waiting for a step of mine now (app/admin/queue.py): the rows of the list's `?mine=1`."""
+def pending_for_me(view: Any) -> tuple[int, Any]:
+    """Records waiting for a step of mine now (app/admin/queue.py): the rows of the list's `?mine=1`, and the
+    clause that finds them (built once: the queue below lists the same rows)."""
     if not view.has_queue():  # nothing of this register ever waits for my roles: no query
-        return 0
-    return view.capped_count(view.mine_clause())
+        return 0, None
+    clause = view.mine_clause()
+    return view.capped_count(clause), clause
 
 
 def overdue_count(view: Any) -> int:
@@ -90,14 +92,14 @@ class Dashboard(AdminIndexView):
         rows, queue = [], []
         registers = self.registers()
         for view in registers:
-            pending, late = pending_for_me(view), overdue_count(view)
+            (pending, mine), late = pending_for_me(view), overdue_count(view)
             if pending or late:
                 url = url_for(f"{view.endpoint}.index_view")
                 rows.append(dict(view=view, pending=pending, overdue=late, url=url,
                                  pending_url=url_for(f"{view.endpoint}.index_view", mine=1) if pending else None,
                                  overdue_url=url_for(f"{view.endpoint}.index_view", overdue=1) if late else None))
             if pending:
-                queue += view.queue_rows(QUEUE_ROWS)
+                queue += view.queue_rows(QUEUE_ROWS, mine=mine)
         queue.sort(key=lambda r: (not r["overdue"], r["since"] is None, r["since"] or 0, r["number"]))
         guard_first = "guard" in scoping.current_roles()
         panels = [] if guard_first else [verify_panel(self)]

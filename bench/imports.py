@@ -30,6 +30,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from app.config import Config  # noqa: E402
 from app.factory import create_app  # noqa: E402
+from bench.run import reset_peak, rss_peak_kib  # noqa: E402
 from kernel.db import db  # noqa: E402
 from kernel.identity import Membership, Property, Role, StaffUser, hash_password  # noqa: E402
 from kernel.validators import check_character  # noqa: E402
@@ -43,26 +44,11 @@ TRACE = os.environ.get("BENCH_TRACEMALLOC") == "1"
 BORN = date(1950, 1, 1)
 
 
-def rss_peak_kib() -> int:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
-
-
 def rss_kib() -> int:
     for line in open("/proc/self/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-def reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
 
 
 def fill(app) -> None:

@@ -99,7 +99,7 @@ class Queue:
         rows = self.get_query().filter(clause).with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
         return min(self.session.execute(select(func.count()).select_from(rows)).scalar_one(), cap + 1)
 
-    def queue_rows(self, limit: int, at: datetime | None = None) -> list[dict]:
+    def queue_rows(self, limit: int, at: datetime | None = None, mine: Any = None) -> list[dict]:
         """The oldest waiting records, overdue first: number, unit, what waits, since when, one link each."""
         model, at = self.model, at or now()
         steps = queue_steps(model, self.roles)
@@ -111,7 +111,7 @@ class Queue:
         cols = [model.id, model.state, model.state_changed_at,
                 getattr(model, "number", literal(None)).label("number"),
                 (unit.code if unit is not None else literal(None)).label("unit_code"), late.label("late"), *late_cols]
-        query = self.get_query().filter(self.mine_clause()).with_entities(*cols)
+        query = self.get_query().filter(self.mine_clause() if mine is None else mine).with_entities(*cols)
         if unit is not None:  # the unit's code in the same query, not one lookup per row
             query = query.outerjoin(unit, unit.id == model.unit_id)
         query = query.order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit)
