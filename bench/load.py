@@ -16,6 +16,7 @@ import json
 import os
 import random
 import re
+import runpy
 import signal
 import socket
 import statistics
@@ -36,8 +37,35 @@ CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 WORKERS = int(os.environ.get("BENCH_LOAD_WORKERS", "2"))
 SUPERVISORS = max(1, CLIENTS // 4)
+# the worker settings gunicorn will use: deploy/gunicorn.conf.py under this environment (GUNICORN_WORKER_CLASS ...)
+GUNICORN = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+WORKER_CLASS = f"{GUNICORN['worker_class']}" + (f" ×{GUNICORN['threads']} threads" if GUNICORN.get("threads", 1) > 1
+                                                  else "")
 PASSWORD = "bench1234"
 TARGET = dict(rps=100, p95_ms=250)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (0 when it is gone), from /proc."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+
+
+def backends(engine) -> list[int]:
+    """The PostgreSQL server processes serving this database (the app's pools)."""
+    with engine.connect() as c:
+        return list(c.scalars(text("select pid from pg_stat_activity where datname = current_database() "
+                                   "and pid <> pg_backend_pid()")))
 
 
 def free_port() -> int:
@@ -50,6 +78,7 @@ def prepare() -> dict:
     """The bench's users (a supervisor is added if missing) and the ids the workload needs."""
     from app.config import Config
     from app.factory import create_app
+    from bench.run import sync_counters
     from kernel.db import db
     from kernel.identity import hash_password
     from models import Membership, Role, StaffUser
@@ -63,6 +92,7 @@ def prepare() -> dict:
             role = s.query(Role).filter_by(code="supervisor").one()
             s.add(Membership(user_id=u.id, property_id=1, role_id=role.id))
             s.commit()
+        sync_counters(s)  # today's numbers continue after the generated ones (else every create is a duplicate)
         sample = s.execute(text("select id, number, phone, unit_id from repair_order where property_id = 1 "
                                 "order by id desc limit 2000")).all()
         units = [r[0] for r in s.execute(text("select id from unit where property_id = 1 limit 500"))]
@@ -195,7 +225,6 @@ def main() -> None:
     engine = create_engine(URL)
     with engine.connect() as c:
         rows = c.scalar(text("select count(*) from repair_order where property_id = 1"))
-    engine.dispose()
     data = prepare()
     port = free_port()
     log = open(ROOT / "bench" / "load-gunicorn.log", "w")
@@ -219,6 +248,11 @@ def main() -> None:
             warm.request("GET", "/admin/")
         out: list = []
         errors: list = []
+        # where the CPU goes during the run: the gunicorn workers, PostgreSQL's backends, this client process
+        # (a worker recycled by max_requests, or a backend that ended, is counted from its replacement's start)
+        cpu0 = {("app", p): cpu_seconds(p) for p in children(server.pid)}
+        cpu0.update({("db", p): cpu_seconds(p) for p in backends(engine)})
+        client0 = time.process_time()
         start = time.perf_counter()
         stop = start + SECONDS
         threads = [threading.Thread(target=run_client, args=(
@@ -229,7 +263,15 @@ def main() -> None:
         for th in threads:
             th.join()
         elapsed = time.perf_counter() - start
+        client_cpu = time.process_time() - client0
+        cpu = {"app": 0.0, "db": 0.0}
+        for kind, pids in (("app", children(server.pid)), ("db", backends(engine))):
+            for p in pids:
+                cpu[kind] += cpu_seconds(p) - cpu0.get((kind, p), 0.0)
+        workers_now = children(server.pid)
+        recycled = len(set(workers_now) - {p for k, p in cpu0 if k == "app"})
     finally:
+        engine.dispose()
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         log.close()
@@ -240,7 +282,7 @@ def main() -> None:
     by_kind: dict[str, list] = {}
     for name, ms in out:
         by_kind.setdefault(name, []).append(ms)
-    print(f"\nFrontDesk bench-load · gunicorn {WORKERS} sync workers · PostgreSQL · {rows:,} repair orders · "
+    print(f"\nFrontDesk bench-load · gunicorn {WORKERS} {WORKER_CLASS} workers · PostgreSQL · {rows:,} repair orders · "
           f"{CLIENTS} clients ({CLIENTS - SUPERVISORS} clerks, {SUPERVISORS} supervisors) · {SECONDS:.0f} s")
     print(f"{'request':<16}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}")
     for name, ms in sorted(by_kind.items()):
@@ -250,9 +292,15 @@ def main() -> None:
           f"(target ≤ {TARGET['p95_ms']}), errors {len(errors)}")
     if errors:
         print("first errors:", errors[:5])
+    n = max(len(times), 1)
+    print(f"CPU per request: gunicorn workers {cpu['app'] / n * 1000:.1f} ms, PostgreSQL {cpu['db'] / n * 1000:.1f} ms,"
+          f" this client {client_cpu / n * 1000:.1f} ms; workers recycled during the run: {recycled}")
     print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(json.dumps(dict(clients=CLIENTS, seconds=SECONDS, workers=WORKERS, rows=rows, requests=len(times),
-                          rps=round(rps, 1), p50_ms=round(p50, 1), p95_ms=round(p95, 1), errors=len(errors),
+    print(json.dumps(dict(clients=CLIENTS, seconds=SECONDS, workers=WORKERS, worker_class=WORKER_CLASS, rows=rows,
+                          requests=len(times), rps=round(rps, 1), p50_ms=round(p50, 1), p95_ms=round(p95, 1),
+                          errors=len(errors), cpu_ms_per_request=dict(
+                              app=round(cpu["app"] / n * 1000, 1), db=round(cpu["db"] / n * 1000, 1),
+                              client=round(client_cpu / n * 1000, 1)), workers_recycled=recycled,
                           load_average=os.getloadavg()[0])))
 
 

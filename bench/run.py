@@ -244,6 +244,7 @@ def fill(app):
         stamp = data_stamp(engine.dialect.name)
         if have == props[0][2] and version == stamp:
             print(f"reusing the filled database ({ROWS:,} rows)", file=sys.stderr)
+            sync_counters(db.session)  # a database filled before the counters were synced
             return
         db.session.rollback()  # the check's read locks would hold drop_all (another connection) forever on PostgreSQL
         t0 = time.perf_counter()
@@ -322,9 +323,35 @@ def fill(app):
             state="signed", state_changed_at=now, created_at=now, created_by_id=1, version=1, valid_on=now.date())
             for i in range(PASSES)])
         db.session.commit()
+        sync_counters(db.session)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.execute(text("VACUUM ANALYZE" if pg else "ANALYZE"))
         print(f"fill done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+def sync_counters(session) -> None:
+    """Number counters continue after the generated numbers, as after a data migration: without this an order
+    registered today (bench.load's creates) draws "A-BX-<today>-0001", which the generated data already holds,
+    and the save fails as a duplicate. Only recent days matter: the app numbers by today's date."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from kernel.numbering import NumberSequence
+    table = NumberSequence.__table__
+    last: dict[tuple[int, str, str], int] = {}
+    rows = session.execute(text("select property_id, number from repair_order where received_at >= :since"),
+                           {"since": datetime.now() - timedelta(days=3)})
+    for pid, number in rows:
+        _, prefix, day, seq = number.split("-")
+        key = (pid, prefix, day)
+        last[key] = max(last.get(key, 0), int(seq))
+    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    for (pid, prefix, day), n in last.items():
+        stmt = upsert(table).values(property_id=pid, prefix=prefix, day=datetime.strptime(day, "%Y%m%d").date(),
+                                    last=n)
+        session.execute(stmt.on_conflict_do_update(  # never lower a counter the app already moved on
+            index_elements=[table.c.property_id, table.c.prefix, table.c.day], set_=dict(last=stmt.excluded.last),
+            where=table.c.last < stmt.excluded.last))
+    session.commit()
 
 
 class SqlTimer:

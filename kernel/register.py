@@ -252,6 +252,9 @@ class Numbered:
     @declared_attr.directive
     def __table_args__(cls):
         args = [UniqueConstraint("property_id", "number")]
+        # "what I registered here since <date>" (the home page's counts of my month) from the index alone: with
+        # created_at alone it read every property's rows of the month, 10x more at 10M rows in 50 properties
+        args.append(Index(f"ix_{cls.__tablename__}_property_creator", "property_id", "created_by_id", "created_at"))
         if issubclass(cls, Workflow):
             # the list's state filter within a property, newest first, from one index at any size
             args.append(Index(f"ix_{cls.__tablename__}_property_state_id", "property_id", "state", "id"))
