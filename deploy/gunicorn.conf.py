@@ -21,8 +21,8 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))  # a full export of a l
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then (a leak cannot grow for ever); the jitter keeps them from restarting together.
-# Not too often: a new worker builds the app (~3 s of CPU) and serves nothing meanwhile; at 2,000 a busy desk
-# (bench/load.py, ~50 requests/s per worker) restarted each worker every 40 s, and the run's p95 showed it.
+# Not too often: a new worker builds the app (3 s of CPU, measured) and serves nothing meanwhile; at 2,000 and the
+# throughput target of bench/load.py (100 requests/s, 50 per worker) each worker would restart every 40 s.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = max_requests // 10
 
