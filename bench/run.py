@@ -391,8 +391,9 @@ def measure(client, url, timer, repeat=REPEAT):
         sql.append(timer.total * 1000)
         rest.append(wall[-1] - sql[-1])
     q = statistics.quantiles(wall, n=20)
-    return dict(p50=statistics.median(wall), p95=q[-1], sql=statistics.median(sql), rest=statistics.median(rest),
-                cpu=statistics.median(cpu))
+    # min: the request with the least waiting for a core, the figure to compare runs by on a shared machine
+    return dict(p50=statistics.median(wall), p95=q[-1], min=min(wall), sql=statistics.median(sql),
+                rest=statistics.median(rest), cpu=statistics.median(cpu))
 
 
 # issue 14's targets, p50 ms at 1M rows: (SQLite, PostgreSQL)
@@ -470,11 +471,12 @@ def main():
         f" · {REPEAT} requests each"
     )
     pg = dialect == "postgresql"
-    print(f"{'page':<16}{'p50 ms':>9}{'p95 ms':>9}{'SQL ms':>9}{'rest ms':>9}{'CPU ms':>9}{'target':>9}")
+    print(f"{'page':<16}{'p50 ms':>9}{'p95 ms':>9}{'min ms':>9}{'SQL ms':>9}{'rest ms':>9}{'CPU ms':>9}{'target':>9}")
     for name, m in results.items():
         target = TARGETS.get(name, (None, None))[pg]
         mark = "" if target is None else f"{'≤' if m['p50'] <= target else '>'}{target}"
-        print(f"{name:<16}{m['p50']:>9.1f}{m['p95']:>9.1f}{m['sql']:>9.1f}{m['rest']:>9.1f}{m['cpu']:>9.1f}{mark:>9}")
+        print(f"{name:<16}{m['p50']:>9.1f}{m['p95']:>9.1f}{m['min']:>9.1f}{m['sql']:>9.1f}{m['rest']:>9.1f}"
+              f"{m['cpu']:>9.1f}{mark:>9}")
     print(f"bulk approval of {PASSES:,} goods passes: {bulk_s:.2f} s ({audited} audit rows)")
     for kind, e in exports.items():
         target = f" (target ≤ {XLSX_TARGET_S} s)" if kind == "xlsx" else ""
