@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.run import LOAD_CONTACT  # noqa: E402
+
 URL = os.environ.get("DATABASE_URL", "")
 CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
@@ -165,7 +167,7 @@ def workload(client: Client, data: dict, rng: random.Random, clerk: bool) -> tup
         if roll < 0.80:
             return "details", "GET", f"{base}details/?id={rid}", None, (200,)
         if roll < 0.92:
-            form = {"unit": rng.choice(data["units"]), "contact": "压测", "source": "phone", "content": "灯不亮",
+            form = {"unit": rng.choice(data["units"]), "contact": LOAD_CONTACT, "source": "phone", "content": "灯不亮",
                     "phone": f"139{rng.randint(0, 99999999):08d}", "csrf_token": client.token}
             return "create", "POST", f"{base}new/", form, (302,)
         return "dispatch", "POST", "", None, (302,)  # filled in by run(): the order this client registered
