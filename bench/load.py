@@ -5,9 +5,12 @@ gunicorn on a free port of 127.0.0.1, logs in 12 clerks and 4 supervisors, and r
 clerks open the list, filter by state, search by phone and by number, page, open details, register repair
 orders and dispatch them; supervisors open the home page, the lists, the overdue switch and details. Each client
 sends its next request when the last one is answered (closed loop). Prints requests/s, p50, p95, errors (any
-answer other than the expected one, or no answer) and the same as one JSON line.
+answer other than the expected one, or no answer), the CPU time per request of the gunicorn workers, of
+PostgreSQL's backends and of this client (where the time goes, and how much of the machine the run got), and the
+same as one JSON line. Orders it registers have the contact LOAD_CONTACT, which bench.run's reuse check ignores.
 
     BENCH_LOAD_CLIENTS=16 BENCH_LOAD_SECONDS=60 BENCH_LOAD_WORKERS=2
+    GUNICORN_WORKER_CLASS=gthread GUNICORN_THREADS=4 (deploy/gunicorn.conf.py reads them) to compare worker types
 """
 from __future__ import annotations
 

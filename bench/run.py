@@ -13,7 +13,7 @@ orders at 10M, as many as A has in the 1M run) inside a table ten times larger: 
 PostgreSQL fills set-based (sql_orders: one INSERT ... SELECT over generate_series, indexes built afterwards;
 10M rows in minutes); SQLite keeps the Python generator (python_orders), whose data is what bench-v2 made.
 
-Prints a table (per page: p50 and p95 of the whole request, the SQL time inside the same requests, "the rest" =
+Prints a table (per page: p50, p95 and least of the whole request, the SQL time inside the same requests, "the rest" =
 Python + template, the process CPU time, and the target) and, as the last line, one JSON object with the figures.
 Wall times on a shared machine include waiting for a core; the CPU column is the process's own time, the steadier
 figure when other work runs (the note in README says which machine state a table was made in).
