@@ -5,9 +5,12 @@ gunicorn on a free port of 127.0.0.1, logs in 12 clerks and 4 supervisors, and r
 clerks open the list, filter by state, search by phone and by number, page, open details, register repair
 orders and dispatch them; supervisors open the home page, the lists, the overdue switch and details. Each client
 sends its next request when the last one is answered (closed loop). Prints requests/s, p50, p95, errors (any
-answer other than the expected one, or no answer) and the same as one JSON line.
+answer other than the expected one, or no answer), the CPU time per request of the gunicorn workers, of
+PostgreSQL's backends and of this client (where the time goes, and how much of the machine the run got), and the
+same as one JSON line. Orders it registers have the contact LOAD_CONTACT, which bench.run's reuse check ignores.
 
     BENCH_LOAD_CLIENTS=16 BENCH_LOAD_SECONDS=60 BENCH_LOAD_WORKERS=2
+    GUNICORN_WORKER_CLASS=gthread GUNICORN_THREADS=4 (deploy/gunicorn.conf.py reads them) to compare worker types
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import json
 import os
 import random
 import re
+import runpy
 import signal
 import socket
 import statistics
@@ -31,13 +35,42 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.run import LOAD_CONTACT  # noqa: E402
+
 URL = os.environ.get("DATABASE_URL", "")
 CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 WORKERS = int(os.environ.get("BENCH_LOAD_WORKERS", "2"))
 SUPERVISORS = max(1, CLIENTS // 4)
+# the worker settings gunicorn will use: deploy/gunicorn.conf.py under this environment (GUNICORN_WORKER_CLASS ...)
+GUNICORN = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+WORKER_CLASS = f"{GUNICORN['worker_class']}" + (f" ×{GUNICORN['threads']} threads" if GUNICORN.get("threads", 1) > 1
+                                                  else "")
 PASSWORD = "bench1234"
 TARGET = dict(rps=100, p95_ms=250)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (0 when it is gone), from /proc."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+
+
+def backends(engine) -> list[int]:
+    """The PostgreSQL server processes serving this database (the app's pools)."""
+    with engine.connect() as c:
+        return list(c.scalars(text("select pid from pg_stat_activity where datname = current_database() "
+                                   "and pid <> pg_backend_pid()")))
 
 
 def free_port() -> int:
@@ -50,6 +83,7 @@ def prepare() -> dict:
     """The bench's users (a supervisor is added if missing) and the ids the workload needs."""
     from app.config import Config
     from app.factory import create_app
+    from bench.run import sync_counters
     from kernel.db import db
     from kernel.identity import hash_password
     from models import Membership, Role, StaffUser
@@ -63,6 +97,7 @@ def prepare() -> dict:
             role = s.query(Role).filter_by(code="supervisor").one()
             s.add(Membership(user_id=u.id, property_id=1, role_id=role.id))
             s.commit()
+        sync_counters(s)  # today's numbers continue after the generated ones (else every create is a duplicate)
         sample = s.execute(text("select id, number, phone, unit_id from repair_order where property_id = 1 "
                                 "order by id desc limit 2000")).all()
         units = [r[0] for r in s.execute(text("select id from unit where property_id = 1 limit 500"))]
@@ -135,7 +170,7 @@ def workload(client: Client, data: dict, rng: random.Random, clerk: bool) -> tup
         if roll < 0.80:
             return "details", "GET", f"{base}details/?id={rid}", None, (200,)
         if roll < 0.92:
-            form = {"unit": rng.choice(data["units"]), "contact": "压测", "source": "phone", "content": "灯不亮",
+            form = {"unit": rng.choice(data["units"]), "contact": LOAD_CONTACT, "source": "phone", "content": "灯不亮",
                     "phone": f"139{rng.randint(0, 99999999):08d}", "csrf_token": client.token}
             return "create", "POST", f"{base}new/", form, (302,)
         return "dispatch", "POST", "", None, (302,)  # filled in by run(): the order this client registered
@@ -195,7 +230,6 @@ def main() -> None:
     engine = create_engine(URL)
     with engine.connect() as c:
         rows = c.scalar(text("select count(*) from repair_order where property_id = 1"))
-    engine.dispose()
     data = prepare()
     port = free_port()
     log = open(ROOT / "bench" / "load-gunicorn.log", "w")
@@ -219,6 +253,11 @@ def main() -> None:
             warm.request("GET", "/admin/")
         out: list = []
         errors: list = []
+        # where the CPU goes during the run: the gunicorn workers, PostgreSQL's backends, this client process
+        # (a worker recycled by max_requests, or a backend that ended, is counted from its replacement's start)
+        cpu0 = {("app", p): cpu_seconds(p) for p in children(server.pid)}
+        cpu0.update({("db", p): cpu_seconds(p) for p in backends(engine)})
+        client0 = time.process_time()
         start = time.perf_counter()
         stop = start + SECONDS
         threads = [threading.Thread(target=run_client, args=(
@@ -229,7 +268,15 @@ def main() -> None:
         for th in threads:
             th.join()
         elapsed = time.perf_counter() - start
+        client_cpu = time.process_time() - client0
+        cpu = {"app": 0.0, "db": 0.0}
+        for kind, pids in (("app", children(server.pid)), ("db", backends(engine))):
+            for p in pids:
+                cpu[kind] += cpu_seconds(p) - cpu0.get((kind, p), 0.0)
+        workers_now = children(server.pid)
+        recycled = len(set(workers_now) - {p for k, p in cpu0 if k == "app"})
     finally:
+        engine.dispose()
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         log.close()
@@ -240,7 +287,7 @@ def main() -> None:
     by_kind: dict[str, list] = {}
     for name, ms in out:
         by_kind.setdefault(name, []).append(ms)
-    print(f"\nFrontDesk bench-load · gunicorn {WORKERS} sync workers · PostgreSQL · {rows:,} repair orders · "
+    print(f"\nFrontDesk bench-load · gunicorn {WORKERS} {WORKER_CLASS} workers · PostgreSQL · {rows:,} repair orders · "
           f"{CLIENTS} clients ({CLIENTS - SUPERVISORS} clerks, {SUPERVISORS} supervisors) · {SECONDS:.0f} s")
     print(f"{'request':<16}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}")
     for name, ms in sorted(by_kind.items()):
@@ -250,9 +297,15 @@ def main() -> None:
           f"(target ≤ {TARGET['p95_ms']}), errors {len(errors)}")
     if errors:
         print("first errors:", errors[:5])
+    n = max(len(times), 1)
+    print(f"CPU per request: gunicorn workers {cpu['app'] / n * 1000:.1f} ms, PostgreSQL {cpu['db'] / n * 1000:.1f} ms,"
+          f" this client {client_cpu / n * 1000:.1f} ms; workers recycled during the run: {recycled}")
     print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(json.dumps(dict(clients=CLIENTS, seconds=SECONDS, workers=WORKERS, rows=rows, requests=len(times),
-                          rps=round(rps, 1), p50_ms=round(p50, 1), p95_ms=round(p95, 1), errors=len(errors),
+    print(json.dumps(dict(clients=CLIENTS, seconds=SECONDS, workers=WORKERS, worker_class=WORKER_CLASS, rows=rows,
+                          requests=len(times), rps=round(rps, 1), p50_ms=round(p50, 1), p95_ms=round(p95, 1),
+                          errors=len(errors), cpu_ms_per_request=dict(
+                              app=round(cpu["app"] / n * 1000, 1), db=round(cpu["db"] / n * 1000, 1),
+                              client=round(client_cpu / n * 1000, 1)), workers_recycled=recycled,
                           load_average=os.getloadavg()[0])))
 
 

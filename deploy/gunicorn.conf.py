@@ -13,12 +13,18 @@ from prometheus_client import multiprocess
 bind = os.environ.get("FRONTDESK_BIND", "127.0.0.1:8000")  # nginx proxies to this; never expose it directly
 # WEB_CONCURRENCY is gunicorn's own variable; default: 2 per core + 1, at most 8 (each keeps a DB pool)
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
-worker_class = "sync"  # nginx buffers requests and responses, so slow clients never hold a worker
+# sync: nginx buffers requests and responses, so slow clients never hold a worker. gthread (with GUNICORN_THREADS)
+# lets a worker run Python for one request while another waits on PostgreSQL (bench/load.py compares them).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))  # a full export of a large register streams for a while
 graceful_timeout = 30
 keepalive = 5
-max_requests = 2000  # recycle workers now and then; the jitter keeps them from restarting together
-max_requests_jitter = 200
+# Recycle workers now and then (a leak cannot grow for ever); the jitter keeps them from restarting together.
+# Not too often: a new worker builds the app (3 s of CPU, measured) and serves nothing meanwhile; at 2,000 and the
+# throughput target of bench/load.py (100 requests/s, 50 per worker) each worker would restart every 40 s.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = max_requests // 10
 
 # The app writes one JSON line per request (path and endpoint, never the query string, which can carry a
 # searched ID number or phone). gunicorn's access line would repeat it with the query string: off.

@@ -434,8 +434,11 @@ class FeePayment(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
     method: Mapped[str] = field(T("付款方式", "Paid by"), String(12), nullable=False, default="cash",
                                 choices=PAY_METHOD)
     receipt_no: Mapped[str] = field(T("收据号", "Receipt number"), String(30), nullable=False, index=True)
+    # fee_payment replaces Numbered's table arguments: its indexes repeated here
     __table_args__ = (UniqueConstraint("property_id", "number"), UniqueConstraint("property_id", "receipt_no"),
-                      Index("ix_fee_payment_property_state_id", "property_id", "state", "id"))
+                      Index("ix_fee_payment_property_state_id", "property_id", "state", "id"),
+                      Index("ix_fee_payment_property_creator", "property_id", "created_by_id", "created_at"),
+                      Index("ix_fee_payment_property_id_id", "property_id", "id"))
 
     def __str__(self):
         return f"{self.number} {self.unit} {self.amount}元"
