@@ -203,9 +203,19 @@ class _Pipe(io.RawIOBase):
         return out
 
 
-def xlsx_stream(header: list[str], rows: Iterable[list], title: str) -> Iterator[bytes]:
+def _typed_writer(kind: type | None) -> Any:
+    """A column's cell writer, picked once: text (None) or a declared type; an empty cell of either is <c/>."""
+    if kind is None:
+        return lambda v: _text(v) if type(v) is str else cell_xml(v)
+    write = WRITERS.get(kind, cell_xml)
+    return lambda v: "<c/>" if v is None else (write(v) if type(v) is kind else cell_xml(v))
+
+
+def xlsx_stream(header: list[str], rows: Iterable[list], title: str,
+                kinds: list[type | None] | None = None) -> Iterator[bytes]:
     """The workbook: the first rows are read ahead to size the columns, the rest stream; the header row is bold,
-    frozen and carries an autofilter over every row written."""
+    frozen and carries an autofilter over every row written. `kinds` (a column's type, None for text) picks each
+    column's writer once; without it each cell's own type does."""
     pipe = _Pipe()
     rows = iter(rows)
     sample = list(itertools.islice(rows, SAMPLE_ROWS))
@@ -217,9 +227,13 @@ def xlsx_stream(header: list[str], rows: Iterable[list], title: str) -> Iterator
         with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
             out = [SHEET_OPEN, cols_xml(widths_of(header, sample)), "<sheetData>",
                    '<row r="1">', *map(_header, header), "</row>"]
+            writers = [_typed_writer(k) for k in kinds] if kinds else None
             for n, row in enumerate(itertools.chain(sample, rows), 2):
                 out.append(f'<row r="{n}">')
-                out.extend(map(cell_xml, row))
+                if writers is not None:
+                    out.extend([w(v) for w, v in zip(writers, row, strict=True)])
+                else:
+                    out.extend(map(cell_xml, row))
                 out.append("</row>")
                 last = n
                 if n % FLUSH_ROWS == 0:
