@@ -16,8 +16,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Boolean, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kernel.i18n import T
@@ -181,6 +181,9 @@ class Display:
             if target is not None:
                 self._targets[name] = target
                 return lambda v: self._linked_text(target, v)
+        if col is not None and isinstance(col.type, Boolean):  # 是/否 in this request's language, looked up once
+            yes, no = str(YES), str(NO)
+            return lambda v: EMPTY if v is None else (yes if v else no)
         if col is None and name in self.mapper.relationships:
             if self.mapper.relationships[name].uselist:  # a collection reads as its records, one after another
                 return lambda v: "、".join(str(x) for x in (v or ()))

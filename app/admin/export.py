@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time
@@ -59,6 +58,20 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
+def safe_text(value: str | None) -> str:
+    """A text column's stored value as its cell: empty for none, else as safe_cell makes it."""
+    if value is None:
+        return ""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def _python_type(col: Any) -> type | None:
+    try:
+        return col.type.python_type
+    except NotImplementedError:
+        return None
+
+
 def csv_text(value: Any) -> Any:
     """Text Excel would turn into a number or a date, kept as text (see the module's docstring)."""
     if isinstance(value, str) and value[:1].isdigit() and NUMBER_LIKE.fullmatch(value):
@@ -82,12 +95,12 @@ def sheet_title(name: str) -> str:
 
 
 class Plan(NamedTuple):
-    """How an export reads its rows: the SQL expressions of a tuple query (none: ORM objects); one function per
-    column from a row to its safe cell; (position, column) of each linked record's key, read a batch at a time; and
-    each column's type when its cells keep one (a number, date or time), None for text. The type is known once per
-    column, so the file's writer picks each column's formatting once, not per cell."""
+    """How an export reads its rows as tuples: the SQL expressions; per column, the function from its value to its
+    safe cell (None: the value goes out as it is, a number, date or time); (position, column) of each linked
+    record's key, read a batch at a time; and each column's type when its cells keep one, None for text. All known
+    once per column, so the file's writer picks each column's formatting once, not per cell."""
     expressions: list
-    cells: list[Callable]
+    cells: list[Callable | None]
     links: list[tuple[int, str]]
     kinds: list[type | None]
 
@@ -114,20 +127,20 @@ class Exporting:
         plan = self._tuple_plan([c for c, _ in columns], show)
         if plan is not None:
             query = query.with_entities(*plan.expressions)
-        else:
-            plan = Plan([], [lambda obj, c=self._object_cell(name, show): safe_cell(c(obj)) for name, _ in columns],
-                        [], [None] * len(columns))
+        objects = [lambda obj, c=self._object_cell(name, show): safe_cell(c(obj)) for name, _ in columns] \
+            if plan is None else []
 
-        def rows() -> Iterator[list]:
+        def rows() -> Iterator[Any]:
             try:
-                batch = TUPLE_BATCH if plan.expressions else ORM_BATCH
+                batch = TUPLE_BATCH if plan is not None else ORM_BATCH
                 items = iter(query.yield_per(batch))
-                cells = plan.cells
                 while chunk := list(itertools.islice(items, batch)):
+                    if plan is None:
+                        yield from ([cell(obj) for cell in objects] for obj in chunk)
+                        continue
                     for i, name in plan.links:  # each batch's linked records in one query, not one query apiece
                         show.preload(name, {item[i] for item in chunk})
-                    for item in chunk:
-                        yield [cell(item) for cell in cells]
+                    yield from chunk  # tuples: the file's writer turns each column's value into its cell
             finally:
                 # A finished or abandoned download must not leave its transaction open. The stream runs
                 # under a re-pushed context whose scoped session is a new one, so end the query's own.
@@ -137,10 +150,11 @@ class Exporting:
         day = today()
         name = download_name(str(self.name), str(prop.name if prop else ALL_PROPERTIES), day, export_type)
         fallback = f"{self.register}_{prop.code if prop else 'all'}_{day:%Y%m%d}.{export_type}"
+        cells, kinds = (plan.cells, plan.kinds) if plan is not None else (None, None)
         if export_type == "csv":
-            body, mimetype = csv_stream(header, rows(), plan.kinds), "text/csv; charset=utf-8"
+            body, mimetype = csv_stream(header, rows(), kinds, cells), "text/csv; charset=utf-8"
         else:
-            body = xlsx_stream(header, rows(), sheet_title(str(self.name)), plan.kinds)
+            body = xlsx_stream(header, rows(), sheet_title(str(self.name)), kinds, cells)
             mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         return Response(stream_with_context(body), mimetype=mimetype,
                         headers={"Content-Disposition": content_disposition(name, fallback)})
@@ -150,7 +164,7 @@ class Exporting:
         mapper = sa_inspect(self.model)
         table = self.model.__table__
         expressions: list = []
-        cells: list[Callable] = []
+        cells: list[Callable | None] = []
         links: list[tuple[int, str]] = []
         kinds: list[type | None] = []
         for name in names:
@@ -164,19 +178,22 @@ class Exporting:
                     expr = expr + case((deadline_clause(self.model, d, at), literal(str(d.label) + " ")),
                                        else_=literal(""))
                 expressions.append(expr)
-                cells.append(lambda v, i=i: (v[i] or "").strip())  # deadline labels: never a formula
+                cells.append(lambda v: (v or "").strip())  # deadline labels: never a formula
             elif rel is not None and rel.direction.name == "MANYTOONE" and len(rel.local_columns) == 1:
                 col = next(iter(rel.local_columns))
                 expressions.append(col)
-                cells.append(lambda v, i=i, text=show.value(col.key): safe_cell(text(v[i])))
+                cells.append(lambda v, text=show.value(col.key): safe_cell(text(v)))
                 links.append((i, col.key))
             elif name in table.c:
-                expressions.append(table.c[name])
+                col = table.c[name]
+                expressions.append(col)
                 kind = show.typed(name)
                 if kind is not None:  # a number, date or time leaves as it came: no text, so no formula either
-                    cells.append(operator.itemgetter(i))
+                    cells.append(None)
+                elif show.value(name) is text_of and not col.foreign_keys and _python_type(col) is str:
+                    cells.append(safe_text)  # plain text: as stored, made safe
                 else:
-                    cells.append(lambda v, i=i, cell=show.cell(name): safe_cell(cell(v[i])))
+                    cells.append(lambda v, cell=show.cell(name): safe_cell(cell(v)))
             else:
                 return None
             kinds.append(kind)
@@ -208,13 +225,26 @@ CSV_FORMATS: dict[type, Callable[[Any], Any]] = {
 }
 
 
-def csv_stream(header: list[str], rows: Iterable[list], kinds: list[type | None] | None = None) -> Iterator[str]:
-    """The CSV; `kinds` (a column's type, None for text) picks each column's formatting once."""
+def _csv_format(kind: type | None, cell: Callable | None) -> Callable[[Any], Any]:
+    if cell is None:
+        return CSV_FORMATS.get(kind, csv_value) if kind is not None else csv_value
+    if kind is None:
+        return lambda v: csv_text(cell(v))
+    return lambda v: csv_value(cell(v))
+
+
+def csv_stream(header: list[str], rows: Iterable[Any], kinds: list[type | None] | None = None,
+               cells: list[Callable | None] | None = None) -> Iterator[str]:
+    """The CSV. `kinds` (a column's type, None for text) and `cells` (a column's value to its safe cell, None for
+    the value as it is) pick each column's formatting once; without them each value's own type decides."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     buf.write("\ufeff")  # Excel opens UTF-8 Chinese correctly only with a BOM
     writer.writerow(header)
-    formats = [CSV_FORMATS.get(k, csv_text) if k is not None else csv_text for k in kinds] if kinds else None
+    formats = None
+    if kinds or cells:
+        n = len(header)
+        formats = [_csv_format(k, c) for k, c in zip(kinds or [None] * n, cells or [None] * n, strict=True)]
     for i, row in enumerate(rows):
         if formats is not None:
             writer.writerow([f(v) for f, v in zip(formats, row, strict=True)])
