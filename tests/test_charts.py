@@ -83,15 +83,16 @@ def test_repair_times_pick_each_property_and_week_apart_to_the_nearest_tenth_of_
         sunday = datetime(2026, 11, 15, 23, 59)
         order(world, received_at=sunday, dispatched_at=sunday - timedelta(minutes=1), state="dispatched")
         order(world, received_at=start, dispatched_at=start + timedelta(minutes=1), state="void")  # voided
-        # 9 s is 0.15 min: a half, rounded up to 0.2 (the float noise of a day count would make it 0.1)
-        order(world, received_at=start - timedelta(days=7), dispatched_at=start - timedelta(days=7, seconds=-9),
+        # 15 s is 0.25 min: a half, rounded away from zero to 0.3 (SQLite's float noise in a day count, or
+        # PostgreSQL's round() of a double, half to even, would make it 0.2)
+        order(world, received_at=start - timedelta(days=7), dispatched_at=start - timedelta(days=7, seconds=-15),
               state="dispatched")
         db.session.commit()
         times = repair_times([world.a, world.b], AT)
     # a: 0.7, 2.5, 2.6 -> median rank 2 -> 2.5; p90 rank ceil(2.7) = 3 -> 2.6
     assert times[("dispatch", world.a, MONDAY)] == {"n": 3, 50: 2.5, 90: 2.6}
     assert times[("dispatch", world.b, MONDAY)] == {"n": 2, 50: 100.0, 90: 200.0}
-    assert times[("dispatch", world.a, "2026-11-16")] == {"n": 1, 50: 0.2, 90: 0.2}
+    assert times[("dispatch", world.a, "2026-11-16")] == {"n": 1, 50: 0.3, 90: 0.3}
     assert times[("dispatch", world.a, "2026-11-09")] == {"n": 1, 50: -1.0, 90: -1.0}
     assert set(times) == {("dispatch", world.a, MONDAY), ("dispatch", world.b, MONDAY),
                           ("dispatch", world.a, "2026-11-16"), ("dispatch", world.a, "2026-11-09")}

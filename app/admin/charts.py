@@ -136,7 +136,10 @@ def tenths_between(start: Any, end: Any) -> Any:
     SQLite's julianday difference carries float noise (2 min 33 s comes out a hair under or over 25.5 tenths), so it
     is first rounded to whole milliseconds, which a half then is exactly, as PostgreSQL's exact seconds are."""
     if _dialect() == "postgresql":
-        return cast(func.round(func.extract("epoch", end - start) / 6), BigInteger)
+        # date_part's double (exact for whole microseconds) is cheaper than extract's numeric; its round() may
+        # round a half to even, so a half is rounded away from zero by hand, as SQLite's round() does
+        tenths = func.date_part("epoch", end - start) / 6
+        return cast(func.sign(tenths) * func.floor(func.abs(tenths) + 0.5), BigInteger)
     return cast(func.round(func.round((func.julianday(end) - func.julianday(start)) * 86_400_000) / 6000), Integer)
 
 
