@@ -196,9 +196,9 @@ class Display:
 
     def preload(self, name: str, keys: Iterable[Any]) -> None:
         """The records that column `name` links to, by their keys, read in one query ahead of their cells: an
-        export of a million rows then asks once per batch of rows, not once per linked record (5,000 units were
-        5,000 queries, a quarter of the export's time). The same session reads them, so the same scope applies;
-        a key it does not find reads as `#key`, as one at a time would."""
+        export of a million rows then asks once per batch of rows, not once per linked record (at 1M repair orders
+        the 5,200 units were 5,200 queries, several seconds of the export). The same session reads them, so the
+        same scope applies; a key it does not find reads as `#key`, as one at a time would."""
         self.value(name)
         target = self._targets.get(name)
         if target is None:

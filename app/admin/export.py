@@ -1,9 +1,11 @@
 """Streamed CSV and XLSX exports of the filtered list: scoped like the list, audited, memory flat at any size.
 
 Plain columns leave the database as tuples (no ORM object per row) and become text through the register's
-Display; a column that needs the object (a custom formatter) switches the export to the ORM path. The XLSX is
-the sheet's XML written directly and streamed (app/admin/sheet.py): about 15x faster than openpyxl's write-only
-mode and 7x faster than XlsxWriter's constant_memory mode, measured on the same rows. Every
+Display; a column that needs the object (a custom formatter) switches the export to the ORM path. On the tuple
+path each column's formatting is chosen once (Plan: a text column's safe text, a number, date or time as it is,
+then the file's own writer for that kind), and linked records (a unit, a department) are read a batch at a time.
+The XLSX is the sheet's XML written directly and streamed (app/admin/sheet.py): about 15x faster than openpyxl's
+write-only mode and 7x faster than XlsxWriter's constant_memory mode, measured on the same rows. Every
 text cell is neutralised against spreadsheet formulas (OWASP CSV injection): a cell starting with = + - @,
 a tab or a carriage return is prefixed with an apostrophe; numbers and dates stay typed.
 
