@@ -11,11 +11,12 @@ Each column's function is chosen once per Display (once per request), never per 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Boolean, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from kernel.register import model_for
 from kernel.validators import last_four, mask_id
 
 YES, NO = T("是", "Yes"), T("否", "No")
+LINKED_KEPT = 50_000  # linked records' texts kept per Display: an export of a million rows keeps memory flat
 EMPTY = ""
 # kept by the system, not typed: left out of a new record's history (an update still shows what moved)
 SYSTEM_FIELDS = frozenset({"id", "version", "property_id", "created_by_id", "created_at", "updated_at",
@@ -59,6 +61,7 @@ class Display:
         self.table = model.__table__
         self._cache: dict[str, Callable[[Any], str]] = {}
         self._linked: dict[tuple[type, Any], str] = {}
+        self._targets: dict[str, type] = {}  # a foreign-key column -> the register its records come from
 
     def label(self, name: str) -> T:
         col = self.table.c.get(name)
@@ -95,6 +98,18 @@ class Display:
             self._cache[key] = (lambda v: v if isinstance(v, (int, float, Decimal, date, time)) and not
                                 isinstance(v, bool) else text_of(v)) if plain else text
         return self._cache[key]
+
+    def typed(self, name: str) -> type | None:
+        """The Python type a column's cells keep as they are (a number, a date or a time, see `cell`), or None when
+        its cells are text. Known once per column, so an export formats a column without asking each cell."""
+        col = self.table.c.get(name)
+        if col is None or col.foreign_keys or self.value(name) is not text_of:
+            return None
+        try:
+            kind = col.type.python_type
+        except NotImplementedError:
+            return None
+        return kind if kind in (int, float, Decimal, date, time, datetime) else None
 
     def last_four(self, obj: Any, name: str) -> str:
         """A guard's printed copy: an ID number by its last four characters only."""
@@ -164,7 +179,11 @@ class Display:
         if col is not None and col.foreign_keys and self.session is not None:
             target = model_for(next(iter(col.foreign_keys)).column.table.name)
             if target is not None:
+                self._targets[name] = target
                 return lambda v: self._linked_text(target, v)
+        if col is not None and isinstance(col.type, Boolean):  # 是/否 in this request's language, looked up once
+            yes, no = str(YES), str(NO)
+            return lambda v: EMPTY if v is None else (yes if v else no)
         if col is None and name in self.mapper.relationships:
             if self.mapper.relationships[name].uselist:  # a collection reads as its records, one after another
                 return lambda v: "、".join(str(x) for x in (v or ()))
@@ -175,6 +194,25 @@ class Display:
         """Another register's record by its number or name (an audit row names its record by id)."""
         return self._linked_text(target, key)
 
+    def preload(self, name: str, keys: Iterable[Any]) -> None:
+        """The records that column `name` links to, by their keys, read in one query ahead of their cells: an
+        export of a million rows then asks once per batch of rows, not once per linked record (at 1M repair orders
+        the 5,200 units were 5,200 queries, several seconds of the export). The same session reads them, so the
+        same scope applies; a key it does not find reads as `#key`, as one at a time would."""
+        self.value(name)
+        target = self._targets.get(name)
+        if target is None:
+            return
+        missing = {k for k in keys if k is not None and (target, k) not in self._linked and str(k).isdigit()}
+        if not missing:
+            return
+        if len(self._linked) + len(missing) > LINKED_KEPT:
+            self._linked.clear()
+        pk = sa_inspect(target).primary_key[0]
+        found = {getattr(obj, pk.key): str(obj) for obj in self.session.scalars(select(target).where(pk.in_(missing)))}
+        for k in missing:
+            self._linked[(target, k)] = found.get(k, f"#{k}")
+
     def _linked_text(self, target: type, key: Any) -> str:
         if key is None:
             return EMPTY
@@ -182,7 +220,7 @@ class Display:
             return str(key)
         k = (target, key)
         if k not in self._linked:
-            if len(self._linked) > 50_000:  # an export of a million rows keeps memory flat
+            if len(self._linked) > LINKED_KEPT:
                 self._linked.clear()
             obj = self.session.get(target, key) if str(key).isdigit() else None
             self._linked[k] = str(obj) if obj is not None else f"#{key}"

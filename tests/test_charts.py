@@ -70,6 +70,34 @@ def test_repair_times_median_and_p90_per_week_by_nearest_rank(app, world):
     assert times[("dispatch", world.a, "2026-11-16")] == {"n": 1, 50: 4.0, 90: 4.0}
 
 
+def test_repair_times_pick_each_property_and_week_apart_to_the_nearest_tenth_of_a_minute(app, world):
+    start = datetime(2026, 11, 24, 23, 59)  # a Tuesday: a week runs Monday to Sunday, whatever the hour
+    with app.app_context():
+        # property a: 2 min 33 s (2.55 -> 2.6, a half rounds up), 2 min 32 s (2.53 -> 2.5), 40 s (0.67 -> 0.7)
+        for seconds in (153, 152, 40):
+            order(world, received_at=start, dispatched_at=start + timedelta(seconds=seconds), state="dispatched")
+        # property b, the same week, far slower: must not move a's percentiles (nor a's move b's)
+        for minutes in (100, 200):
+            order(world, "b", received_at=start, dispatched_at=start + timedelta(minutes=minutes), state="dispatched")
+        # dispatched a minute before it was received (a typing mistake): it still counts, as -1.0, in its week
+        sunday = datetime(2026, 11, 15, 23, 59)
+        order(world, received_at=sunday, dispatched_at=sunday - timedelta(minutes=1), state="dispatched")
+        order(world, received_at=start, dispatched_at=start + timedelta(minutes=1), state="void")  # voided
+        # 15 s is 0.25 min: a half, rounded away from zero to 0.3 (SQLite's float noise in a day count, or
+        # PostgreSQL's round() of a double, half to even, would make it 0.2)
+        order(world, received_at=start - timedelta(days=7), dispatched_at=start - timedelta(days=7, seconds=-15),
+              state="dispatched")
+        db.session.commit()
+        times = repair_times([world.a, world.b], AT)
+    # a: 0.7, 2.5, 2.6 -> median rank 2 -> 2.5; p90 rank ceil(2.7) = 3 -> 2.6
+    assert times[("dispatch", world.a, MONDAY)] == {"n": 3, 50: 2.5, 90: 2.6}
+    assert times[("dispatch", world.b, MONDAY)] == {"n": 2, 50: 100.0, 90: 200.0}
+    assert times[("dispatch", world.a, "2026-11-16")] == {"n": 1, 50: 0.3, 90: 0.3}
+    assert times[("dispatch", world.a, "2026-11-09")] == {"n": 1, 50: -1.0, 90: -1.0}
+    assert set(times) == {("dispatch", world.a, MONDAY), ("dispatch", world.b, MONDAY),
+                          ("dispatch", world.a, "2026-11-16"), ("dispatch", world.a, "2026-11-09")}
+
+
 def test_callback_satisfaction_per_property(app, world):
     with app.app_context():
         for level, prop in (("satisfied", "a"), ("satisfied", "a"), ("dissatisfied", "a"), ("neutral", "b")):

@@ -131,3 +131,43 @@ def test_export_rows_match_the_list(app, world, client_as):
     )  # issue 17: kept as text
     assert rows["赵"][-1] == "3分钟内派工 紧急15分钟到场"
     assert rows["钱"][1] == "已派工" and rows["钱"][8] == "工程部" and rows["钱"][-1] == ""
+
+
+def test_an_export_reads_linked_records_a_batch_at_a_time(app, world, client_as):
+    """Each row's unit is read with its batch's other units in one query, not one query per unit (at 1M orders
+    over 5,000 units that was a quarter of the export); every row still shows its own unit, and times stay times."""
+    import re
+    from datetime import datetime
+
+    from sqlalchemy import event
+
+    from models.master import Unit
+    codes = [f"9-1-{100 + i}" for i in range(12)]
+    with app.app_context():
+        for i, code in enumerate(codes):
+            unit = Unit(property_id=world.a, code=code, building="9", entrance="1", room=str(100 + i),
+                        status="occupied")
+            db.session.add(unit)
+            db.session.flush()
+            make(RepairOrder, world.a, unit_id=unit.id, contact=f"住户{i}", received_at=datetime(2026, 11, 2, 9, i))
+        db.session.commit()
+        engine = db.engine
+    selects: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if re.search(r"\bFROM unit\b", statement):
+            selects.append(statement)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        body = client_as("clerk").get("/admin/repair_order/export/csv/").get_data(as_text=True)
+        units_read = len(selects)
+        selects.clear()
+        data = client_as("clerk").get("/admin/repair_order/export/xlsx/").data
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert units_read == 1 and len(selects) == 1
+    rows = {line.split(",")[4]: line.split(",") for line in body.strip().splitlines()[1:]}
+    for i, code in enumerate(codes):
+        assert rows[f"住户{i}"][3] == f'"=""{code}"""' and rows[f"住户{i}"][7] == f"2026-11-02 09:{i:02d}"
+    sheet = {r[4]: r for r in load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True)}
+    assert sheet["住户3"][3] == "9-1-103" and sheet["住户3"][7] == datetime(2026, 11, 2, 9, 3)

@@ -2,14 +2,14 @@
 
 Numbers come from SQL aggregation only (GROUP BY, window functions), one query per chart, never a loop over
 rows in Python; pygal (pinned) draws them as SVG on the server, so they print and need no script. The same
-queries run on SQLite and PostgreSQL; where the two speak differently (a day, a week, minutes between two
-times, a deadline's due time) a small helper says it in each.
+queries run on SQLite and PostgreSQL; where the two speak differently (a day, whole weeks or tenths of a minute
+between two times, a deadline's due time) a small helper says it in each.
 
 - intake: records registered per register and day, the last 30 days (voided typing mistakes left out);
 - overdue rate per deadline: of the records whose clock started in the last 30 days, the share that missed
   it (done after it was due, or still not done and past due);
 - repair orders, receipt -> dispatch and receipt -> completion, median and 90th percentile per week (nearest
-  rank: the value at position ceil(p * n) in the week's sorted durations);
+  rank: the value at position ceil(p * n) in the week's sorted durations, picked in SQL by a running count);
 - callback satisfaction, the last 30 days.
 Each takes the properties in view: at one property one series; across properties (the regional manager) one
 series per property, side by side.
@@ -24,7 +24,20 @@ from typing import Any
 import pygal
 from markupsafe import Markup
 from pygal.style import Style
-from sqlalchemy import Numeric, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 
 from kernel.clock import now
 from kernel.db import db
@@ -46,19 +59,6 @@ def _dialect() -> str:
 
 def day_of(col: Any) -> Any:
     return func.date(col)  # SQLite: 'YYYY-MM-DD'; PostgreSQL: a date
-
-
-def week_of(col: Any) -> Any:
-    """The Monday of the week."""
-    if _dialect() == "postgresql":
-        return func.date(func.date_trunc("week", col))
-    return func.date(col, "weekday 0", "-6 days")
-
-
-def minutes_between(start: Any, end: Any) -> Any:
-    if _dialect() == "postgresql":
-        return func.extract("epoch", end - start) / 60
-    return (func.julianday(end) - func.julianday(start)) * 1440
 
 
 def due_of(d: Deadline, start: Any) -> Any:
@@ -123,38 +123,68 @@ def overdue_rate(pids: Sequence[int], at: datetime | None = None, days: int = DA
     return {(c, p): (n, int(missed or 0)) for c, p, n, missed in db.session.execute(union_all(*parts))}
 
 
+def weeks_from(col: Any, start: datetime) -> Any:
+    """Whole weeks from `start` (a Monday's midnight, never after `col`) to `col`, as an integer."""
+    if _dialect() == "postgresql":
+        return cast(cast(col, Date) - start.date(), Integer) // 7  # integers: // divides as integers
+    julian = (start - datetime(2000, 1, 1, 12)).total_seconds() / 86400 + 2451545.0
+    return cast((func.julianday(col) - julian) / 7, Integer)
+
+
+def tenths_between(start: Any, end: Any) -> Any:
+    """Whole tenths of a minute (six seconds) from `start` to `end`, a half rounded away from zero, as an integer.
+    SQLite's julianday difference carries float noise (2 min 33 s comes out a hair under or over 25.5 tenths), so it
+    is first rounded to whole milliseconds, which a half then is exactly, as PostgreSQL's exact seconds are."""
+    if _dialect() == "postgresql":
+        # date_part's double (exact for whole microseconds) is cheaper than extract's numeric; its round() may
+        # round a half to even, so a half is rounded away from zero by hand, as SQLite's round() does
+        tenths = func.date_part("epoch", end - start) / 6
+        return cast(func.sign(tenths) * func.floor(func.abs(tenths) + 0.5), BigInteger)
+    return cast(func.round(func.round((func.julianday(end) - func.julianday(start)) * 86_400_000) / 6000), Integer)
+
+
+# A repair's duration (tenths of a minute, see tenths_between), its week and its property packed into one integer
+# key: SQLite sorts every row of the eight weeks for a GROUP BY, and a single integer key sorts about twice as fast
+# as three columns (measured at 1M orders). Durations are offset to stay positive (a negative one, a typing
+# mistake, still counts) and may span +-950 years; property ids up to 9 million fit a signed 64-bit integer.
+SPAN, OFFSET, WEEK_SLOTS = 10 ** 10, 5 * 10 ** 9, 100
+
+
 def repair_times(pids: Sequence[int], at: datetime | None = None, weeks: int = WEEKS) -> dict:
     """{(measure, property_id, week monday): {50: minutes, 90: minutes, "n": count}} for receipt -> dispatch and
-    receipt -> completion. SQL counts the orders per week and duration (to a tenth of a minute, six seconds);
-    the percentiles are read off those counts by nearest rank (the value at position ceil(p * n) in the week's
-    sorted durations): a loop over a few hundred aggregated rows, never over orders. A GROUP BY keeps only the
-    distinct durations, where window functions would sort every order of the eight weeks."""
+    receipt -> completion, durations to a tenth of a minute. One query: the orders of the weeks shown (received_at
+    bounds them, its index finds them) are counted per property, week and duration; a running sum over those counts
+    then picks each percentile by nearest rank (the first duration whose running count reaches p% of the week's
+    orders, i.e. the value at position ceil(p * n) in the week's sorted durations). Only the picked values leave
+    the database: a few rows per property and week."""
     at = at or now()
-    since = datetime.combine(at.date() - timedelta(days=at.weekday() + 7 * (weeks - 1)), datetime.min.time())
+    first = at.date() - timedelta(days=at.weekday() + 7 * (weeks - 1))
+    mondays = [datetime.combine(first + timedelta(weeks=i), datetime.min.time()) for i in range(weeks)]
+    ro = RepairOrder
+    week = weeks_from(ro.received_at, mondays[0])
+    counts = []
+    for measure, done in (("dispatch", ro.dispatched_at), ("completion", ro.completed_at)):
+        key = ((cast(ro.property_id, BigInteger) * WEEK_SLOTS + week) * SPAN + tenths_between(ro.received_at, done)
+               + OFFSET).label("k")
+        counts.append(select(literal(measure).label("measure"), key, func.count().label("n"))
+                      .where(ro.property_id.in_(pids), ro.received_at >= mondays[0], ro.received_at <= at,
+                             done.is_not(None), _not_void(ro))
+                      .group_by(literal_column("k")))  # by its name: the same expression, computed once
+    c = union_all(*counts).subquery()
+    part = (c.c.measure, c.c.k // SPAN)
+    ranked = select(c.c.measure, (c.c.k // SPAN).label("part"), c.c.k,
+                    func.sum(c.c.n).over(partition_by=part, order_by=c.c.k, rows=(None, 0)).label("run"),
+                    func.sum(c.c.n).over(partition_by=part).label("total")).subquery()
+    picks = [func.min(case((ranked.c.run * 100 >= ranked.c.total * p, ranked.c.k))) for p in PERCENTILES]
     out: dict = {}
-    week = week_of(RepairOrder.received_at)
-    for measure, done in (("dispatch", RepairOrder.dispatched_at), ("completion", RepairOrder.completed_at)):
-        tenth = func.round(cast(minutes_between(RepairOrder.received_at, done), Numeric(12, 2)), 1)
-        rows = db.session.execute(
-            select(RepairOrder.property_id, week.label("week"), tenth.label("m"), func.count())
-            .where(RepairOrder.property_id.in_(pids), RepairOrder.received_at >= since,
-                   RepairOrder.received_at <= at, done.is_not(None), _not_void(RepairOrder))
-            .group_by(RepairOrder.property_id, week, tenth))
-        groups: dict = {}
-        for pid, wk, minutes, n in rows:
-            groups.setdefault((measure, pid, _text_day(wk)), []).append((float(minutes), n))
-        for key, counts in groups.items():
-            counts.sort()
-            total = sum(n for _, n in counts)
-            picked = {"n": total}
-            for p in PERCENTILES:
-                rank, seen = (total * p + 99) // 100, 0
-                for minutes, n in counts:
-                    seen += n
-                    if seen >= rank:
-                        picked[p] = round(minutes, 1)
-                        break
-            out[key] = picked
+    for measure, part, total, *keys in db.session.execute(
+            select(ranked.c.measure, ranked.c.part, func.max(ranked.c.total), *picks)
+            .group_by(ranked.c.measure, ranked.c.part)):
+        pid, wk = divmod(int(part), WEEK_SLOTS)
+        picked: dict = {"n": int(total)}
+        for p, k in zip(PERCENTILES, keys, strict=True):
+            picked[p] = (int(k) % SPAN - OFFSET) / 10
+        out[(measure, pid, mondays[wk].date().isoformat())] = picked
     return out
 
 

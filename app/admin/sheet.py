@@ -135,9 +135,16 @@ def absolute(ref: str) -> str:
 
 
 def _text(value: str) -> str:
+    if type(value) is not str:
+        if not isinstance(value, str):  # a column's text function gave something else: its own kind
+            return cell_xml(value)
+        value = str.__str__(value)  # a str subclass (a str enum): its text
     if not value:
         return "<c/>"
-    text = xml_escape(ILLEGAL.sub("", value))
+    # the cheap tests first (C string scans): most text has no control character and nothing to escape
+    text = value if value.isprintable() else ILLEGAL.sub("", value)
+    if "&" in text or "<" in text or ">" in text:
+        text = xml_escape(text)
     space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
     return f'<c t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
@@ -160,7 +167,9 @@ def _number(value: Any) -> str:
 
 
 def _datetime(value: datetime) -> str:
-    return f'<c s="{DATETIME}"><v>{(value.replace(tzinfo=None) - EPOCH).total_seconds() / 86400!r}</v></c>'
+    if value.tzinfo is not None:  # a spreadsheet has no time zones: the wall-clock time as written
+        value = value.replace(tzinfo=None)
+    return f'<c s="{DATETIME}"><v>{(value - EPOCH).total_seconds() / 86400!r}</v></c>'
 
 
 WRITERS = {
@@ -203,23 +212,46 @@ class _Pipe(io.RawIOBase):
         return out
 
 
-def xlsx_stream(header: list[str], rows: Iterable[list], title: str) -> Iterator[bytes]:
+def _writer(kind: type | None, cell: Any) -> Any:
+    """A column's cell writer, picked once: text (kind None) or a declared type, after the column's own `cell`
+    function when it has one; an empty cell is <c/>."""
+    if cell is not None:
+        return (lambda v: _text(cell(v))) if kind is None else (lambda v: cell_xml(cell(v)))
+    if kind is None:
+        return cell_xml
+    write = WRITERS.get(kind, cell_xml)
+    return lambda v: "<c/>" if v is None else (write(v) if type(v) is kind else cell_xml(v))
+
+
+def xlsx_stream(header: list[str], rows: Iterable[Any], title: str, kinds: list[type | None] | None = None,
+                cells: list[Any] | None = None) -> Iterator[bytes]:
     """The workbook: the first rows are read ahead to size the columns, the rest stream; the header row is bold,
-    frozen and carries an autofilter over every row written."""
+    frozen and carries an autofilter over every row written. `kinds` (a column's type, None for text) and `cells`
+    (a column's value to its cell, None for the value as it is) pick each column's writer once; without them each
+    cell's own type decides."""
     pipe = _Pipe()
     rows = iter(rows)
     sample = list(itertools.islice(rows, SAMPLE_ROWS))
+    shown = [[v if c is None else c(v) for c, v in zip(cells, row, strict=True)] for row in sample] if cells \
+        else sample
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         for name, text in (("[Content_Types].xml", CONTENT_TYPES), ("_rels/.rels", ROOT_RELS),
                            ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS), ("xl/styles.xml", STYLES)):
             z.writestr(name, text)
         last = 1
         with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
-            out = [SHEET_OPEN, cols_xml(widths_of(header, sample)), "<sheetData>",
+            out = [SHEET_OPEN, cols_xml(widths_of(header, shown)), "<sheetData>",
                    '<row r="1">', *map(_header, header), "</row>"]
+            writers = None
+            if kinds or cells:
+                n = len(header)
+                writers = [_writer(k, c) for k, c in zip(kinds or [None] * n, cells or [None] * n, strict=True)]
             for n, row in enumerate(itertools.chain(sample, rows), 2):
                 out.append(f'<row r="{n}">')
-                out.extend(map(cell_xml, row))
+                if writers is not None:
+                    out.extend([w(v) for w, v in zip(writers, row, strict=True)])
+                else:
+                    out.extend(map(cell_xml, row))
                 out.append("</row>")
                 last = n
                 if n % FLUSH_ROWS == 0:
