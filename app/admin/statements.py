@@ -1,0 +1,50 @@
+"""Statements the home page and the lists run on every request, built once per who-and-where and kept.
+
+Building the SQLAlchemy statements for every register's queue and counts (and SQLAlchemy's cache key of each)
+cost most of the home page's time (issue 14). What such a statement says depends only on the declarations, the
+user, the roles they hold and the property they work in, so it is kept under exactly that key and run again
+with the moment's values as parameters (kernel.deadlines.late_params). A role given or taken, another property
+chosen: another key, so the new statement is built at once. Only statements are kept, never rows or counts:
+every request still asks the database.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from flask_login import current_user
+
+from kernel import scoping
+
+MAX_KEPT = 2048  # statements; the oldest unused one goes first
+_kept: OrderedDict[Hashable, Any] = OrderedDict()
+_lock = threading.Lock()
+
+
+def who() -> tuple:
+    """Everything a kept statement may depend on about the request: user, property, roles at that property."""
+    if not current_user.is_authenticated:
+        return (None, None, ())
+    return (current_user.id, scoping.current_property_id(), tuple(sorted(scoping.current_roles())))
+
+
+def kept(key: Hashable, build: Callable[[], Any]) -> Any:
+    """The statement kept under `key` (which must include `who()`), built by `build()` the first time."""
+    with _lock:
+        if key in _kept:
+            _kept.move_to_end(key)
+            return _kept[key]
+    statement = build()
+    with _lock:
+        _kept[key] = statement
+        while len(_kept) > MAX_KEPT:
+            _kept.popitem(last=False)
+    return statement
+
+
+def forget() -> None:
+    """Drop every kept statement (tests that change declarations at run time)."""
+    with _lock:
+        _kept.clear()
