@@ -240,6 +240,12 @@ class Tracked:
         return {"version_id_col": cls.__table__.c.version}
 
 
+def creator_index(table: str) -> Index:
+    """What one person entered lately in a property (the home page's 新建 buttons rank registers by it): counted
+    from this index alone, not by reading every record of the last 30 days."""
+    return Index(f"ix_{table}_property_creator_created", "property_id", "created_by_id", "created_at")
+
+
 class Numbered:
     """A readable number per property and register, e.g. A-FX-20261127-0001 (see kernel.numbering)."""
 
@@ -251,7 +257,7 @@ class Numbered:
 
     @declared_attr.directive
     def __table_args__(cls):
-        args = [UniqueConstraint("property_id", "number")]
+        args = [UniqueConstraint("property_id", "number"), creator_index(cls.__tablename__)]
         if issubclass(cls, Workflow):
             # the list's state filter within a property, newest first, from one index at any size
             args.append(Index(f"ix_{cls.__tablename__}_property_state_id", "property_id", "state", "id"))

@@ -35,6 +35,7 @@ from kernel.register import (
     Register,
     Tracked,
     Workflow,
+    creator_index,
     field,
     link,
 )
@@ -435,7 +436,8 @@ class FeePayment(Voidable, Numbered, PropertyScoped, Tracked, Register, db.Model
                                 choices=PAY_METHOD)
     receipt_no: Mapped[str] = field(T("收据号", "Receipt number"), String(30), nullable=False, index=True)
     __table_args__ = (UniqueConstraint("property_id", "number"), UniqueConstraint("property_id", "receipt_no"),
-                      Index("ix_fee_payment_property_state_id", "property_id", "state", "id"))
+                      Index("ix_fee_payment_property_state_id", "property_id", "state", "id"),
+                      creator_index("fee_payment"))
 
     def __str__(self):
         return f"{self.number} {self.unit} {self.amount}元"
