@@ -18,9 +18,33 @@ from flask_login import current_user
 
 from kernel import scoping
 
-MAX_KEPT = 2048  # statements; the oldest unused one goes first
-_kept: OrderedDict[Hashable, Any] = OrderedDict()
-_lock = threading.Lock()
+
+class Kept:
+    """A bounded store of things built once per key (the least recently used goes first)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = build()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_statements = Kept(2048)
 
 
 def who() -> tuple:
@@ -32,19 +56,9 @@ def who() -> tuple:
 
 def kept(key: Hashable, build: Callable[[], Any]) -> Any:
     """The statement kept under `key` (which must include `who()`), built by `build()` the first time."""
-    with _lock:
-        if key in _kept:
-            _kept.move_to_end(key)
-            return _kept[key]
-    statement = build()
-    with _lock:
-        _kept[key] = statement
-        while len(_kept) > MAX_KEPT:
-            _kept.popitem(last=False)
-    return statement
+    return _statements.get(key, build)
 
 
 def forget() -> None:
     """Drop every kept statement (tests that change declarations at run time)."""
-    with _lock:
-        _kept.clear()
+    _statements.clear()
