@@ -115,3 +115,12 @@ def test_the_rows_a_role_sees_follow_a_role_given_at_once(app, world, client_as)
     assert tab_count(c.get("/admin/leave_request/").get_data(as_text=True), "submitted") == "2"
     grant(app, world, "clerk", "supervisor", give=False)
     assert tab_count(c.get("/admin/leave_request/").get_data(as_text=True), "submitted") == "1"
+
+
+def test_remembered_links_follow_the_prefix_the_app_is_served_at(app, world, client_as):
+    c = client_as("clerk")
+    plain = c.get("/admin/repair_order/").get_data(as_text=True)
+    assert 'href="/admin/repair_order/?sort=' in plain
+    prefixed = c.http.get("/admin/repair_order/", base_url="http://localhost/desk/").get_data(as_text=True)
+    assert 'href="/desk/admin/repair_order/?sort=' in prefixed and 'href="/admin/repair_order/?sort=' not in prefixed
+    assert 'data-state="registered" href="/desk/admin/repair_order/?flt' in prefixed  # the state tabs' links

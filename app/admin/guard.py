@@ -45,6 +45,7 @@ from app.admin.personal import Personal
 from app.admin.printing import Printing
 from app.admin.queue import Queue
 from app.admin.saved import SavedViews
+from app.admin.statements import Kept
 from app.admin.steps import Steps
 from kernel import attachments, audit, permissions, scoping
 from kernel.attachments import AttachmentError
@@ -68,6 +69,10 @@ MSG_REFERENCED = _l("该记录已被其他记录引用，不能删除；请改�
 MSG_CLOCK = T("留空即为系统当前时间；补录较早收到的事项可填写实际的（较早的）时间，不能晚于现在",
               "Empty: the server's time now; for a late entry give the earlier time it was received, never later")
 MSG_NO_DELETE = _l("业务记录不能删除，请作废并填写原因")
+
+
+PLAIN = (str, int, type(None))
+_urls = Kept(8192)
 
 
 def changed_columns(model: Any) -> dict[str, tuple[Any, Any]]:
@@ -427,6 +432,20 @@ class RegisterView(Entry, Filtering, Listing, Queue, SavedViews, Exporting, Impo
         return str(_l("已保存"))
 
     # ---------------------------------------------------------------- pages
+    def get_url(self, endpoint: str, **kwargs: Any) -> str:
+        """url_for, remembered: a list page builds ~60 URLs (sort, pager, tabs, static files) that are the same on
+        every request, and the URL map never changes once started. Only plain values are remembered (a label's
+        text depends on the language); the key holds everything else url_for reads from the request."""
+        for k, v in kwargs.items():
+            if k[:1] == "_" or type(v) not in PLAIN:
+                return super().get_url(endpoint, **kwargs)
+        env = request.environ
+        where = env.get("frontdesk.url_where")
+        if where is None:  # a relative endpoint's blueprint, the prefix and host the app is served at
+            where = env["frontdesk.url_where"] = (request.blueprint, request.script_root, request.host)
+        return _urls.get((endpoint, where, tuple(kwargs.items())),
+                         lambda: super(RegisterView, self).get_url(endpoint, **kwargs))
+
     def render(self, template: str, **kwargs: Any) -> Any:
         kwargs.setdefault("count_capped", g.get("count_capped", False))
         kwargs.setdefault("show", self.display())
