@@ -39,24 +39,25 @@ QUICK_DAYS = 30
 def queue_counts(views: list) -> dict[str, tuple[int, int]]:
     """Per register, (待我办理, 超时): the rows of the list's `?mine=1` (records waiting for a step of mine now,
     app/admin/queue.py) and of its `?overdue=1` (late on a deadline), each counted like the list counts (stops
-    past the cap). One statement for all registers, kept per user, property and roles (app/admin/statements.py)
-    and run with this moment's deadlines as parameters."""
+    past the cap). One statement for all registers, kept per property and roles (app/admin/statements.py) and
+    run with the user and this moment's deadlines as parameters."""
     cap = current_app.config["LIST_COUNT_CAP"]
 
     def build() -> Any:
         cols = []
         for view in views:
             if view.has_queue():  # nothing of this register ever waits for my roles: no count
-                cols.append(view.capped_select(view.mine_clause(bound=True), cap).label(f"p_{view.register}"))
+                cols.append(view.capped_select(view.mine_clause(bound=True), cap, kept=True)
+                            .label(f"p_{view.register}"))
             if getattr(view.model, "deadlines", ()):
-                cols.append(view.capped_select(overdue_clause(view.model, bound=True), cap)
+                cols.append(view.capped_select(overdue_clause(view.model, bound=True), cap, kept=True)
                             .label(f"o_{view.register}"))
         return select(*cols) if cols else None
 
     statement = statements.kept(("home_counts", statements.who(), cap, tuple(v.register for v in views)), build)
     if statement is None:
         return {}
-    at, params = now(), {}
+    at, params = now(), statements.params()
     for view in views:
         params.update(late_params(view.model, at))
     row = db.session.execute(statement, params).one()._mapping
@@ -70,14 +71,15 @@ def quick_create(views: list) -> list:
     tracked = [v for v in views if hasattr(v.model, "created_by_id") and hasattr(v.model, "created_at")]
     counts: dict[str, int] = {}
     if tracked:
-        def build() -> Any:  # kept per user, property and roles; the 30 days' start is a parameter
+        def build() -> Any:  # kept per property and roles; who and the 30 days' start are parameters
             since = bindparam("fd_since", type_=DateTime())
             return union_all(*[scoping.scope(
                 select(literal(v.register).label("register"), func.count().label("n"))
-                .select_from(v.model).where(v.model.created_by_id == current_user.id, v.model.created_at >= since),
-                v.model) for v in tracked])
+                .select_from(v.model).where(v.model.created_by_id == statements.USER, v.model.created_at >= since),
+                v.model, statements.PROPERTY) for v in tracked])
         statement = statements.kept(("quick_create", statements.who(), tuple(v.register for v in tracked)), build)
-        counts = dict(db.session.execute(statement, {"fd_since": now() - timedelta(days=QUICK_DAYS)}).all())
+        counts = dict(db.session.execute(statement, statements.params(fd_since=now() - timedelta(days=QUICK_DAYS)))
+                      .all())
     order = {v.register: i for i, v in enumerate(views)}
     ranked = sorted(views, key=lambda v: (-counts.get(v.register, 0), order[v.register]))[:QUICK_CREATE]
     return [dict(view=v, url=url_for(f"{v.endpoint}.create_view"), label=T(f"新建{v.name.zh}", f"New {v.name.en}")

@@ -29,17 +29,17 @@ def tab_count(page, state):
                      bar).group(1)
 
 
-def signed_pass(app, world):
+def signed_pass(app, world, prop="A"):
     with app.app_context():
-        return make(GoodsPass, world.a, unit_id=world.units[("A", "1-1-101")], state="signed",
+        return make(GoodsPass, getattr(world, prop.lower()), unit_id=world.units[(prop, "1-1-101")], state="signed",
                     created_by_id=world.users["clerk2"], commit=True).id
 
 
-def grant(app, world, username, role, give=True):
+def grant(app, world, username, role, give=True, prop=None):
     with app.app_context():
         role_id = db.session.scalar(select(Role.id).where(Role.code == role))
         if give:
-            db.session.add(Membership(user_id=world.users[username], property_id=world.a, role_id=role_id))
+            db.session.add(Membership(user_id=world.users[username], property_id=prop or world.a, role_id=role_id))
         else:
             db.session.execute(delete(Membership).where(Membership.user_id == world.users[username],
                                                         Membership.role_id == role_id))
@@ -124,3 +124,18 @@ def test_remembered_links_follow_the_prefix_the_app_is_served_at(app, world, cli
     prefixed = c.http.get("/admin/repair_order/", base_url="http://localhost/desk/").get_data(as_text=True)
     assert 'href="/desk/admin/repair_order/?sort=' in prefixed and 'href="/admin/repair_order/?sort=' not in prefixed
     assert 'data-state="registered" href="/desk/admin/repair_order/?flt' in prefixed  # the state tabs' links
+
+
+def test_another_property_chosen_counts_that_propertys_records(app, world, client_as):
+    signed_pass(app, world, "B")
+    signed_pass(app, world, "B")
+    signed_pass(app, world, "A")
+    grant(app, world, "manager", "manager", prop=world.b)  # the same roles at both properties
+    m = client_as("manager")
+    assert counts_row(m.get("/admin/").get_data(as_text=True), "goods_pass") == (1, 0)
+    assert tab_count(m.get("/admin/goods_pass/").get_data(as_text=True), "signed") == "1"
+    m.post("/property", {"property_id": world.b})
+    assert counts_row(m.get("/admin/").get_data(as_text=True), "goods_pass") == (2, 0)
+    assert tab_count(m.get("/admin/goods_pass/").get_data(as_text=True), "signed") == "2"
+    other = client_as("manager2")  # another user with the same roles shares the statement, not the counts
+    assert counts_row(other.get("/admin/").get_data(as_text=True), "goods_pass") == (1, 0)

@@ -204,20 +204,26 @@ class RegisterView(Entry, Filtering, Listing, Queue, SavedViews, Exporting, Impo
         return fn(self, *args, **kwargs)
 
     # ---------------------------------------------------------------- scope
-    def rows_clause(self) -> Any:
+    def rows_clause(self, user: Any = None) -> Any:
         """The rows the current roles may see when the register limits some role to some rows (visible_rows):
-        None when one of the roles that may list it sees every row."""
+        None when one of the roles that may list it sees every row. `user`: who they are, if not the current
+        user's id itself (a kept statement's parameter, app/admin/statements.py)."""
         rules = getattr(self.model, "visible_rows", None) or {}
         if not rules or not current_user.is_authenticated:
             return None
         listing = [r for r in self.roles if permissions.allowed({r}, self.register, "list")]
         if not listing or any(r not in rules for r in listing):
             return None
-        return or_(*[rules[r](self.model, current_user.id) for r in sorted(listing)])
+        return or_(*[rules[r](self.model, current_user.id if user is None else user) for r in sorted(listing)])
 
     def get_query(self) -> Any:
-        query = scoping.scope(super().get_query(), self.model)
-        rows = self.rows_clause()
+        return self.scoped_query()
+
+    def scoped_query(self, user: Any = None, property_param: Any = None) -> Any:
+        """The list's rows: the current property's, and those the roles see (`user` as in rows_clause,
+        `property_param` as in scoping.scope)."""
+        query = scoping.scope(super().get_query(), self.model, property_param)
+        rows = self.rows_clause(user)
         return query if rows is None else query.filter(rows)
 
     def get_one(self, id: Any) -> Any:

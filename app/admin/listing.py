@@ -126,7 +126,7 @@ class Listing:
     def state_tabs(self) -> list[dict] | None:
         """全部 / 待签字 / 已签发 ...: one tab per declared state with its count, each a link to exactly the rows
         it counts (the list's state filter). One statement, one count per state of its rows up to a cap (an
-        index range on (property, state, id)), kept per user, property and roles (app/admin/statements.py);
+        index range on (property, state, id)), kept per property and roles (app/admin/statements.py);
         a count past the cap reads "1000+"."""
         states = getattr(self.model, "states", None) or {}
         if len(states) <= 2 or not self._filters:  # 有效 / 作废 alone is not a workflow
@@ -140,10 +140,10 @@ class Listing:
 
         def build() -> Any:  # scalar counts, not a UNION ALL grouped: nothing is materialised or sorted
             return select(*[select(func.count()).select_from(
-                self.get_query().filter(self.model.state == code).with_entities(self.model.id).order_by(None)
+                self.kept_query().filter(self.model.state == code).with_entities(self.model.id).order_by(None)
                 .limit(cap + 1).subquery()).scalar_subquery() for code in from_states])
         statement = statements.kept(("state_tabs", self.register, statements.who(), cap), build)
-        counts = dict(zip(from_states, self.session.execute(statement).one(), strict=True))
+        counts = dict(zip(from_states, self.session.execute(statement, statements.params()).one(), strict=True))
         chosen = request.args.get(arg) if not request.args.get("search") else None
         others = [k for k in request.args if k.startswith("flt") and k != arg] or request.args.get("mine") \
             or request.args.get("overdue")

@@ -78,12 +78,14 @@ class Queue:
 
     def mine_clause(self, bound: bool = False) -> Any:
         """SQL: the records of this register waiting for the current user now (see the module's docstring).
-        `bound`: "now" is left to parameters (kernel.deadlines.late_params), for a kept statement."""
+        `bound`: who and "now" are left to parameters (statements.params, kernel.deadlines.late_params), for a
+        kept statement."""
         model, roles = self.model, self.roles
         if not current_user.is_authenticated or not hasattr(model, "state"):
             return false()
         steps = queue_steps(model, roles)
-        clauses = [step_clause(model, t, current_user.id) for t in steps]
+        user = statements.USER if bound else current_user.id
+        clauses = [step_clause(model, t, user) for t in steps]
         states: set[str] | None = {s for t in steps for s in t.source}
         deadlines = getattr(model, "deadlines", ())
         if deadlines and permissions.allowed(roles, self.register, "edit"):
@@ -95,9 +97,15 @@ class Queue:
         # one IN over the states first lets the (property, state, id) index narrow the rows before the OR
         return and_(model.state.in_(sorted(states)), or_(*clauses)) if states else or_(*clauses)
 
-    def capped_select(self, clause: Any, cap: int) -> Any:
-        """SQL (a scalar subquery): how many rows of the list match `clause`, stopping at cap + 1."""
-        rows = self.get_query().filter(clause).with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
+    def kept_query(self) -> Any:
+        """The list's rows with who and where as parameters (statements.USER, statements.PROPERTY)."""
+        return self.scoped_query(statements.USER, statements.PROPERTY)
+
+    def capped_select(self, clause: Any, cap: int, kept: bool = False) -> Any:
+        """SQL (a scalar subquery): how many rows of the list match `clause`, stopping at cap + 1; `kept`: for a
+        kept statement (who and where as parameters)."""
+        query = self.kept_query() if kept else self.get_query()
+        rows = query.filter(clause).with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
         return select(func.count()).select_from(rows).scalar_subquery()
 
     def capped_count(self, clause: Any) -> int:
@@ -106,7 +114,7 @@ class Queue:
         return min(self.session.execute(select(self.capped_select(clause, cap))).scalar_one(), cap + 1)
 
     def queue_statement(self, limit: int) -> Any:
-        """The query behind `queue_rows`, "now" left to parameters: kept per user, property and roles."""
+        """The query behind `queue_rows`, who and "now" left to parameters: kept per property and roles."""
         def build() -> Any:
             model = self.model
             deadlines = getattr(model, "deadlines", ())
@@ -118,7 +126,7 @@ class Queue:
                     getattr(model, "number", literal(None)).label("number"),
                     (unit.code if unit is not None else literal(None)).label("unit_code"), late.label("late"),
                     *late_cols]
-            query = self.get_query().filter(self.mine_clause(bound=True)).with_entities(*cols)
+            query = self.kept_query().filter(self.mine_clause(bound=True)).with_entities(*cols)
             if unit is not None:  # the unit's code in the same query, not one lookup per row
                 query = query.outerjoin(unit, unit.id == model.unit_id)
             return query.order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit).statement
@@ -130,7 +138,7 @@ class Queue:
         steps = queue_steps(model, self.roles)
         deadlines = getattr(model, "deadlines", ())
         out = []
-        for row in self.session.execute(self.queue_statement(limit), late_params(model, at)):
+        for row in self.session.execute(self.queue_statement(limit), statements.params(**late_params(model, at))):
             waiting = [t for t in steps if row.state in t.source]
             late_labels = [str(d.label) for i, d in enumerate(deadlines) if getattr(row, f"late{i}")]
             anchor = f"#step-{waiting[0].name}" if waiting else ""

@@ -1,11 +1,11 @@
-"""Statements the home page and the lists run on every request, built once per who-and-where and kept.
+"""Statements the home page and the lists run on every request, built once per set of roles and kept.
 
 Building the SQLAlchemy statements for every register's queue and counts (and SQLAlchemy's cache key of each)
-cost most of the home page's time (issue 14). What such a statement says depends only on the declarations, the
-user, the roles they hold and the property they work in, so it is kept under exactly that key and run again
-with the moment's values as parameters (kernel.deadlines.late_params). A role given or taken, another property
-chosen: another key, so the new statement is built at once. Only statements are kept, never rows or counts:
-every request still asks the database.
+cost most of the home page's time (issue 14). What such a statement says depends only on the declarations and
+the roles held at the property worked in, so it is kept under exactly that key and run again with the user's
+and the property's ids and the moment's values as parameters (`params`, kernel.deadlines.late_params). A role
+given or taken, another property chosen: another key or other parameters, seen at once. Only statements are kept, never
+rows or counts: every request still asks the database.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from flask_login import current_user
+from sqlalchemy import Integer, bindparam
 
 from kernel import scoping
 
@@ -44,14 +45,27 @@ class Kept:
             self._items.clear()
 
 
-_statements = Kept(2048)
+_statements = Kept(512)  # a few per register and set of roles in use
+
+
+# who asks and where: parameters, so one statement serves every user holding the same roles at any property
+USER = bindparam("fd_user", type_=Integer())
+PROPERTY = bindparam("fd_property", type_=Integer())
 
 
 def who() -> tuple:
-    """Everything a kept statement may depend on about the request: user, property, roles at that property."""
+    """Everything a kept statement may depend on about the request besides the user and the property (the
+    parameters `USER`, `PROPERTY`): whether one property is worked in at all, and the roles held there."""
     if not current_user.is_authenticated:
-        return (None, None, ())
-    return (current_user.id, scoping.current_property_id(), tuple(sorted(scoping.current_roles())))
+        return (None, ())
+    return (scoping.current_property_id() is None, tuple(sorted(scoping.current_roles())))
+
+
+def params(**values: Any) -> dict:
+    """A kept statement's parameters: the current user's id, the current property's and `values`."""
+    if not current_user.is_authenticated:
+        return {"fd_user": None, "fd_property": None, **values}
+    return {"fd_user": current_user.id, "fd_property": scoping.current_property_id(), **values}
 
 
 def kept(key: Hashable, build: Callable[[], Any]) -> Any:
