@@ -45,7 +45,7 @@ def queue_counts(views: list) -> dict[str, tuple[int, int]]:
 
     def build() -> Any:
         cols = []
-        for view in views:
+        for view in counted:
             if view.has_queue():  # nothing of this register ever waits for my roles: no count
                 cols.append(view.capped_select(view.mine_clause(bound=True), cap, kept=True)
                             .label(f"p_{view.register}"))
@@ -54,7 +54,9 @@ def queue_counts(views: list) -> dict[str, tuple[int, int]]:
                             .label(f"o_{view.register}"))
         return select(*cols) if cols else None
 
-    statement = statements.kept(("home_counts", statements.who(), cap, tuple(v.register for v in views)), build)
+    counted = [v for v in views if v.has_queue() or getattr(v.model, "deadlines", ())]
+    key = tuple((v.register, v.kept_where()) for v in counted)
+    statement = statements.kept(("home_counts", statements.who(), cap, key), build)
     if statement is None:
         return {}
     at, params = now(), statements.params()

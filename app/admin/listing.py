@@ -142,7 +142,7 @@ class Listing:
             return select(*[select(func.count()).select_from(
                 self.kept_query().filter(self.model.state == code).with_entities(self.model.id).order_by(None)
                 .limit(cap + 1).subquery()).scalar_subquery() for code in from_states])
-        statement = statements.kept(("state_tabs", self.register, statements.who(), cap), build)
+        statement = statements.kept(("state_tabs", self.register, statements.who(), self.kept_where(), cap), build)
         counts = dict(zip(from_states, self.session.execute(statement, statements.params()).one(), strict=True))
         chosen = request.args.get(arg) if not request.args.get("search") else None
         others = [k for k in request.args if k.startswith("flt") and k != arg] or request.args.get("mine") \

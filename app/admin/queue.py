@@ -21,7 +21,7 @@ from flask_login import current_user
 from sqlalchemy import and_, case, exists, false, func, literal, or_, select
 
 from app.admin import statements
-from kernel import permissions
+from kernel import permissions, scoping
 from kernel.clock import now
 from kernel.deadlines import deadline_clause, late_params, open_states_of, overdue_clause
 from kernel.i18n import T
@@ -98,8 +98,18 @@ class Queue:
         return and_(model.state.in_(sorted(states)), or_(*clauses)) if states else or_(*clauses)
 
     def kept_query(self) -> Any:
-        """The list's rows with who and where as parameters (statements.USER, statements.PROPERTY)."""
+        """The list's rows with who and where as parameters (statements.USER, statements.PROPERTY); a screen
+        that narrows its own get_query keeps its query (and `kept_where` keys its statements by user and place)."""
+        if self.own_query():
+            return self.get_query()
         return self.scoped_query(statements.USER, statements.PROPERTY)
+
+    def own_query(self) -> bool:
+        return type(self).get_query.__qualname__ != "RegisterView.get_query"
+
+    def kept_where(self) -> tuple:
+        """What a kept statement of this screen depends on besides the roles (statements.who())."""
+        return (current_user.id, scoping.current_property_id()) if self.own_query() else ()
 
     def capped_select(self, clause: Any, cap: int, kept: bool = False) -> Any:
         """SQL (a scalar subquery): how many rows of the list match `clause`, stopping at cap + 1; `kept`: for a
@@ -130,7 +140,7 @@ class Queue:
             if unit is not None:  # the unit's code in the same query, not one lookup per row
                 query = query.outerjoin(unit, unit.id == model.unit_id)
             return query.order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit).statement
-        return statements.kept(("queue_rows", self.register, statements.who(), limit), build)
+        return statements.kept(("queue_rows", self.register, statements.who(), self.kept_where(), limit), build)
 
     def queue_rows(self, limit: int, at: datetime | None = None) -> list[dict]:
         """The oldest waiting records, overdue first: number, unit, what waits, since when, one link each."""
