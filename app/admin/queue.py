@@ -134,12 +134,16 @@ class Queue:
             unit = model_for("unit") if hasattr(model, "unit_id") else None
             cols = [model.id, model.state, model.state_changed_at,
                     getattr(model, "number", literal(None)).label("number"),
-                    (unit.code if unit is not None else literal(None)).label("unit_code"), late.label("late"),
+                    (model.unit_id if unit is not None else literal(None)).label("unit_ref"), late.label("late"),
                     *late_cols]
-            query = self.kept_query().filter(self.mine_clause(bound=True)).with_entities(*cols)
-            if unit is not None:  # the unit's code in the same query, not one lookup per row
-                query = query.outerjoin(unit, unit.id == model.unit_id)
-            return query.order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit).statement
+            # the oldest first, then their units' codes: a join before the LIMIT looked up every waiting row's unit
+            first = (self.kept_query().filter(self.mine_clause(bound=True)).with_entities(*cols)
+                     .order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit).subquery())
+            code = unit.code if unit is not None else literal(None)
+            statement = select(*[c for c in first.c if c.name != "unit_ref"], code.label("unit_code"))
+            if unit is not None:
+                statement = statement.select_from(first.outerjoin(unit, unit.id == first.c.unit_ref))
+            return statement.order_by(first.c.late.desc(), first.c.state_changed_at.asc(), first.c.id.asc())
         return statements.kept(("queue_rows", self.register, statements.who(), self.kept_where(), limit), build)
 
     def queue_rows(self, limit: int, at: datetime | None = None) -> list[dict]:
