@@ -139,3 +139,23 @@ def test_another_property_chosen_counts_that_propertys_records(app, world, clien
     assert tab_count(m.get("/admin/goods_pass/").get_data(as_text=True), "signed") == "2"
     other = client_as("manager2")  # another user with the same roles shares the statement, not the counts
     assert counts_row(other.get("/admin/").get_data(as_text=True), "goods_pass") == (1, 0)
+
+
+def test_new_buttons_rank_by_exact_counts_when_two_registers_pass_the_cap(app, world, client_as, monkeypatch):
+    import app.dashboard as dashboard
+    from models.desk import MailItem, PhoneLog
+    monkeypatch.setattr(dashboard, "QUICK_CAP", 1)  # the 30-day counts stop past 1
+    c = client_as("clerk")
+
+    def buttons():
+        quick = c.get("/admin/").get_data(as_text=True).split('id="fd-quick"')[1].split("</div>")[0]
+        return re.findall(r'data-new="(\w+)"', quick)
+
+    menu = [getattr(v, "register", None) for v in app.extensions["frontdesk_admin"]._views]
+    first, then = sorted(("phone_log", "mail_item"), key=menu.index)  # a tie keeps the menu's order
+    models = {"phone_log": PhoneLog, "mail_item": MailItem}
+    with app.app_context():  # both past the cap: the one entered more goes first though it comes later in the menu
+        for register, n in ((first, 2), (then, 3)):
+            for _ in range(n):
+                make(models[register], world.a, created_by_id=world.users["clerk"], commit=True)
+    assert buttons()[:2] == [then, first]
