@@ -12,19 +12,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_admin import AdminIndexView, expose
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import DateTime, bindparam, func, literal, select, union_all
 
+from app.admin import statements
 from app.admin.access import login_redirect
 from kernel import scoping
 from kernel.clock import now
 from kernel.db import db
-from kernel.deadlines import overdue_clause
+from kernel.deadlines import late_params, overdue_clause
 from kernel.i18n import T
 
 NEW = T("新建", "New ")
@@ -33,36 +34,69 @@ NEW = T("新建", "New ")
 QUEUE_ROWS = 30       # the home page's queue: the oldest and overdue first
 QUICK_CREATE = 5      # 新建 buttons: the registers I entered most in the last 30 days, then in menu order
 QUICK_DAYS = 30
+QUICK_CAP = 1000      # each register's 30-day count stops past this (an index range of at most 1001 entries)
 
 
-def pending_for_me(view: Any) -> tuple[int, Any]:
-    """Records waiting for a step of mine now (app/admin/queue.py): the rows of the list's `?mine=1`, and the
-    clause that finds them (built once: the queue below lists the same rows)."""
-    if not view.has_queue():  # nothing of this register ever waits for my roles: no query
-        return 0, None
-    clause = view.mine_clause()
-    return view.capped_count(clause), clause
+def queue_counts(views: list) -> dict[str, tuple[int, int]]:
+    """Per register, (待我办理, 超时): the rows of the list's `?mine=1` (records waiting for a step of mine now,
+    app/admin/queue.py) and of its `?overdue=1` (late on a deadline), each counted like the list counts (stops
+    past the cap). One statement for all registers, kept per property and roles (app/admin/statements.py) and
+    run with the user and this moment's deadlines as parameters."""
+    cap = current_app.config["LIST_COUNT_CAP"]
+
+    def build() -> Any:
+        cols = []
+        for view in counted:
+            if view.has_queue():  # nothing of this register ever waits for my roles: no count
+                cols.append(view.capped_select(view.mine_clause(bound=True), cap, kept=True)
+                            .label(f"p_{view.register}"))
+            if getattr(view.model, "deadlines", ()):
+                cols.append(view.capped_select(overdue_clause(view.model, bound=True), cap, kept=True)
+                            .label(f"o_{view.register}"))
+        return select(*cols) if cols else None
+
+    counted = [v for v in views if v.has_queue() or getattr(v.model, "deadlines", ())]
+    key = tuple((v.register, v.kept_where()) for v in counted)
+    statement = statements.kept(("home_counts", statements.who(), cap, key), build)
+    if statement is None:
+        return {}
+    at, params = now(), statements.params()
+    for view in views:
+        params.update(late_params(view.model, at))
+    row = db.session.execute(statement, params).one()._mapping
+    return {v.register: (min(row.get(f"p_{v.register}", 0), cap + 1), min(row.get(f"o_{v.register}", 0), cap + 1))
+            for v in views}
 
 
-def overdue_count(view: Any) -> int:
-    """Records late on a deadline: the rows of the list's `?overdue=1`."""
-    if not getattr(view.model, "deadlines", ()):
-        return 0
-    return view.capped_count(overdue_clause(view.model))
+def entered_statement(tracked: list, cap: int | None) -> Any:
+    """How many records of each register the user entered since `fd_since` (one UNION ALL), each count
+    stopping past `cap`: kept per property and roles, who and the 30 days' start are parameters."""
+    def build() -> Any:
+        since = bindparam("fd_since", type_=DateTime())
+        parts = []
+        for v in tracked:
+            rows = scoping.scope(select(v.model.id).where(v.model.created_by_id == statements.USER,
+                                                          v.model.created_at >= since), v.model, statements.PROPERTY)
+            if cap is not None:
+                rows = rows.limit(cap + 1)
+            parts.append(select(literal(v.register).label("register"), func.count().label("n"))
+                         .select_from(rows.subquery()))
+        return union_all(*parts)
+    return statements.kept(("entered", statements.who(), cap, tuple(v.register for v in tracked)), build)
 
 
 def quick_create(views: list) -> list:
-    """The registers I may create in, those I entered most in the last 30 days first (one SQL query)."""
+    """The registers I may create in, those I entered most in the last 30 days first (one SQL query; a second
+    only when two registers pass QUICK_CAP)."""
     views = [v for v in views if v.allowed("create")]
     tracked = [v for v in views if hasattr(v.model, "created_by_id") and hasattr(v.model, "created_at")]
     counts: dict[str, int] = {}
     if tracked:
-        since = now() - timedelta(days=QUICK_DAYS)
-        parts = [scoping.scope(select(literal(v.register).label("register"), func.count().label("n"))
-                               .select_from(v.model).where(v.model.created_by_id == current_user.id,
-                                                           v.model.created_at >= since), v.model)
-                 for v in tracked]
-        counts = dict(db.session.execute(union_all(*parts)).all())
+        params = statements.params(fd_since=now() - timedelta(days=QUICK_DAYS))
+        counts = dict(db.session.execute(entered_statement(tracked, QUICK_CAP), params).all())
+        past = [v for v in tracked if counts.get(v.register, 0) > QUICK_CAP]
+        if len(past) > 1:  # only their exact counts can order them (one alone is above all the others anyway)
+            counts.update(db.session.execute(entered_statement(past, None), params).all())
     order = {v.register: i for i, v in enumerate(views)}
     ranked = sorted(views, key=lambda v: (-counts.get(v.register, 0), order[v.register]))[:QUICK_CREATE]
     return [dict(view=v, url=url_for(f"{v.endpoint}.create_view"), label=T(f"新建{v.name.zh}", f"New {v.name.en}")
@@ -91,15 +125,16 @@ class Dashboard(AdminIndexView):
     def index(self) -> str:
         rows, queue = [], []
         registers = self.registers()
+        counts = queue_counts(registers)
         for view in registers:
-            (pending, mine), late = pending_for_me(view), overdue_count(view)
+            pending, late = counts.get(view.register, (0, 0))
             if pending or late:
                 url = url_for(f"{view.endpoint}.index_view")
                 rows.append(dict(view=view, pending=pending, overdue=late, url=url,
                                  pending_url=url_for(f"{view.endpoint}.index_view", mine=1) if pending else None,
                                  overdue_url=url_for(f"{view.endpoint}.index_view", overdue=1) if late else None))
             if pending:
-                queue += view.queue_rows(QUEUE_ROWS, mine=mine)
+                queue += view.queue_rows(QUEUE_ROWS)
         queue.sort(key=lambda r: (not r["overdue"], r["since"] is None, r["since"] or 0, r["number"]))
         guard_first = "guard" in scoping.current_roles()
         panels = [] if guard_first else [verify_panel(self)]

@@ -1,20 +1,26 @@
 """Helpers every template may use (labels in the current language, the header's property switch)."""
 from __future__ import annotations
 
-from flask import Flask
-from flask_babel import gettext
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import select
 
 from admin_views.notify import unread_count
-from app.admin.saved import shared_views
+from app.admin.saved import shared_views, visible_views
+from app.admin.statements import Kept
 from kernel import permissions, scoping
 from kernel.db import db
 from kernel.display import action_label, register_label
 from kernel.i18n import is_english
 from kernel.identity import Property
 from kernel.register import model_for
+
+_menus = Kept(512)
 
 
 def install(app: Flask) -> None:
@@ -26,7 +32,7 @@ def install(app: Flask) -> None:
                     fd_role_labels=role_labels, fd_role_label=role_label,
                     fd_action_label=lambda register, action: action_label(model_for(register), action),
                     fd_register_label=register_label, fd_unread=unread_count,
-                    fd_menu_views=menu_views)
+                    fd_menu_views=menu_views, fd_kept_menu=kept_menu)
 
 
 def fd_t(zh: str, en: str) -> str:
@@ -64,3 +70,24 @@ def menu_views(item: object) -> list:
     """The saved views shared under a menu entry's register (its screen's list), for the current user."""
     register = getattr(getattr(item, "_view", None), "register", None)
     return shared_views(register) if register and current_user.is_authenticated else []
+
+
+def menu_key(admin_view: Any) -> tuple | None:
+    """Everything the header's menu depends on: which entries a user may open follows from their memberships
+    (roles at each property: the overview and charts look at every property), the property worked in, the
+    language, the page shown (its entry is active) and the saved views shared under the entries."""
+    if not current_user.is_authenticated:
+        return None
+    codes = scoping._role_codes()
+    memberships = tuple(sorted((m.property_id, *codes[m.role_id]) for m in scoping._memberships()))
+    shared = tuple((v.register, v.id, v.name) for v in visible_views() if v.shared_role)
+    return (memberships, scoping.current_property_id(), str(get_locale()), getattr(admin_view, "endpoint", None),
+            request.script_root, shared)
+
+
+def kept_menu(admin_view: Any, caller: Any) -> Markup:
+    """The menu `caller` renders, rendered once per `menu_key` (it walked every entry's permissions each page)."""
+    key = menu_key(admin_view)
+    if key is None:
+        return caller()
+    return _menus.get(key, lambda: Markup(caller()))

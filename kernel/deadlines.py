@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import Integer, String, Text, and_, false, or_, select
+from sqlalchemy import DateTime, Integer, String, Text, and_, bindparam, false, or_, select
 from sqlalchemy.orm import Mapped
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -130,15 +130,33 @@ def due_at(d: Deadline, started: datetime | None) -> datetime | None:
     return _shift(started, timedelta(minutes=minutes_for(d)))
 
 
-def deadline_clause(model: type, d: Deadline, at: datetime) -> ColumnElement[bool]:
-    """SQL: records of `model` that are late on `d` at time `at`."""
-    start, done = getattr(model, d.start), getattr(model, d.done)
+def late_before(d: Deadline, at: datetime) -> datetime:
+    """The start time before which a record is late on `d` at time `at`."""
     latest = _shift(at, -timedelta(minutes=minutes_for(d)))  # started before this: late
     if d.same_day:
         # late once `at` is past midnight after the start's day (+ minutes), to the second as in `due_at`
         day_before = _shift(latest, -timedelta(days=1))
         midnight = start_of(day_before.date())
         latest = day_before if day_before == midnight else _shift(midnight, timedelta(days=1))
+    return latest
+
+
+def late_param(model: type, index: int) -> str:
+    """The bind parameter's name standing for `late_before` of the model's index-th deadline in a bound clause."""
+    return f"fd_late_{model.__tablename__}_{index}"
+
+
+def late_params(model: type, at: datetime | None = None) -> dict[str, datetime]:
+    """The values of a bound clause's parameters at time `at` (minutes as IT set them now)."""
+    at = at or now()
+    return {late_param(model, i): late_before(d, at) for i, d in enumerate(getattr(model, "deadlines", ()))}
+
+
+def deadline_clause(model: type, d: Deadline, at: datetime | None, bound: int | None = None) -> ColumnElement[bool]:
+    """SQL: records of `model` that are late on `d` at time `at`. With `bound` (the deadline's position), the
+    time is a named parameter (`late_params` gives its value), so a statement built once serves any moment."""
+    start, done = getattr(model, d.start), getattr(model, d.done)
+    latest = bindparam(late_param(model, bound), type_=DateTime()) if bound is not None else late_before(d, at)
     late = start < latest
     parts = [start.is_not(None), done.is_(None), late]
     if d.when is not None:
@@ -149,12 +167,14 @@ def deadline_clause(model: type, d: Deadline, at: datetime) -> ColumnElement[boo
     return and_(*parts)
 
 
-def overdue_clause(model: type, at: datetime | None = None) -> ColumnElement[bool]:
+def overdue_clause(model: type, at: datetime | None = None, bound: bool = False) -> ColumnElement[bool]:
+    """SQL: records late on any of the model's deadlines at `at`; `bound`: at a time given as parameters
+    (`late_params`), for a statement kept and run again (app/admin/statements.py)."""
     ds = getattr(model, "deadlines", ())
     if not ds:
         return false()
-    at = at or now()
-    clause = or_(*[deadline_clause(model, d, at) for d in ds])
+    at = None if bound else (at or now())
+    clause = or_(*[deadline_clause(model, d, at, i if bound else None) for i, d in enumerate(ds)])
     if all(open_states_of(model, d) for d in ds):
         # one IN over the open states lets the (property, state, id) index narrow the scan first
         clause = and_(model.state.in_(sorted({s for d in ds for s in open_states_of(model, d)})), clause)

@@ -77,11 +77,14 @@ def current_roles() -> frozenset[str]:
     return g.roles
 
 
-def scope(query: Select | Any, model: type) -> Any:
-    """Restrict a select to the current property: by its property_id, or by the model's own `scope_clause`."""
+def scope(query: Select | Any, model: type, property_param: Any = None) -> Any:
+    """Restrict a select to the current property: by its property_id, or by the model's own `scope_clause`.
+    `property_param`: a bind parameter standing for the current property (a statement kept and run again)."""
     pid = current_property_id()
     if pid is None:
         return query
+    if property_param is not None:
+        pid = property_param
     if hasattr(model, "scope_clause"):
         return query.where(model.scope_clause(pid))
     if not hasattr(model, "property_id"):

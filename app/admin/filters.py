@@ -153,8 +153,13 @@ class Filtering:
         if not self._filters:
             return None
         groups: OrderedDict[str, list] = OrderedDict()
+        asked: dict[int, Any] = {}  # 等于 and 属于其中之一 of one column share their options: one query, not two
         for i, flt in enumerate(self._filters):
-            options = flt.get_options(self)
+            source = getattr(flt, "options", None)
+            if callable(source) and id(source) in asked:
+                options = asked[id(source)]
+            else:
+                options = asked[id(source)] = flt.get_options(self)
             groups.setdefault(str(flt.name), []).append(dict(
                 index=i, arg=self.get_filter_arg(i, flt), operation=str(flt.operation()),
                 options=[(k, str(v)) for k, v in options] if options else None, type=flt.data_type))

@@ -45,6 +45,7 @@ from app.admin.personal import Personal
 from app.admin.printing import Printing
 from app.admin.queue import Queue
 from app.admin.saved import SavedViews
+from app.admin.statements import Kept
 from app.admin.steps import Steps
 from kernel import attachments, audit, permissions, scoping
 from kernel.attachments import AttachmentError
@@ -68,6 +69,10 @@ MSG_REFERENCED = _l("该记录已被其他记录引用，不能删除；请改�
 MSG_CLOCK = T("留空即为系统当前时间；补录较早收到的事项可填写实际的（较早的）时间，不能晚于现在",
               "Empty: the server's time now; for a late entry give the earlier time it was received, never later")
 MSG_NO_DELETE = _l("业务记录不能删除，请作废并填写原因")
+
+
+PLAIN = (str, int, type(None))
+_urls = Kept(8192)
 
 
 def changed_columns(model: Any) -> dict[str, tuple[Any, Any]]:
@@ -199,20 +204,26 @@ class RegisterView(Entry, Filtering, Listing, Queue, SavedViews, Exporting, Impo
         return fn(self, *args, **kwargs)
 
     # ---------------------------------------------------------------- scope
-    def rows_clause(self) -> Any:
+    def rows_clause(self, user: Any = None) -> Any:
         """The rows the current roles may see when the register limits some role to some rows (visible_rows):
-        None when one of the roles that may list it sees every row."""
+        None when one of the roles that may list it sees every row. `user`: who they are, if not the current
+        user's id itself (a kept statement's parameter, app/admin/statements.py)."""
         rules = getattr(self.model, "visible_rows", None) or {}
         if not rules or not current_user.is_authenticated:
             return None
         listing = [r for r in self.roles if permissions.allowed({r}, self.register, "list")]
         if not listing or any(r not in rules for r in listing):
             return None
-        return or_(*[rules[r](self.model, current_user.id) for r in sorted(listing)])
+        return or_(*[rules[r](self.model, current_user.id if user is None else user) for r in sorted(listing)])
 
     def get_query(self) -> Any:
-        query = scoping.scope(super().get_query(), self.model)
-        rows = self.rows_clause()
+        return self.scoped_query()
+
+    def scoped_query(self, user: Any = None, property_param: Any = None) -> Any:
+        """The list's rows: the current property's, and those the roles see (`user` as in rows_clause,
+        `property_param` as in scoping.scope)."""
+        query = scoping.scope(super().get_query(), self.model, property_param)
+        rows = self.rows_clause(user)
         return query if rows is None else query.filter(rows)
 
     def get_one(self, id: Any) -> Any:
@@ -427,6 +438,20 @@ class RegisterView(Entry, Filtering, Listing, Queue, SavedViews, Exporting, Impo
         return str(_l("已保存"))
 
     # ---------------------------------------------------------------- pages
+    def get_url(self, endpoint: str, **kwargs: Any) -> str:
+        """url_for, remembered: a list page builds ~60 URLs (sort, pager, tabs, static files) that are the same on
+        every request, and the URL map never changes once started. Only plain values are remembered (a label's
+        text depends on the language); the key holds everything else url_for reads from the request."""
+        for k, v in kwargs.items():
+            if k[:1] == "_" or type(v) not in PLAIN:
+                return super().get_url(endpoint, **kwargs)
+        env = request.environ
+        where = env.get("frontdesk.url_where")
+        if where is None:  # a relative endpoint's blueprint, the prefix and host the app is served at
+            where = env["frontdesk.url_where"] = (request.blueprint, request.script_root, request.host)
+        return _urls.get((endpoint, where, tuple(kwargs.items())),
+                         lambda: super(RegisterView, self).get_url(endpoint, **kwargs))
+
     def render(self, template: str, **kwargs: Any) -> Any:
         kwargs.setdefault("count_capped", g.get("count_capped", False))
         kwargs.setdefault("show", self.display())

@@ -12,10 +12,11 @@ from flask_admin.model.template import DeleteRowAction, EditRowAction, ViewRowAc
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 from markupsafe import Markup, escape
-from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import joinedload
 
+from app.admin import statements
 from app.admin.filters import ChoiceEqual
 from kernel import scoping
 from kernel.deadlines import overdue_clause, overdue_for
@@ -124,8 +125,9 @@ class Listing:
     # ---------------------------------------------------------------- state tabs
     def state_tabs(self) -> list[dict] | None:
         """全部 / 待签字 / 已签发 ...: one tab per declared state with its count, each a link to exactly the rows
-        it counts (the list's state filter). One query: per state its rows up to a cap (an index range on
-        (property, state, id)), then GROUP BY state; a count past the cap reads "1000+"."""
+        it counts (the list's state filter). One statement, one count per state of its rows up to a cap (an
+        index range on (property, state, id)), kept per property and roles (app/admin/statements.py);
+        a count past the cap reads "1000+"."""
         states = getattr(self.model, "states", None) or {}
         if len(states) <= 2 or not self._filters:  # 有效 / 作废 alone is not a workflow
             return None
@@ -135,13 +137,13 @@ class Listing:
         except KeyError:
             return None
         cap = min(current_app.config["LIST_COUNT_CAP"], STATE_TAB_CAP)
-        parts = []
-        for code in from_states:
-            sub = (self.get_query().filter(self.model.state == code).with_entities(self.model.state)
-                   .order_by(None).limit(cap + 1).subquery())
-            parts.append(select(sub.c.state))
-        rows = union_all(*parts).subquery()
-        counts = dict(self.session.execute(select(rows.c.state, func.count()).group_by(rows.c.state)).all())
+
+        def build() -> Any:  # scalar counts, not a UNION ALL grouped: nothing is materialised or sorted
+            return select(*[select(func.count()).select_from(
+                self.kept_query().filter(self.model.state == code).with_entities(self.model.id).order_by(None)
+                .limit(cap + 1).subquery()).scalar_subquery() for code in from_states])
+        statement = statements.kept(("state_tabs", self.register, statements.who(), self.kept_where(), cap), build)
+        counts = dict(zip(from_states, self.session.execute(statement, statements.params()).one(), strict=True))
         chosen = request.args.get(arg) if not request.args.get("search") else None
         others = [k for k in request.args if k.startswith("flt") and k != arg] or request.args.get("mine") \
             or request.args.get("overdue")

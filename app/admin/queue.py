@@ -20,9 +20,10 @@ from flask import current_app, url_for
 from flask_login import current_user
 from sqlalchemy import and_, case, exists, false, func, literal, or_, select
 
-from kernel import permissions
+from app.admin import statements
+from kernel import permissions, scoping
 from kernel.clock import now
-from kernel.deadlines import deadline_clause, open_states_of, overdue_clause
+from kernel.deadlines import deadline_clause, late_params, open_states_of, overdue_clause
 from kernel.i18n import T
 from kernel.register import model_for
 from kernel.workflow import SignOff, Transition
@@ -75,17 +76,20 @@ class Queue:
         return bool(queue_steps(self.model, self.roles)) or bool(
             getattr(self.model, "deadlines", ()) and permissions.allowed(self.roles, self.register, "edit"))
 
-    def mine_clause(self) -> Any:
-        """SQL: the records of this register waiting for the current user now (see the module's docstring)."""
+    def mine_clause(self, bound: bool = False) -> Any:
+        """SQL: the records of this register waiting for the current user now (see the module's docstring).
+        `bound`: who and "now" are left to parameters (statements.params, kernel.deadlines.late_params), for a
+        kept statement."""
         model, roles = self.model, self.roles
         if not current_user.is_authenticated or not hasattr(model, "state"):
             return false()
         steps = queue_steps(model, roles)
-        clauses = [step_clause(model, t, current_user.id) for t in steps]
+        user = statements.USER if bound else current_user.id
+        clauses = [step_clause(model, t, user) for t in steps]
         states: set[str] | None = {s for t in steps for s in t.source}
         deadlines = getattr(model, "deadlines", ())
         if deadlines and permissions.allowed(roles, self.register, "edit"):
-            clauses.append(overdue_clause(model))
+            clauses.append(overdue_clause(model, bound=bound))
             open_states = [open_states_of(model, d) for d in deadlines]
             states = states | {s for o in open_states for s in o} if all(open_states) else None
         if not clauses:
@@ -93,30 +97,62 @@ class Queue:
         # one IN over the states first lets the (property, state, id) index narrow the rows before the OR
         return and_(model.state.in_(sorted(states)), or_(*clauses)) if states else or_(*clauses)
 
+    def kept_query(self) -> Any:
+        """The list's rows with who and where as parameters (statements.USER, statements.PROPERTY); a screen
+        that narrows its own get_query keeps its query (and `kept_where` keys its statements by user and place)."""
+        if self.own_query():
+            return self.get_query()
+        return self.scoped_query(statements.USER, statements.PROPERTY)
+
+    def own_query(self) -> bool:
+        return type(self).get_query.__qualname__ != "RegisterView.get_query"
+
+    def kept_where(self) -> tuple:
+        """What a kept statement of this screen depends on besides the roles (statements.who())."""
+        return (current_user.id, scoping.current_property_id()) if self.own_query() else ()
+
+    def capped_select(self, clause: Any, cap: int, kept: bool = False) -> Any:
+        """SQL (a scalar subquery): how many rows of the list match `clause`, stopping at cap + 1; `kept`: for a
+        kept statement (who and where as parameters)."""
+        query = self.kept_query() if kept else self.get_query()
+        rows = query.filter(clause).with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
+        return select(func.count()).select_from(rows).scalar_subquery()
+
     def capped_count(self, clause: Any) -> int:
         """How many rows of the list match `clause`, counted like the list counts (stops past the cap)."""
         cap = current_app.config["LIST_COUNT_CAP"]
-        rows = self.get_query().filter(clause).with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
-        return min(self.session.execute(select(func.count()).select_from(rows)).scalar_one(), cap + 1)
+        return min(self.session.execute(select(self.capped_select(clause, cap))).scalar_one(), cap + 1)
 
-    def queue_rows(self, limit: int, at: datetime | None = None, mine: Any = None) -> list[dict]:
+    def queue_statement(self, limit: int) -> Any:
+        """The query behind `queue_rows`, who and "now" left to parameters: kept per property and roles."""
+        def build() -> Any:
+            model = self.model
+            deadlines = getattr(model, "deadlines", ())
+            late_cols = [case((deadline_clause(model, d, None, bound=i), 1), else_=0).label(f"late{i}")
+                         for i, d in enumerate(deadlines)]
+            late = case((overdue_clause(model, bound=True), 1), else_=0) if deadlines else literal(0)
+            unit = model_for("unit") if hasattr(model, "unit_id") else None
+            cols = [model.id, model.state, model.state_changed_at,
+                    getattr(model, "number", literal(None)).label("number"),
+                    (model.unit_id if unit is not None else literal(None)).label("unit_ref"), late.label("late"),
+                    *late_cols]
+            # the oldest first, then their units' codes: a join before the LIMIT looked up every waiting row's unit
+            first = (self.kept_query().filter(self.mine_clause(bound=True)).with_entities(*cols)
+                     .order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit).subquery())
+            code = unit.code if unit is not None else literal(None)
+            statement = select(*[c for c in first.c if c.name != "unit_ref"], code.label("unit_code"))
+            if unit is not None:
+                statement = statement.select_from(first.outerjoin(unit, unit.id == first.c.unit_ref))
+            return statement.order_by(first.c.late.desc(), first.c.state_changed_at.asc(), first.c.id.asc())
+        return statements.kept(("queue_rows", self.register, statements.who(), self.kept_where(), limit), build)
+
+    def queue_rows(self, limit: int, at: datetime | None = None) -> list[dict]:
         """The oldest waiting records, overdue first: number, unit, what waits, since when, one link each."""
         model, at = self.model, at or now()
         steps = queue_steps(model, self.roles)
         deadlines = getattr(model, "deadlines", ())
-        late_cols = [case((deadline_clause(model, d, at), 1), else_=0).label(f"late{i}")
-                     for i, d in enumerate(deadlines)]
-        late = case((overdue_clause(model, at), 1), else_=0) if deadlines else literal(0)
-        unit = model_for("unit") if hasattr(model, "unit_id") else None
-        cols = [model.id, model.state, model.state_changed_at,
-                getattr(model, "number", literal(None)).label("number"),
-                (unit.code if unit is not None else literal(None)).label("unit_code"), late.label("late"), *late_cols]
-        query = self.get_query().filter(self.mine_clause() if mine is None else mine).with_entities(*cols)
-        if unit is not None:  # the unit's code in the same query, not one lookup per row
-            query = query.outerjoin(unit, unit.id == model.unit_id)
-        query = query.order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit)
         out = []
-        for row in query:
+        for row in self.session.execute(self.queue_statement(limit), statements.params(**late_params(model, at))):
             waiting = [t for t in steps if row.state in t.source]
             late_labels = [str(d.label) for i, d in enumerate(deadlines) if getattr(row, f"late{i}")]
             anchor = f"#step-{waiting[0].name}" if waiting else ""
