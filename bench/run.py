@@ -437,12 +437,13 @@ def main():
         "details": f"{base}details/?id={mid.id}", "edit_form": f"{base}edit/?id={open_order}",
     }
     results = {}
-    with app.app_context():
-        for name, url in pages.items():
-            results[name] = measure(clerk, url, timer)
-        results["page1_10k"] = measure(clerk_b, base, timer)
-        results["home_clerk"] = measure(clerk, "/admin/", timer)
-        results["home_manager"] = measure(manager_home, "/admin/", timer)
+    # no app context held around the requests: each request gets its own, as under gunicorn (a held one would
+    # keep `g` (the user, memberships, roles) from one request to the next and flatter the figures)
+    for name, url in pages.items():
+        results[name] = measure(clerk, url, timer)
+    results["page1_10k"] = measure(clerk_b, base, timer)
+    results["home_clerk"] = measure(clerk, "/admin/", timer)
+    results["home_manager"] = measure(manager_home, "/admin/", timer)
     # bulk approval of 1,000 goods passes by the manager (reset first, so reruns measure the same work)
     with app.app_context():
         db.session.execute(text("update goods_pass set state='signed', version=1 where number like 'A-FX-BENCH-%'"))
