@@ -561,3 +561,145 @@ def test_bulk_step_that_tells_tells_for_each_row(app, world):
         assert s.scalars(select(workflow.SignOff.comment).where(workflow.SignOff.transition == "dispatch")).all() \
             == ["批", "批"]
         s.rollback()
+
+
+# ---------------------------------------------------------------- numbering
+class Recording:
+    """A connection that keeps the statements it is given (the dialect's own insert is chosen by name)."""
+
+    def __init__(self, dialect):
+        self.dialect = type("D", (), {"name": dialect})()
+        self.statements = []
+
+    def execute(self, statement):
+        self.statements.append(statement)
+        return type("R", (), {"scalar_one": staticmethod(lambda: 1)})()
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_each_database_gets_its_own_insert_or_nothing(dialect):
+    from datetime import date
+
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from kernel.numbering import next_value
+    conn = Recording(dialect)
+    assert next_value(conn, 3, "BX", date(2026, 11, 28)) == 1
+    first = conn.statements[0]
+    own = {"postgresql": postgresql.Insert, "sqlite": sqlite.Insert}[dialect]
+    assert type(first) is own  # PostgreSQL's ON CONFLICT and SQLite's are built by their own dialect
+    sql = str(first.compile(dialect={"postgresql": postgresql.dialect(), "sqlite": sqlite.dialect()}[dialect]))
+    assert "ON CONFLICT DO NOTHING" in sql
+
+
+def test_numbers_per_property_prefix_and_day_from_one(app, world):
+    from datetime import date
+
+    from kernel.numbering import next_value
+    with app.app_context():
+        conn = db.session.connection()
+        day = date(2026, 11, 28)
+        assert [next_value(conn, world.a, "QQ", day) for _ in range(3)] == [1, 2, 3]
+        assert next_value(conn, world.b, "QQ", day) == 1
+        assert next_value(conn, world.a, "QR", day) == 1
+        assert next_value(conn, world.a, "QQ", date(2026, 11, 29)) == 1
+        assert next_value(conn, world.a, "QQ", day) == 4
+        db.session.rollback()
+
+
+# ---------------------------------------------------------------- scoping
+def staff(world, name, held):
+    """A person holding {property: role} memberships."""
+    from models import Membership, Role, StaffUser
+    roles = {r.code: r.id for r in db.session.scalars(select(Role))}
+    u = StaffUser(username=name, full_name=name, password_hash="x")
+    db.session.add(u)
+    db.session.flush()
+    for prop, code in held:
+        db.session.add(Membership(user_id=u.id, property_id=prop, role_id=roles[code]))
+    db.session.flush()
+    return u
+
+
+def test_a_new_choice_of_property_counts_at_once_in_the_same_request(app, world):
+    from flask import session
+    from flask_login import login_user
+
+    from kernel import scoping
+    with app.test_request_context("/"):
+        login_user(staff(world, "two_hats", [(world.a, "clerk"), (world.b, "supervisor")]))
+        assert scoping.choose_property(world.b)  # nothing was asked yet: nothing cached to drop
+        assert session["property_id"] == world.b
+        assert (scoping.current_property_id(), scoping.current_roles()) == (world.b, {"supervisor"})
+        assert scoping.choose_property(world.a)
+        assert (scoping.current_property_id(), scoping.current_roles()) == (world.a, {"clerk"})
+        assert not scoping.choose_property("all")  # not company-wide: no "all properties"
+        assert session["property_id"] == world.a
+        db.session.rollback()
+
+
+def test_a_stale_or_missing_choice_falls_back_to_the_first_property(app, world):
+    from flask import g, session
+    from flask_login import login_user
+
+    from kernel import scoping
+    with app.test_request_context("/"):
+        login_user(staff(world, "both", [(world.b, "manager"), (world.a, "manager")]))
+        session["property_id"] = 999_999  # a property no longer held
+        assert scoping.current_property_id() == min(world.a, world.b)
+        g.pop("property_id")
+        session.pop("property_id")
+        assert scoping.current_property_id() == min(world.a, world.b)
+        db.session.rollback()
+    with app.test_request_context("/"):
+        login_user(staff(world, "regional2", [(world.a, "regional")]))
+        session["property_id"] = "all"
+        assert scoping.current_property_id() is None and scoping.current_roles() == {"regional"}
+        db.session.rollback()
+
+
+def test_who_holds_what_is_read_once_per_request(app, world):
+    from sqlalchemy import event
+
+    from kernel import scoping
+    from models import Membership, Role
+    with app.test_request_context("/"):
+        from flask_login import login_user
+        u = staff(world, "counted", [(world.a, "clerk")])
+        login_user(u)
+        seen = []
+
+        def count(conn, cursor, statement, *args):
+            if "FROM membership" in statement or "FROM role" in statement:
+                seen.append(statement)
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            for _ in range(3):
+                assert scoping.roles_at(world.a) == {"clerk"} and scoping.user_property_ids() == [world.a]
+                assert scoping.current_roles() == {"clerk"} and not scoping.is_company_wide()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert len(seen) == 2  # memberships once, role codes once
+        db.session.add(Membership(user_id=u.id, property_id=world.b, role_id=db.session.scalar(select(Role.id).limit(1))))
+        db.session.flush()
+        assert scoping.user_property_ids() == [world.a]  # the request keeps what it read
+        db.session.rollback()
+
+
+def test_scope_keeps_only_the_current_propertys_rows(app, world):
+    from flask_login import login_user
+
+    from kernel import scoping
+    from models import StaffUser
+    from models.desk import RepairOrder
+    from tests.factories import make
+    with app.test_request_context("/"):
+        login_user(db.session.get(StaffUser, world.users["clerk"]))
+        mine, theirs = make(RepairOrder, world.a), make(RepairOrder, world.b)
+        ids = set(db.session.scalars(scoping.scope(select(RepairOrder.id), RepairOrder)))
+        assert mine.id in ids and theirs.id not in ids
+        users = set(db.session.scalars(scoping.scope(select(StaffUser.id), StaffUser)))
+        assert world.users["clerk"] in users and world.users["clerk_b"] not in users
+        assert world.users["manager_ab"] in users  # holds a role here too
+        assert scoping.in_scope(theirs, world.b) and not scoping.in_scope(mine, world.b)
+        db.session.rollback()
