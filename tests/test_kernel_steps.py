@@ -680,7 +680,8 @@ def test_who_holds_what_is_read_once_per_request(app, world):
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
         assert len(seen) == 2  # memberships once, role codes once
-        db.session.add(Membership(user_id=u.id, property_id=world.b, role_id=db.session.scalar(select(Role.id).limit(1))))
+        any_role = db.session.scalar(select(Role.id).limit(1))
+        db.session.add(Membership(user_id=u.id, property_id=world.b, role_id=any_role))
         db.session.flush()
         assert scoping.user_property_ids() == [world.a]  # the request keeps what it read
         db.session.rollback()
