@@ -704,3 +704,44 @@ def test_scope_keeps_only_the_current_propertys_rows(app, world):
         assert world.users["manager_ab"] in users  # holds a role here too
         assert scoping.in_scope(theirs, world.b) and not scoping.in_scope(mine, world.b)
         db.session.rollback()
+
+
+# ---------------------------------------------------------------- audit: the session hooks
+def test_only_registers_are_audited_and_every_audited_change_in_a_flush_is_kept(app, world):
+    from kernel import audit
+    from models.master import Unit
+    with app.app_context():
+        s = db.session
+        marks = [workflow.SignOff(register="unit", record_id=1, transition="x", from_state="a", to_state="b",
+                                  user_id=world.users["clerk"], role="clerk") for _ in range(3)]
+        s.add_all(marks)
+        s.flush()
+        assert audit_rows(register="sign_off") == []  # a sign-off is its own record, not an audited register
+        units = [s.get(Unit, world.units[("A", code)]) for code in ("1-1-101", "1-1-201", "3-2-1501")]
+        for m in marks:
+            m.comment = "改"
+        for u in units:
+            u.status = "vacant"
+        with audit.acting("bulk:vacate"):
+            s.flush()
+        assert audit_rows(register="sign_off") == []
+        changed = audit_rows(register="unit", action="bulk:vacate")
+        assert sorted(r.record_id for r in changed) == sorted(u.id for u in units)
+        assert all(r.changes == {"status": ["occupied", "vacant"]} and r.property_id == world.a for r in changed)
+        new = Unit(property_id=world.a, code="8-8-808", building="8", entrance="8", room="808", status="vacant")
+        s.add(new)
+        s.flush()
+        row = audit_rows(register="unit", action="create")[-1]
+        assert row.record_id == new.id and row.changes["code"] == [None, "8-8-808"]
+        assert "id" in row.changes and all(v[0] is None and v[1] is not None for v in row.changes.values())
+        s.rollback()
+
+
+def test_the_address_kept_is_the_clients_cut_to_the_column(app, world):
+    from kernel import audit
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": "f" * 70}):
+        assert audit.who() == (None, "f" * 64)
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": ""}):
+        assert audit.who() == (None, None)
+    with app.app_context():
+        assert audit.who() == (None, None)
