@@ -745,3 +745,20 @@ def test_the_address_kept_is_the_clients_cut_to_the_column(app, world):
         assert audit.who() == (None, None)
     with app.app_context():
         assert audit.who() == (None, None)
+
+
+# ---------------------------------------------------------------- deadlines on the server's clock
+def test_overdue_without_a_time_asks_the_server_clock(app, world):
+    from kernel.clock import now
+    from kernel.deadlines import declared, overdue_clause, overdue_for
+    from models.desk import RepairOrder
+    from tests.factories import make
+    with app.app_context():
+        o = make(RepairOrder, world.a, received_at=now() - timedelta(minutes=2))
+        late = set(db.session.scalars(select(RepairOrder.id).where(overdue_clause(RepairOrder))))
+        assert overdue_for(o) == [] and o.id not in late
+        travel(timedelta(minutes=5))  # the desk's clock moves past the 3 minutes to dispatch
+        late = set(db.session.scalars(select(RepairOrder.id).where(overdue_clause(RepairOrder))))
+        assert overdue_for(o) == [declared("repair.dispatch")] and o.id in late
+        travel(timedelta(0))
+        db.session.rollback()
