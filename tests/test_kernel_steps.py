@@ -762,3 +762,17 @@ def test_overdue_without_a_time_asks_the_server_clock(app, world):
         assert overdue_for(o) == [declared("repair.dispatch")] and o.id in late
         travel(timedelta(0))
         db.session.rollback()
+
+
+def test_bulk_close_asks_for_the_repair_sheet_like_the_single_close(app, world):
+    from models.desk import RepairOrder
+    from tests.factories import make
+    with app.app_context():
+        s = db.session
+        sup = person(world, "supervisor")
+        order = make(RepairOrder, world.a, state="visited")
+        s.commit()
+        done, skipped = workflow.fire_set(s, RepairOrder, "close", [order], sup, lambda pid: {"supervisor"})
+        assert done == 0 and [(r.id, why) for r, why in skipped] == [
+            (order.id, T("请先上传“维修单”再关闭", "Upload the Repair sheet before “Close”"))]
+        s.rollback()
