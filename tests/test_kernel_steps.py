@@ -511,22 +511,12 @@ def test_bulk_step_signs_audits_and_bumps_each_row_once(app, world, frozen, audi
     from tests.factories import make
     with app.app_context():
         s = db.session
-        admin, sup = person(world, "cs_admin"), person(world, "supervisor")
+        admin, sup, mgr = person(world, "cs_admin"), person(world, "supervisor"), person(world, "manager")
         rows = [make(Roster, world.a, user_id=admin.id, month=date(2028, m, 1), created_by_id=admin.id,
                      state="submitted") for m in (1, 2, 3)]
         s.commit()
-        reads = []
-
-        def count(conn, cursor, statement, *args):
-            if "FROM sign_off" in statement:
-                reads.append(statement)
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
-            done, skipped = workflow.fire_set(s, Roster, "review", rows, sup, lambda pid: ["clerk", "supervisor"])
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
+        done, skipped = workflow.fire_set(s, Roster, "review", rows, sup, lambda pid: ["clerk", "supervisor"])
         assert (done, skipped) == (3, [])
-        assert len(reads) == 1  # the sign-offs the rule needs are read once for all rows, not once per row
         s.commit()
         signed = s.scalars(select(workflow.SignOff).where(workflow.SignOff.register == "roster")
                            .order_by(workflow.SignOff.record_id)).all()
@@ -539,6 +529,19 @@ def test_bulk_step_signs_audits_and_bumps_each_row_once(app, world, frozen, audi
                             .order_by(AuditLog.record_id)).all()
         assert [(a.record_id, a.register, a.property_id, a.changes) for a in audited] == [
             (r.id, "roster", world.a, {"state": ["submitted", "reviewed"]}) for r in rows]
+        # filing asks who reviewed each row (two different people): read once for all rows, not once per row
+        reads = []
+
+        def count(conn, cursor, statement, *args):
+            if "FROM sign_off" in statement:
+                reads.append(statement)
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            done, skipped = workflow.fire_set(s, Roster, "file", rows, mgr, lambda pid: {"manager"})
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert (done, skipped) == (3, []) and len(reads) == 1
+        s.rollback()
 
 
 def test_bulk_step_that_tells_tells_for_each_row(app, world, frozen):
@@ -776,3 +779,23 @@ def test_bulk_close_asks_for_the_repair_sheet_like_the_single_close(app, world):
         assert done == 0 and [(r.id, why) for r, why in skipped] == [
             (order.id, T("请先上传“维修单”再关闭", "Upload the Repair sheet before “Close”"))]
         s.rollback()
+
+
+def test_voiding_ones_own_typing_mistake_says_who_else_may(app, world):
+    from models.desk import RepairOrder
+    from tests.factories import make
+    with app.app_context():
+        o = make(RepairOrder, world.a)
+        o.created_at = o.created_at - timedelta(days=1)
+        assert workflow.same_day_before_any_step(o) == T(
+            "录入人只能作废当天录入的记录，其他作废请交客服管理员或主管办理",
+            "You may void only what you entered today; ask the CS admin or supervisor")
+        fresh = make(RepairOrder, world.a)
+        db.session.add(workflow.SignOff(register="repair_order", record_id=fresh.id, transition="dispatch",
+                                        from_state="registered", to_state="dispatched",
+                                        user_id=world.users["clerk"], role="clerk"))
+        db.session.flush()
+        assert workflow.same_day_before_any_step(fresh) == T(
+            "已办理过步骤的记录不能由录入人自行作废，请交客服管理员或主管办理",
+            "A step was already taken on it; ask the CS admin or supervisor to void it")
+        db.session.rollback()
