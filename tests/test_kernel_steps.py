@@ -337,6 +337,8 @@ def test_two_different_people_and_parallel_reviews(app, world):
         sign(world, card, "check", "supervisor", FIXED)
         sign(world, card, "gone_step", "supervisor", FIXED)  # a step no longer declared is not named
         sign(world, Card(8), "check", "supervisor2", FIXED)   # another record's sign-off does not count here
+        db.session.add(workflow.SignOff(register="roster", record_id=7, transition="check", from_state="a",
+                                        to_state="b", user_id=sup2.id, role="supervisor"))  # nor another register's
         expected = T("您已办理“核对”，“完成”须由另一位同事办理",
                      "You took an earlier step; “Finish” needs a different person")
         assert why(card, steps["finish"], sup, {"supervisor"}, s) == expected
