@@ -265,6 +265,7 @@ class Card:
         _step("pair_a", ["new"], "done", ["clerk"], "甲审", "Review A", together_with=("pair_a", "pair_b")),
         _step("pair_b", ["new"], "done", ["supervisor"], "乙审", "Review B", together_with=("pair_a", "pair_b")),
         _step("auto", ["new"], "checked", [], "自动", "Automatic"),
+        _step("seal", ["checked"], "done", ["supervisor"], "封存", "Seal", distinct_from=("check", "note")),
     )}
 
     def __init__(self, id, created_by_id=None, state="new", subject_id=None, note=None, confirmed=None):
@@ -801,3 +802,18 @@ def test_voiding_ones_own_typing_mistake_says_who_else_may(app, world):
             "已办理过步骤的记录不能由录入人自行作废，请交客服管理员或主管办理",
             "A step was already taken on it; ask the CS admin or supervisor to void it")
         db.session.rollback()
+
+
+def test_the_refusal_names_every_earlier_step_of_this_person_and_only_theirs(app, world):
+    with app.app_context():
+        s = db.session
+        sup = person(world, "supervisor")
+        card = Card(41, state="checked")
+        sign(world, card, "check", "supervisor", FIXED)
+        sign(world, card, "note", "supervisor2", FIXED)
+        seal = Card.transitions["seal"]
+        assert workflow.refusal(card, seal, sup, {"supervisor"}, s).zh == "您已办理“核对”，“封存”须由另一位同事办理"
+        sign(world, card, "note", "supervisor", FIXED)
+        both = workflow.refusal(card, seal, sup, {"supervisor"}, s)
+        assert both.zh == "您已办理“核对、备注”，“封存”须由另一位同事办理"
+        s.rollback()
