@@ -817,3 +817,21 @@ def test_the_refusal_names_every_earlier_step_of_this_person_and_only_theirs(app
         both = workflow.refusal(card, seal, sup, {"supervisor"}, s)
         assert both.zh == "您已办理“核对、备注”，“封存”须由另一位同事办理"
         s.rollback()
+
+
+def test_a_voided_record_is_never_late_on_a_deadline_without_its_own_states(app, world):
+    from datetime import date
+
+    from kernel.deadlines import declared, overdue_clause, overdue_for
+    from models.duty import Roster
+    from tests.factories import make
+    with app.app_context():
+        admin = person(world, "cs_admin")
+        due = datetime(2027, 12, 25, 0, 0)
+        open_one = make(Roster, world.a, user_id=admin.id, month=date(2028, 1, 1), due_at=due, state="draft")
+        voided = make(Roster, world.a, user_id=admin.id, month=date(2028, 2, 1), due_at=due, state="void")
+        later = due + timedelta(days=1)
+        late = set(db.session.scalars(select(Roster.id).where(overdue_clause(Roster, later))))
+        assert overdue_for(open_one, later) == [declared("roster.submit")] and open_one.id in late
+        assert overdue_for(voided, later) == [] and voided.id not in late  # 作废 counts for nothing
+        db.session.rollback()
