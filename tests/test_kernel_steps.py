@@ -835,3 +835,14 @@ def test_a_voided_record_is_never_late_on_a_deadline_without_its_own_states(app,
         assert overdue_for(open_one, later) == [declared("roster.submit")] and open_one.id in late
         assert overdue_for(voided, later) == [] and voided.id not in late  # 作废 counts for nothing
         db.session.rollback()
+
+
+def test_a_flushed_change_is_dated_by_the_audit_clock(app, world, audit_clock):
+    from models.master import Unit
+    with app.app_context():
+        u = db.session.get(Unit, world.units[("A", "1-1-101")])
+        u.status = "vacant"
+        db.session.flush()
+        row = audit_rows(register="unit", record_id=u.id)[-1]
+        assert (row.action, row.at) == ("update", FIXED)
+        db.session.rollback()
