@@ -822,7 +822,7 @@ def test_the_refusal_names_every_earlier_step_of_this_person_and_only_theirs(app
 def test_a_voided_record_is_never_late_on_a_deadline_without_its_own_states(app, world):
     from datetime import date
 
-    from kernel.deadlines import declared, overdue_clause, overdue_for
+    from kernel.deadlines import deadline_clause, declared, overdue_clause, overdue_for
     from models.duty import Roster
     from tests.factories import make
     with app.app_context():
@@ -834,6 +834,9 @@ def test_a_voided_record_is_never_late_on_a_deadline_without_its_own_states(app,
         late = set(db.session.scalars(select(Roster.id).where(overdue_clause(Roster, later))))
         assert overdue_for(open_one, later) == [declared("roster.submit")] and open_one.id in late
         assert overdue_for(voided, later) == [] and voided.id not in late  # 作废 counts for nothing
+        submit = deadline_clause(Roster, declared("roster.submit"), later)
+        one = set(db.session.scalars(select(Roster.id).where(submit)))
+        assert open_one.id in one and voided.id not in one  # the per-deadline count (dashboard) agrees
         db.session.rollback()
 
 
