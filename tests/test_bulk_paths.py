@@ -8,6 +8,7 @@ from sqlalchemy import select
 from kernel.audit import AuditLog
 from kernel.clock import now, travel
 from kernel.db import db
+from kernel.i18n import T
 from kernel.workflow import SignOff, SignOffs, WorkflowError, fire, fire_set, refusal
 from models import StaffUser
 from models.desk import RepairOrder
@@ -132,7 +133,8 @@ def test_a_row_changed_between_read_and_update_is_skipped(app, world):
         db.session.execute(Roster.__table__.update().where(Roster.id == b.id).values(version=Roster.version + 1))
         done, skipped = fire_set(db.session, Roster, "review", stale, sup, lambda pid: {"supervisor"})
         assert done == 1 and [r.id for r, _ in skipped] == [b.id]
-        assert "刚被他人处理" in skipped[0][1].zh
+        assert skipped[0][1] == T("该记录刚被他人处理，请刷新后查看",
+                                  "Someone else handled this record meanwhile; reload")
         db.session.commit()
         assert db.session.scalar(select(Roster.state).where(Roster.id == b.id)) == "submitted"
         assert db.session.scalar(select(SignOff.id).where(SignOff.record_id == b.id)) is None

@@ -14,7 +14,8 @@ from mutmut.stats import status_by_exit_code
 ROOT = Path(__file__).resolve().parent.parent / "mutants"
 IMPORT_TIME = (  # mangled function names run at import only (declarations), see the module docstring
     "kernel.register.xǁRegisterǁ__init_subclass__", "kernel.workflow.x__declare_void",
-    "kernel.workflow.xǁVoidableǁ__init_subclass__", "kernel.audit.x_install", "kernel.numbering.x_install",
+    "kernel.workflow.xǁVoidableǁ__init_subclass__", "kernel.workflow.x__declare_clock",
+    "kernel.workflow.xǁServerClockǁ__init_subclass__", "kernel.audit.x_install", "kernel.numbering.x_install",
 )
 
 
