@@ -85,8 +85,13 @@ def empty_tables():
 
 
 @pytest.fixture(autouse=True)
-def world(app):
-    """Empty every table and load the small world of tests/world.py."""
+def world(request, app):
+    """Empty every table and load the small world of tests/world.py. A module that sets `WORLD_WHEN_NAMED = True`
+    (the kernel's pure tests, which `make mutate` runs once per mutant) gets it only in the tests that name it."""
+    if getattr(request.module, "WORLD_WHEN_NAMED", False) and (
+            request.function is None or "world" not in __import__("inspect").signature(request.function).parameters):
+        yield None
+        return
     from app.extensions import limiter
     from kernel.db import db
     from tests.world import build

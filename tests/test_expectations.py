@@ -3,33 +3,13 @@
 tests/test_duties.py pins every register's row; this file pins the answers a person relies on, including the
 steps (granted on the @transition, not in the rows), so a changed grant or a changed `allowed()` both fail here.
 """
-import inspect
-from datetime import timedelta
 
 import pytest
 
-from app.extensions import limiter
-from kernel.clock import travel
-from kernel.db import db
 from kernel.permissions import allowed
 
-
-@pytest.fixture(autouse=True)
-def world(request, app):
-    """The small world only for a test that names it: the kernel's pure tests stay fast under `make mutate`."""
-    if "world" not in inspect.signature(request.function).parameters:
-        yield None
-        return
-    from tests.conftest import empty_tables
-    from tests.world import build
-    travel(timedelta(0))
-    with app.app_context():
-        empty_tables()
-        limiter.reset()
-        w = build()
-        db.session.remove()
-    yield w
-    travel(timedelta(0))
+# the small world (tests/conftest.py) only for a test that names it: these stay fast under `make mutate`
+WORLD_WHEN_NAMED = True
 
 
 # (roles held, register, operation, expected)

@@ -1,12 +1,10 @@
 """Direct tests of workflow steps, the server clock, the audit rows of bulk and refused acts, numbering and the
 property scope: each asserts what a person at the desk relies on, so a one-line change fails here (`make mutate`)."""
-import inspect
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from app.extensions import limiter
 from kernel import workflow
 from kernel.clock import travel
 from kernel.db import db
@@ -15,22 +13,8 @@ from kernel.i18n import T
 FIXED = datetime(2026, 11, 28, 10, 0, 0)
 
 
-@pytest.fixture(autouse=True)
-def world(request, app):
-    """The small world only for a test that names it: the pure tests stay fast under `make mutate`."""
-    if "world" not in inspect.signature(request.function).parameters:
-        yield None
-        return
-    from tests.conftest import empty_tables
-    from tests.world import build
-    travel(timedelta(0))
-    with app.app_context():
-        empty_tables()
-        limiter.reset()
-        w = build()
-        db.session.remove()
-    yield w
-    travel(timedelta(0))
+# the small world (tests/conftest.py) only for a test that names it: these stay fast under `make mutate`
+WORLD_WHEN_NAMED = True
 
 
 @pytest.fixture()

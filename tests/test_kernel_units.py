@@ -1,5 +1,4 @@
 """Direct tests of the kernel's mechanisms, written so that a one-line change in them fails a test (`make mutate`)."""
-import inspect
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -9,30 +8,14 @@ from sqlalchemy import Date, DateTime, Integer, Numeric, String, select
 from sqlalchemy.schema import Column
 from wtforms.validators import StopValidation, ValidationError
 
-from app.extensions import limiter
 from kernel import audit, deadlines, display, permissions, validators, workflow
-from kernel.clock import now, travel
+from kernel.clock import now
 from kernel.db import db
 from kernel.deadlines import Deadline, DeadlineRule
 from kernel.i18n import T
 
-
-@pytest.fixture(autouse=True)
-def world(request, app):
-    """The small world only for a test that names it: the kernel's pure tests stay fast under `make mutate`."""
-    if "world" not in inspect.signature(request.function).parameters:
-        yield None
-        return
-    from tests.conftest import empty_tables
-    from tests.world import build
-    travel(timedelta(0))
-    with app.app_context():
-        empty_tables()
-        limiter.reset()
-        w = build()
-        db.session.remove()
-    yield w
-    travel(timedelta(0))
+# the small world (tests/conftest.py) only for a test that names it: these stay fast under `make mutate`
+WORLD_WHEN_NAMED = True
 
 
 def field_of(value):

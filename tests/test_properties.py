@@ -1,6 +1,5 @@
 """Property-based tests (Hypothesis) where the input space is the point: the ID check digit, phone forms,
 deadline arithmetic, numbering under many dates, scoping over random role/property assignments."""
-import inspect
 import string
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
@@ -13,7 +12,6 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from wtforms.validators import ValidationError
 
-from app.extensions import limiter
 from kernel import scoping, validators
 from kernel.clock import now, start_of, today, travel
 from kernel.db import db
@@ -24,23 +22,8 @@ from kernel.numbering import next_value
 from models.desk import RepairOrder
 from tests.factories import make
 
-
-@pytest.fixture(autouse=True)
-def world(request, app):
-    """The small world only for a test that names it: the kernel's pure tests stay fast under `make mutate`."""
-    if "world" not in inspect.signature(request.function).parameters:
-        yield None
-        return
-    from tests.conftest import empty_tables
-    from tests.world import build
-    travel(timedelta(0))
-    with app.app_context():
-        empty_tables()
-        limiter.reset()
-        w = build()
-        db.session.remove()
-    yield w
-    travel(timedelta(0))
+# the small world (tests/conftest.py) only for a test that names it: these stay fast under `make mutate`
+WORLD_WHEN_NAMED = True
 
 
 # derandomized: the same examples every run, so a mutation run (`make mutate`) is repeatable
