@@ -8,7 +8,7 @@ from sqlalchemy import Date, DateTime, Integer, Numeric, String, select
 from sqlalchemy.schema import Column
 from wtforms.validators import StopValidation, ValidationError
 
-from kernel import audit, deadlines, display, permissions, validators, workflow
+from kernel import audit, deadlines, display, permissions, register, validators, workflow
 from kernel.clock import now
 from kernel.db import db
 from kernel.deadlines import Deadline, DeadlineRule
@@ -617,3 +617,104 @@ def test_field_without_info_gets_its_own():
     from kernel import register
     one, two = register.field(T("甲", "A"), String(3)), register.field(T("乙", "B"), String(3))
     assert one.column.info == {"label": T("甲", "A")} and two.column.info == {"label": T("乙", "B")}
+
+
+def test_late_params_are_each_deadlines_latest_start_now_or_at_a_given_time(app, world, monkeypatch):
+    from models.desk import RepairOrder
+    from models.master import Unit
+    at = datetime(2026, 11, 28, 10, 0, 0)
+    with app.app_context():
+        params = deadlines.late_params(RepairOrder, at)
+        assert list(params) == [deadlines.late_param(RepairOrder, i) for i in range(len(RepairOrder.deadlines))]
+        assert params == {deadlines.late_param(RepairOrder, i): deadlines.late_before(d, at)
+                          for i, d in enumerate(RepairOrder.deadlines)}
+        assert all(v < at for v in params.values())  # each a start time before now
+        assert deadlines.late_params(Unit, at) == {}
+        monkeypatch.setattr(deadlines, "now", lambda: at)  # without a time: the server clock
+        assert deadlines.late_params(RepairOrder) == params
+
+
+def test_a_document_reads_as_its_declared_label(app):
+    from models.desk import RepairOrder
+    from models.master import Unit
+    with app.app_context():
+        show = display.Display(RepairOrder, set())
+        assert show.document_label("repair_sheet") == "维修单"
+        assert show.document_label(None) == "—" and show.document_label("odd") == "odd"
+        assert display.Display(Unit, set()).document_label("repair_sheet") == "repair_sheet"
+
+
+def test_typed_columns_keep_numbers_dates_and_times_and_text_columns_do_not(app):
+    from models.desk import RepairOrder
+    from models.duty import Roster
+    from models.master import Payment, Shift
+    with app.app_context():
+        show = display.Display(RepairOrder, set())
+        assert show.typed("received_at") is datetime and show.typed("id") is int
+        for name in ("unit_id", "state", "urgent", "source", "contact", "nope"):
+            assert show.typed(name) is None, name
+        assert display.Display(Payment, set()).typed("amount") is Decimal
+        assert display.Display(Roster, set()).typed("month") is date
+        assert display.Display(Shift, set()).typed("starts_at") is time
+
+
+def test_preload_reads_linked_records_once_per_batch_and_unknown_keys_read_as_numbers(app, world, monkeypatch):
+    from sqlalchemy import event
+
+    from models.desk import RepairOrder
+    a, b = world.units[("A", "1-1-101")], world.units[("A", "3-2-1501")]
+    with app.app_context():
+        statements = []
+        listen = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            show = display.Display(RepairOrder, {"clerk"}, db.session)
+            show.preload("unit_id", [a, b, None, 999999, "x"])
+            assert len(statements) == 1
+            assert show.value("unit_id")(a) == "1-1-101" and show.value("unit_id")(b) == "3-2-1501"
+            assert show.value("unit_id")(999999) == "#999999"
+            assert len(statements) == 1  # the cells read what the batch read
+            show.preload("unit_id", [a, b])  # nothing new: no query
+            show.preload("contact", ["王"])  # not a link: no query
+            show.preload("unit_id", [None, "x"])  # nothing to look up
+            assert len(statements) == 1
+            monkeypatch.setattr(display, "LINKED_KEPT", 1)  # past the bound: forget, then read the batch
+            fresh = display.Display(RepairOrder, {"clerk"}, db.session)
+            fresh.preload("unit_id", [a])
+            fresh.preload("unit_id", [b])
+            assert fresh.value("unit_id")(b) == "3-2-1501" and len(statements) == 3
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+
+
+def test_the_daily_summary_dates_a_register_by_its_own_day(app):
+    from models.desk import RepairOrder
+    from models.duty import DutyLog
+    from models.master import Unit
+    from models.permits import GoodsPass
+    with app.app_context():
+        assert register.summary_date_of(DutyLog) == "logged_at"  # declared
+        assert register.summary_date_of(RepairOrder) == "received_at"  # the server clock's field
+        assert register.summary_date_of(GoodsPass) == "created_at"  # voided, never deleted: made at the desk
+        assert register.summary_date_of(Unit) is None  # master data is not the day's work
+
+
+def test_email_addresses_one_plain_address_only():
+    for ok in ("isp@example.com", " isp@example.com ", "a.b-c+d@mail.example.cn",
+               "a" * 188 + "@example.com"):
+        assert validators.email_ok(ok), ok
+    for bad in ("", None, "isp", "isp@", "@example.com", "a b@example.com", "Name <isp@example.com>",
+                "a@example.com,b@example.com", "a@example", "a@example.com\nBcc: x@y.z", "a" * 189 + "@example.com"):
+        assert not validators.email_ok(bad), bad
+    validators.email(None, field_of(None))
+    validators.email(None, field_of(""))
+    validators.email(None, field_of("isp@example.com"))
+    with pytest.raises(ValidationError, match="电子邮箱格式不正确"):
+        validators.email(None, field_of("isp@@example.com"))
+
+
+def test_a_phone_in_a_log_line_shows_its_last_four_digits_only():
+    assert validators.mask_phone("13812345678") == "*******5678"
+    assert validators.mask_phone("12345") == "*2345" and validators.mask_phone("1234") == "1234"
+    assert validators.mask_phone("123") == "123"
+    assert validators.mask_phone("") == "" and validators.mask_phone(None) == ""
