@@ -472,6 +472,8 @@ def test_declare_records_rows_steps_and_personal():
 
 # ---------------------------------------------------------------- both languages of every message, exactly
 MESSAGES = [  # (validator, bad value, Chinese, English)
+    (validators.email, "isp@@example.com", "电子邮箱格式不正确（例如 isp@example.com），只填一个地址",
+     "Invalid e-mail address (e.g. isp@example.com); one address only"),
     (validators.id_number, "110105194912310021", "身份证号码无效（18位，校验位不符）",
      "Invalid ID number (18 characters, check digit)"),
     (validators.mobile, "1380013800", "手机号码应为11位，以13-19开头", "A mobile number has 11 digits starting 13-19"),
