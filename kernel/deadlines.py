@@ -92,7 +92,7 @@ def split_minutes(minutes: int, same_day: bool = False) -> tuple[int, str]:
 
 
 def join_minutes(amount: int, unit: str) -> int:
-    return 0 if unit == "same_day" else amount * UNITS[unit][1]
+    return amount * UNITS[unit][1]  # "same_day" counts 0 minutes: the deadline is midnight itself
 
 
 def describe_minutes(minutes: int | None, same_day: bool = False) -> str:

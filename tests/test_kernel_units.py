@@ -720,3 +720,73 @@ def test_a_phone_in_a_log_line_shows_its_last_four_digits_only():
     assert validators.mask_phone("12345") == "*2345" and validators.mask_phone("1234") == "1234"
     assert validators.mask_phone("123") == "123"
     assert validators.mask_phone("") == "" and validators.mask_phone(None) == ""
+
+
+def test_history_of_files_imports_and_prints_reads_as_labels(app):
+    from models.desk import RepairOrder
+    with app.app_context():
+        show = display.Display(RepairOrder, {"clerk"}, db.session)
+        assert show.diff("attach", {"kind": [None, "repair_sheet"], "file": [None, "a.jpg"], "sha256": "ab",
+                                    "attachment": [None, 7], "size": [None, None], "contact": [None, "王"]}) == [
+            ("资料", "—", "维修单"), ("文件", "—", "a.jpg"), ("校验值", "—", "ab"), ("附件编号", "—", "7"),
+            ("尺寸", "—", "—"), ("联系人", "—", "王")]
+        assert show.diff("detach", {"file": ["a.jpg", None], "reason": [None, "拍错了"], "kind": ["odd", None]}) == [
+            ("文件", "a.jpg", "—"), ("原因", "—", "拍错了"), ("资料", "odd", "—")]
+        assert show.diff("update", {"file": ["a", "b"]}) == [("file", "a", "b")]  # only a file's own acts
+        assert show.diff("import_file", {"file": "x.xlsx", "new": 0, "changed": [None, 3], "unchanged": None,
+                                         "contact": "王"}) == [
+            ("文件", "—", "x.xlsx"), ("新增", "—", "0"), ("修改", "—", "3"), ("不变", "—", "—"), ("联系人", "—", "王")]
+        assert show.diff("import", {"new": 1}) == [("new", "—", "1")]
+        assert show.diff("print", {"copy": 0, "size": [None, "A5"], "contact": "王"}) == [
+            ("第几次打印", "—", "0"), ("纸张", "—", "A5"), ("联系人", "—", "王")]
+        assert show.diff("print", {"copy": None}) == [("第几次打印", "—", "—")]
+        assert show.diff("update", {"copy": [1, 2]}) == [("copy", "1", "2")]
+        assert show.diff("denied", {"path": [None, "/a"], "contact": "王"}) == [("地址", "—", "/a"),
+                                                                                  ("联系人", "—", "王")]
+
+
+def test_cells_and_linked_records_at_their_edges(app, world, monkeypatch):
+    from sqlalchemy import event
+
+    from models.desk import RepairOrder
+    from models.master import Unit
+    a, b, c = (world.units[("A", code)] for code in ("1-1-101", "1-1-201", "3-2-1501"))
+    with app.app_context():
+        show = display.Display(RepairOrder, {"clerk"}, db.session)
+        assert show.cell("id")(None) == "" and show.cell("contact")("王") == "王"  # an empty number is an empty cell
+        assert show.attr(SimpleNamespace(), "contact") == ""  # a record without the field reads empty
+        assert show.value("unit_id")(db.session.get(Unit, a)) == "1-1-101"  # the record itself, not its key
+        assert show.value("urgent")(False) == "否" and show.value("urgent")(None) == ""
+        assert display.Display(Unit, set()).value("state")("x") == "x"  # a register without states
+        from models.duty import Roster
+        assignments = display.Display(Roster, set()).value("assignments")  # a collection, one after another
+        assert assignments(["甲", "乙"]) == "甲、乙" and assignments(None) == "" and assignments([]) == ""
+        statements = []
+        listen = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            monkeypatch.setattr(display, "LINKED_KEPT", 2)  # two kept: a and b stay, c makes room by forgetting
+            show = display.Display(RepairOrder, {"clerk"}, db.session)
+            show.preload("unit_id", [a])
+            show.preload("unit_id", [b])
+            assert show.value("unit_id")(a) == "1-1-101" and len(statements) == 2  # a still kept at the bound
+            show.preload("unit_id", [c])
+            assert len(statements) == 3 and show.value("unit_id")(c) == "3-2-1501"
+            assert show.value("unit_id")(a) == "1-1-101" and len(statements) == 4  # a was forgotten: read again
+            one = display.Display(RepairOrder, {"clerk"}, db.session).value("unit_id")  # one at a time, same bound
+            one(a), one(b), one(c)
+            assert len(statements) == 7
+            assert one(a) == "1-1-101" and len(statements) == 7  # three kept: the bound is passed, not reached
+            assert one("x") == "#x" and len(statements) == 7  # not a key: nothing asked
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+
+
+def test_labels_of_steps_and_registers_at_their_edges(monkeypatch):
+    from models.desk import RepairOrder
+    assert display.action_label(RepairOrder, "transition:dispatch:x") == "transition:dispatch:x"  # no such step
+    assert display.register_label("repair_order:documents") == "报修单（附件）"
+    assert display.register_label("zz:documents") == "zz（附件）"
+    assert display.register_label("x:y:documents") == "x:y:documents"  # only a register's own name before it
+    monkeypatch.setattr(display, "model_for", lambda name: object)  # a model without a label reads as its name
+    assert display.register_label("odd") == "odd"
