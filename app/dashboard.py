@@ -55,13 +55,15 @@ def queue_counts(views: list) -> dict[str, tuple[int, int]]:
                             .label(f"o_{view.register}"))
         return select(*cols) if cols else None
 
-    counted = [v for v in views if v.has_queue() or getattr(v.model, "deadlines", ())]
+    who = statements.who()
+    counted = statements.kept(("home_counted", who, tuple(v.register for v in views)), lambda: tuple(
+        v for v in views if v.has_queue() or getattr(v.model, "deadlines", ())))
     key = tuple((v.register, v.kept_where()) for v in counted)
-    statement = statements.kept(("home_counts", statements.who(), cap, key), build)
+    statement = statements.kept(("home_counts", who, cap, key), build)
     if statement is None:
         return {}
     at, params = now(), statements.params()
-    for view in views:
+    for view in counted:
         params.update(late_params(view.model, at))
     row = db.session.execute(statement, params).one()._mapping
     return {v.register: (min(row.get(f"p_{v.register}", 0), cap + 1), min(row.get(f"o_{v.register}", 0), cap + 1))
@@ -85,11 +87,17 @@ def entered_statement(tracked: list, cap: int | None) -> Any:
     return statements.kept(("entered", statements.who(), cap, tuple(v.register for v in tracked)), build)
 
 
+def creatable(views: list) -> tuple[list, list]:
+    """The registers the roles may create in, and those of them that know who entered a record and when."""
+    views = [v for v in views if v.allowed("create")]
+    return views, [v for v in views if hasattr(v.model, "created_by_id") and hasattr(v.model, "created_at")]
+
+
 def quick_create(views: list) -> list:
     """The registers I may create in, those I entered most in the last 30 days first (one SQL query; a second
     only when two registers pass QUICK_CAP)."""
-    views = [v for v in views if v.allowed("create")]
-    tracked = [v for v in views if hasattr(v.model, "created_by_id") and hasattr(v.model, "created_at")]
+    views, tracked = statements.kept(("home_create", statements.who(), tuple(v.register for v in views)),
+                                     lambda: creatable(views))
     counts: dict[str, int] = {}
     if tracked:
         params = statements.params(fd_since=now() - timedelta(days=QUICK_DAYS))
@@ -119,7 +127,10 @@ class Dashboard(AdminIndexView):
         return None
 
     def registers(self) -> list:
-        return [v for v in self.admin._views if hasattr(v, "model") and hasattr(v, "allowed") and v.allowed("list")]
+        """The registers whose list the roles may open: decided by the roles and whether one property is worked in
+        (statements.who(), as `allowed` is), so kept per those and this dashboard."""
+        return list(statements.kept(("home_registers", self, statements.who()), lambda: tuple(
+            v for v in self.admin._views if hasattr(v, "model") and hasattr(v, "allowed") and v.allowed("list"))))
 
     @expose("/")
     def index(self) -> str:
