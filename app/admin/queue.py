@@ -150,22 +150,45 @@ class Queue:
                     (model.unit_id if unit is not None else literal(None)).label("unit_ref"), late.label("late"),
                     *late_cols]
             # the oldest first, then their units' codes: a join before the LIMIT looked up every waiting row's unit
-            first = (self.kept_query().filter(self.mine_clause(bound=True)).with_entities(*cols)
-                     .order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit).subquery())
+            waiting = self.kept_query().filter(self.mine_clause(bound=True)).with_entities(*cols)
+            extra = []
+            if self.late_in_queue():
+                # every overdue record waits for me: the waiting rows read once (materialised) give the queue's
+                # first rows and the count of the overdue ones (`queue_and_late`), not a second pass of their own
+                waiting = waiting.cte("fd_waiting").prefix_with("MATERIALIZED")
+                extra = [select(func.coalesce(func.sum(waiting.c.late), 0)).scalar_subquery().label("n_late")]
+                first = select(*waiting.c).order_by(waiting.c.late.desc(), waiting.c.state_changed_at.asc(),
+                                                    waiting.c.id.asc()).limit(limit).subquery()
+            else:
+                first = (waiting.order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit)
+                         .subquery())
             code = unit.code if unit is not None else literal(None)
-            statement = select(*[c for c in first.c if c.name != "unit_ref"], code.label("unit_code"))
+            statement = select(*[c for c in first.c if c.name != "unit_ref"], code.label("unit_code"), *extra)
             if unit is not None:
                 statement = statement.select_from(first.outerjoin(unit, unit.id == first.c.unit_ref))
             return statement.order_by(first.c.late.desc(), first.c.state_changed_at.asc(), first.c.id.asc())
         return statements.kept(("queue_rows", self.register, statements.who(), self.kept_where(), limit), build)
 
+    def late_in_queue(self) -> bool:
+        """Every overdue record of this register waits for the current roles (`mine_clause` holds the overdue
+        clause), so the queue's statement can count them too (`queue_and_late`)."""
+        return bool(getattr(self.model, "deadlines", ()) and hasattr(self.model, "state")
+                    and permissions.allowed(self.roles, self.register, "edit"))
+
     def queue_rows(self, limit: int, at: datetime | None = None) -> list[dict]:
         """The oldest waiting records, overdue first: number, unit, what waits, since when, one link each."""
+        return self.queue_and_late(limit, at)[0]
+
+    def queue_and_late(self, limit: int, at: datetime | None = None) -> tuple[list[dict], int | None]:
+        """`queue_rows`, and how many records are overdue (the list's `?overdue=1`, uncapped) when
+        `late_in_queue`, else None: one statement instead of a count of its own."""
         model, at = self.model, at or now()
         steps = queue_steps(model, self.roles)
         deadlines = getattr(model, "deadlines", ())
-        out = []
+        out, n_late = [], (0 if self.late_in_queue() else None)
         for row in self.session.execute(self.queue_statement(limit), statements.params(**late_params(model, at))):
+            if n_late is not None:
+                n_late = int(row.n_late or 0)
             waiting = [t for t in steps if row.state in t.source]
             late_labels = [str(d.label) for i, d in enumerate(deadlines) if getattr(row, f"late{i}")]
             anchor = f"#step-{waiting[0].name}" if waiting else ""
@@ -176,4 +199,4 @@ class Queue:
                 late="、".join(late_labels), overdue=bool(row.late), since=row.state_changed_at,
                 waited=waited(at - row.state_changed_at) if row.state_changed_at else "",
                 url=url_for(f"{self.endpoint}.details_view", id=row.id) + anchor))
-        return out
+        return out, n_late
