@@ -162,10 +162,10 @@ class Queue:
             else:
                 first = (waiting.order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit)
                          .subquery())
-            code = unit.code if unit is not None else literal(None)
+            # the unit's code looked up for those rows alone (a join let PostgreSQL hash every unit of the estate)
+            code = (select(unit.code).where(unit.id == first.c.unit_ref).scalar_subquery() if unit is not None
+                    else literal(None))
             statement = select(*[c for c in first.c if c.name != "unit_ref"], code.label("unit_code"), *extra)
-            if unit is not None:
-                statement = statement.select_from(first.outerjoin(unit, unit.id == first.c.unit_ref))
             return statement.order_by(first.c.late.desc(), first.c.state_changed_at.asc(), first.c.id.asc())
         return statements.kept(("queue_rows", self.register, statements.who(), self.kept_where(), limit), build)
 
