@@ -186,17 +186,25 @@ class Queue:
         steps = queue_steps(model, self.roles)
         deadlines = getattr(model, "deadlines", ())
         out, n_late = [], (0 if self.late_in_queue() else None)
+        shown = self.display().value("state")
+        details = None  # the details page's URL, + "?id=<id>" as url_for adds it
+        by_state: dict[Any, tuple] = {}  # per state: its label, what waits and the step's anchor
+        labels = [str(d.label) for d in deadlines]
         for row in self.session.execute(self.queue_statement(limit), statements.params(**late_params(model, at))):
             if n_late is not None:
                 n_late = int(row.n_late or 0)
-            waiting = [t for t in steps if row.state in t.source]
-            late_labels = [str(d.label) for i, d in enumerate(deadlines) if getattr(row, f"late{i}")]
-            anchor = f"#step-{waiting[0].name}" if waiting else ""
+            if details is None:
+                details = url_for(f"{self.endpoint}.details_view")
+            if row.state not in by_state:
+                waiting = [t for t in steps if row.state in t.source]
+                by_state[row.state] = (shown(row.state), "、".join(str(t.label) for t in waiting),
+                                       f"#step-{waiting[0].name}" if waiting else "")
+            state, steps_waiting, anchor = by_state[row.state]
+            late_labels = [labels[i] for i in range(len(deadlines)) if getattr(row, f"late{i}")]
             out.append(dict(
                 view=self, id=row.id, number=row.number or f"#{row.id}", unit=row.unit_code or "",
-                state=self.display().value("state")(row.state),
-                waiting="、".join(str(t.label) for t in waiting) or "、".join(late_labels),
+                state=state, waiting=steps_waiting or "、".join(late_labels),
                 late="、".join(late_labels), overdue=bool(row.late), since=row.state_changed_at,
                 waited=waited(at - row.state_changed_at) if row.state_changed_at else "",
-                url=url_for(f"{self.endpoint}.details_view", id=row.id) + anchor))
+                url=f"{details}?id={int(row.id)}{anchor}"))
         return out, n_late
