@@ -5,13 +5,14 @@ reset, deactivation, "log out everywhere"), which ends every session of that use
 account whose password IT set (a new account, a reset) must choose its own password before anything else.
 Throttling: OWASP "device cookies" (see app/config.py).
 """
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select, text
+from sqlalchemy import Integer, bindparam, func, select, text
 from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 
@@ -19,7 +20,17 @@ from app.extensions import limiter, login_manager
 from kernel import scoping
 from kernel.db import db
 from kernel.i18n import T
-from kernel.identity import PASSWORD_RULE, StaffUser, end_sessions, hash_password, password_weakness
+from kernel.identity import (
+    PASSWORD_RULE,
+    Membership,
+    Property,
+    Role,
+    StaffUser,
+    end_sessions,
+    hash_password,
+    password_weakness,
+)
+from kernel.notify import Notification
 
 bp = Blueprint("auth", __name__)
 GENERATION = "fd_gen"
@@ -28,7 +39,6 @@ OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.change_password", "auth.lan
 MSG_BAD_LOGIN = T("用户名或密码错误", "Wrong username or password")
 MSG_THROTTLED = T("登录失败次数过多，请15分钟后再试", "Too many failed logins; try again in 15 minutes")
 DEVICE_COOKIE = "fd_device"
-GENERATION = "fd_gen"
 
 # Flask-Login's own messages (its defaults are English), shown on the login page after a redirect
 login_manager.login_message = _l("请先登录，再打开此页面。")
@@ -38,14 +48,43 @@ login_manager.needs_refresh_message_category = "warning"
 login_manager.localize_callback = str  # flash the text of the request's language, not a lazy object
 
 
+class Held(NamedTuple):
+    """One membership as kernel.scoping reads it (`g.memberships`)."""
+
+    property_id: int
+    role_id: int
+
+
+# The session's user, their memberships with each role's code and reach, the properties' names (the header's
+# switch) and their unread notifications (the bell), in one statement built once: each request still reads
+# them all from the database (a role taken, a deactivated account, an ended session show on the next request).
+_UNREAD = (select(func.count()).select_from(Notification)
+           .where(Notification.user_id == StaffUser.id, Notification.read_at.is_(None)).scalar_subquery())
+SIGNED_IN = (select(StaffUser, Membership.property_id, Membership.role_id, Role.code, Role.company_wide,
+                    Property.name, _UNREAD.label("unread"))
+             .outerjoin(Membership, Membership.user_id == StaffUser.id)
+             .outerjoin(Role, Role.id == Membership.role_id)
+             .outerjoin(Property, Property.id == Membership.property_id)
+             .where(StaffUser.id == bindparam("fd_uid", type_=Integer())))
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> StaffUser | None:
-    """The session's user, only while active and while the session's generation is the user's current one."""
+    """The session's user, only while active and while the session's generation is the user's current one.
+    What kernel.scoping and the header read of them next (memberships, role codes, property names, unread
+    count) comes with it and is kept in `g` for this request only."""
     if not str(user_id).isdigit() or len(str(user_id)) > 18:
         return None
-    user = db.session.get(StaffUser, int(user_id))
+    rows = db.session.execute(SIGNED_IN, {"fd_uid": int(user_id)}).all()
+    user = rows[0][0] if rows else None
     if user is None or not user.active or session.get(GENERATION) != user.session_generation:
         return None
+    held = [r for r in rows if r.property_id is not None]
+    if "memberships" not in g and "role_codes" not in g:
+        g.memberships = [Held(r.property_id, r.role_id) for r in held]
+        g.role_codes = {r.role_id: (r.code, r.company_wide) for r in held}
+    g.fd_property_names = {r.property_id: r.name for r in held}
+    g.fd_unread = rows[0].unread or 0
     return user
 
 

@@ -37,11 +37,12 @@ QUICK_DAYS = 30
 QUICK_CAP = 1000      # each register's 30-day count stops past this (an index range of at most 1001 entries)
 
 
-def queue_counts(views: list) -> dict[str, tuple[int, int]]:
+def queue_counts(views: list) -> dict[str, tuple[int, int | None]]:
     """Per register, (待我办理, 超时): the rows of the list's `?mine=1` (records waiting for a step of mine now,
     app/admin/queue.py) and of its `?overdue=1` (late on a deadline), each counted like the list counts (stops
     past the cap). One statement for all registers, kept per property and roles (app/admin/statements.py) and
-    run with the user and this moment's deadlines as parameters."""
+    run with the user and this moment's deadlines as parameters. 超时 is None where every overdue record waits
+    for me (`late_in_queue`): the queue's own statement counts those (none waiting: none overdue)."""
     cap = current_app.config["LIST_COUNT_CAP"]
 
     def build() -> Any:
@@ -50,22 +51,24 @@ def queue_counts(views: list) -> dict[str, tuple[int, int]]:
             if view.has_queue():  # nothing of this register ever waits for my roles: no count
                 cols.append(view.capped_select(view.mine_clause(bound=True), cap, kept=True)
                             .label(f"p_{view.register}"))
-            if getattr(view.model, "deadlines", ()):
+            if getattr(view.model, "deadlines", ()) and not view.late_in_queue():  # else counted with the queue
                 cols.append(view.capped_select(overdue_clause(view.model, bound=True), cap, kept=True)
                             .label(f"o_{view.register}"))
         return select(*cols) if cols else None
 
-    counted = [v for v in views if v.has_queue() or getattr(v.model, "deadlines", ())]
+    who = statements.who()
+    counted = statements.kept(("home_counted", who, tuple(v.register for v in views)), lambda: tuple(
+        v for v in views if v.has_queue() or getattr(v.model, "deadlines", ())))
     key = tuple((v.register, v.kept_where()) for v in counted)
-    statement = statements.kept(("home_counts", statements.who(), cap, key), build)
+    statement = statements.kept(("home_counts", who, cap, key), build)
     if statement is None:
         return {}
     at, params = now(), statements.params()
-    for view in views:
+    for view in counted:
         params.update(late_params(view.model, at))
     row = db.session.execute(statement, params).one()._mapping
-    return {v.register: (min(row.get(f"p_{v.register}", 0), cap + 1), min(row.get(f"o_{v.register}", 0), cap + 1))
-            for v in views}
+    return {v.register: (min(row.get(f"p_{v.register}", 0), cap + 1),
+                         None if v.late_in_queue() else min(row.get(f"o_{v.register}", 0), cap + 1)) for v in views}
 
 
 def entered_statement(tracked: list, cap: int | None) -> Any:
@@ -85,11 +88,17 @@ def entered_statement(tracked: list, cap: int | None) -> Any:
     return statements.kept(("entered", statements.who(), cap, tuple(v.register for v in tracked)), build)
 
 
+def creatable(views: list) -> tuple[list, list]:
+    """The registers the roles may create in, and those of them that know who entered a record and when."""
+    views = [v for v in views if v.allowed("create")]
+    return views, [v for v in views if hasattr(v.model, "created_by_id") and hasattr(v.model, "created_at")]
+
+
 def quick_create(views: list) -> list:
     """The registers I may create in, those I entered most in the last 30 days first (one SQL query; a second
     only when two registers pass QUICK_CAP)."""
-    views = [v for v in views if v.allowed("create")]
-    tracked = [v for v in views if hasattr(v.model, "created_by_id") and hasattr(v.model, "created_at")]
+    views, tracked = statements.kept(("home_create", statements.who(), tuple(v.register for v in views)),
+                                     lambda: creatable(views))
     counts: dict[str, int] = {}
     if tracked:
         params = statements.params(fd_since=now() - timedelta(days=QUICK_DAYS))
@@ -119,22 +128,28 @@ class Dashboard(AdminIndexView):
         return None
 
     def registers(self) -> list:
-        return [v for v in self.admin._views if hasattr(v, "model") and hasattr(v, "allowed") and v.allowed("list")]
+        """The registers whose list the roles may open: decided by the roles and whether one property is worked in
+        (statements.who(), as `allowed` is), so kept per those and this dashboard."""
+        return list(statements.kept(("home_registers", self, statements.who()), lambda: tuple(
+            v for v in self.admin._views if hasattr(v, "model") and hasattr(v, "allowed") and v.allowed("list"))))
 
     @expose("/")
     def index(self) -> str:
         rows, queue = [], []
         registers = self.registers()
-        counts = queue_counts(registers)
+        counts, cap = queue_counts(registers), current_app.config["LIST_COUNT_CAP"]
         for view in registers:
             pending, late = counts.get(view.register, (0, 0))
+            if pending:
+                waiting, counted = view.queue_and_late(QUEUE_ROWS)
+                queue += waiting
+                late = min(counted, cap + 1) if late is None else late
+            late = late or 0
             if pending or late:
                 url = url_for(f"{view.endpoint}.index_view")
                 rows.append(dict(view=view, pending=pending, overdue=late, url=url,
                                  pending_url=url_for(f"{view.endpoint}.index_view", mine=1) if pending else None,
                                  overdue_url=url_for(f"{view.endpoint}.index_view", overdue=1) if late else None))
-            if pending:
-                queue += view.queue_rows(QUEUE_ROWS)
         queue.sort(key=lambda r: (not r["overdue"], r["since"] is None, r["since"] or 0, r["number"]))
         guard_first = "guard" in scoping.current_roles()
         panels = [] if guard_first else [verify_panel(self)]

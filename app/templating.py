@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from admin_views.notify import unread_count
 from app.admin.saved import shared_views, visible_views
@@ -23,7 +24,15 @@ from kernel.register import model_for
 _menus = Kept(512)
 
 
+_hooked = False
+
+
 def install(app: Flask) -> None:
+    global _hooked
+    if not _hooked:  # session events are process-wide, like observe's engine hooks
+        event.listen(Session, "after_flush", _written)
+        _hooked = True
+
     @app.context_processor
     def helpers() -> dict:
         return dict(fd_t=fd_t, fd_is_english=is_english,
@@ -31,7 +40,7 @@ def install(app: Flask) -> None:
                     fd_property_choices=property_choices, fd_current_property_value=current_value,
                     fd_role_labels=role_labels, fd_role_label=role_label,
                     fd_action_label=lambda register, action: action_label(model_for(register), action),
-                    fd_register_label=register_label, fd_unread=unread_count,
+                    fd_register_label=register_label, fd_unread=unread,
                     fd_menu_views=menu_views, fd_kept_menu=kept_menu)
 
 
@@ -44,11 +53,26 @@ def fd_t(zh: str, en: str) -> str:
 
 def property_choices() -> list[tuple]:
     ids = scoping.user_property_ids()
-    props = db.session.scalars(select(Property).where(Property.id.in_(ids)).order_by(Property.id)).all()
-    choices: list[tuple] = [(p.id, p.name) for p in props]
+    names = g.get("fd_property_names")  # read with the user this request (app/auth.py load_user)
+    if names is None or any(i not in names for i in ids):
+        names = dict(db.session.execute(select(Property.id, Property.name).where(Property.id.in_(ids))).all())
+    choices: list[tuple] = [(i, names[i]) for i in ids if i in names]
     if scoping.is_company_wide():
         choices.append((scoping.ALL_PROPERTIES, gettext("全部项目")))
     return choices
+
+
+def unread() -> int:
+    """The bell's count: read with the user at the start of this request (app/auth.py load_user), unless the
+    request wrote anything since (a flush drops it, see `_written`) or is not a GET; else asked now."""
+    if request.method in ("GET", "HEAD") and "fd_unread" in g:
+        return g.fd_unread
+    return unread_count()
+
+
+def _written(session: Any, context: Any) -> None:
+    if has_request_context():
+        g.pop("fd_unread", None)
 
 
 def current_value() -> int | str:

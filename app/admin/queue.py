@@ -49,6 +49,11 @@ def queue_steps(model: type, roles: Any) -> list[Transition]:
     return [t for t in model.transitions.values() if t.queued and roles & set(t.roles)]
 
 
+def by_state_alone(model: type, t: Transition) -> bool:
+    """`step_clause` of `t` is its source states alone: no rule about who takes the step."""
+    return not (t.sign_off or t.together_with or t.distinct_from or getattr(model, "not_edited_by", ()))
+
+
 def step_clause(model: type, t: Transition, user_id: int) -> Any:
     """SQL: records on which the user may take `t` now, as far as state and who they are decide."""
     parts = [model.state.in_(t.source)]
@@ -85,15 +90,23 @@ class Queue:
             return false()
         steps = queue_steps(model, roles)
         user = statements.USER if bound else current_user.id
-        clauses = [step_clause(model, t, user) for t in steps]
+        # states in which a step waits for me by the state alone (no rule about who I am): one IN over them
+        # says it, and any other clause that holds only in those states adds no row (A or (B and C) is A when
+        # B implies A), so the count reads the (property, state, id) index alone instead of every waiting row
+        plain = {s for t in steps if by_state_alone(model, t) for s in t.source}
+        clauses = [model.state.in_(sorted(plain))] if plain else []
+        clauses += [step_clause(model, t, user) for t in steps if not set(t.source) <= plain]
         states: set[str] | None = {s for t in steps for s in t.source}
         deadlines = getattr(model, "deadlines", ())
         if deadlines and permissions.allowed(roles, self.register, "edit"):
-            clauses.append(overdue_clause(model, bound=bound))
             open_states = [open_states_of(model, d) for d in deadlines]
+            if not (all(open_states) and {s for o in open_states for s in o} <= plain):
+                clauses.append(overdue_clause(model, bound=bound))
             states = states | {s for o in open_states for s in o} if all(open_states) else None
         if not clauses:
             return false()
+        if len(clauses) == 1 and plain:
+            return clauses[0]
         # one IN over the states first lets the (property, state, id) index narrow the rows before the OR
         return and_(model.state.in_(sorted(states)), or_(*clauses)) if states else or_(*clauses)
 
@@ -137,30 +150,61 @@ class Queue:
                     (model.unit_id if unit is not None else literal(None)).label("unit_ref"), late.label("late"),
                     *late_cols]
             # the oldest first, then their units' codes: a join before the LIMIT looked up every waiting row's unit
-            first = (self.kept_query().filter(self.mine_clause(bound=True)).with_entities(*cols)
-                     .order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit).subquery())
-            code = unit.code if unit is not None else literal(None)
-            statement = select(*[c for c in first.c if c.name != "unit_ref"], code.label("unit_code"))
-            if unit is not None:
-                statement = statement.select_from(first.outerjoin(unit, unit.id == first.c.unit_ref))
+            waiting = self.kept_query().filter(self.mine_clause(bound=True)).with_entities(*cols)
+            extra = []
+            if self.late_in_queue():
+                # every overdue record waits for me: the waiting rows read once (materialised) give the queue's
+                # first rows and the count of the overdue ones (`queue_and_late`), not a second pass of their own
+                waiting = waiting.cte("fd_waiting").prefix_with("MATERIALIZED")
+                extra = [select(func.coalesce(func.sum(waiting.c.late), 0)).scalar_subquery().label("n_late")]
+                first = select(*waiting.c).order_by(waiting.c.late.desc(), waiting.c.state_changed_at.asc(),
+                                                    waiting.c.id.asc()).limit(limit).subquery()
+            else:
+                first = (waiting.order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit)
+                         .subquery())
+            # the unit's code looked up for those rows alone (a join let PostgreSQL hash every unit of the estate)
+            code = (select(unit.code).where(unit.id == first.c.unit_ref).scalar_subquery() if unit is not None
+                    else literal(None))
+            statement = select(*[c for c in first.c if c.name != "unit_ref"], code.label("unit_code"), *extra)
             return statement.order_by(first.c.late.desc(), first.c.state_changed_at.asc(), first.c.id.asc())
         return statements.kept(("queue_rows", self.register, statements.who(), self.kept_where(), limit), build)
 
+    def late_in_queue(self) -> bool:
+        """Every overdue record of this register waits for the current roles (`mine_clause` holds the overdue
+        clause), so the queue's statement can count them too (`queue_and_late`)."""
+        return bool(getattr(self.model, "deadlines", ()) and hasattr(self.model, "state")
+                    and permissions.allowed(self.roles, self.register, "edit"))
+
     def queue_rows(self, limit: int, at: datetime | None = None) -> list[dict]:
         """The oldest waiting records, overdue first: number, unit, what waits, since when, one link each."""
+        return self.queue_and_late(limit, at)[0]
+
+    def queue_and_late(self, limit: int, at: datetime | None = None) -> tuple[list[dict], int | None]:
+        """`queue_rows`, and how many records are overdue (the list's `?overdue=1`, uncapped) when
+        `late_in_queue`, else None: one statement instead of a count of its own."""
         model, at = self.model, at or now()
         steps = queue_steps(model, self.roles)
         deadlines = getattr(model, "deadlines", ())
-        out = []
+        out, n_late = [], (0 if self.late_in_queue() else None)
+        shown = self.display().value("state")
+        details = None  # the details page's URL, + "?id=<id>" as url_for adds it
+        by_state: dict[Any, tuple] = {}  # per state: its label, what waits and the step's anchor
+        labels = [str(d.label) for d in deadlines]
         for row in self.session.execute(self.queue_statement(limit), statements.params(**late_params(model, at))):
-            waiting = [t for t in steps if row.state in t.source]
-            late_labels = [str(d.label) for i, d in enumerate(deadlines) if getattr(row, f"late{i}")]
-            anchor = f"#step-{waiting[0].name}" if waiting else ""
+            if n_late is not None:
+                n_late = int(row.n_late or 0)
+            if details is None:
+                details = url_for(f"{self.endpoint}.details_view")
+            if row.state not in by_state:
+                waiting = [t for t in steps if row.state in t.source]
+                by_state[row.state] = (shown(row.state), "、".join(str(t.label) for t in waiting),
+                                       f"#step-{waiting[0].name}" if waiting else "")
+            state, steps_waiting, anchor = by_state[row.state]
+            late_labels = [labels[i] for i in range(len(deadlines)) if getattr(row, f"late{i}")]
             out.append(dict(
                 view=self, id=row.id, number=row.number or f"#{row.id}", unit=row.unit_code or "",
-                state=self.display().value("state")(row.state),
-                waiting="、".join(str(t.label) for t in waiting) or "、".join(late_labels),
+                state=state, waiting=steps_waiting or "、".join(late_labels),
                 late="、".join(late_labels), overdue=bool(row.late), since=row.state_changed_at,
                 waited=waited(at - row.state_changed_at) if row.state_changed_at else "",
-                url=url_for(f"{self.endpoint}.details_view", id=row.id) + anchor))
-        return out
+                url=f"{details}?id={int(row.id)}{anchor}"))
+        return out, n_late
