@@ -55,6 +55,15 @@ class Held(NamedTuple):
     role_id: int
 
 
+class HeldCodes(dict):
+    """`g.role_codes` as read with the user: the codes of the roles they hold. A role asked that is not among them
+    (memberships read again later in the request) reads every role, as kernel.scoping would have."""
+
+    def __missing__(self, role_id: int) -> tuple[str, bool]:
+        self.update({r.id: (r.code, r.company_wide) for r in db.session.scalars(select(Role))})
+        return dict.__getitem__(self, role_id)
+
+
 # The session's user, their memberships with each role's code and reach, the properties' names (the header's
 # switch) and their unread notifications (the bell), in one statement built once: each request still reads
 # them all from the database (a role taken, a deactivated account, an ended session show on the next request).
@@ -82,7 +91,7 @@ def load_user(user_id: str) -> StaffUser | None:
     held = [r for r in rows if r.property_id is not None]
     if "memberships" not in g and "role_codes" not in g:
         g.memberships = [Held(r.property_id, r.role_id) for r in held]
-        g.role_codes = {r.role_id: (r.code, r.company_wide) for r in held}
+        g.role_codes = HeldCodes({r.role_id: (r.code, r.company_wide) for r in held})
     g.fd_property_names = {r.property_id: r.name for r in held}
     g.fd_unread = rows[0].unread or 0
     return user
