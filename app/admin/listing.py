@@ -175,6 +175,19 @@ class Listing:
                              url=self.get_url(".index_view", **{arg: code}), active=chosen == code and not others))
         return tabs
 
+    def state_tabs_html(self) -> Markup:
+        """The state tabs above the list (empty when the register has none)."""
+        tabs = self.state_tabs()
+        if not tabs:
+            return Markup("")
+        out = ['<ul class="nav nav-tabs mb-2" id="fd-state-tabs">\n']
+        for t in tabs:
+            out.append(f'<li class="nav-item"><a class="nav-link{" active" if t["active"] else ""}" '
+                       f'data-state="{attr(t["code"])}" href="{attr(t["url"])}">{attr(t["label"])} '
+                       f'<span class="badge badge-light fd-count">{attr(t["count"])}</span></a></li>\n')
+        out.append("</ul>\n")
+        return Markup("".join(out))
+
     # ---------------------------------------------------------------- values shown
     def overdue_badges(self, record: Any) -> Markup:
         return Markup(" ".join(f'<span class="badge badge-danger">{escape(str(d.label))}</span>'

@@ -17,6 +17,7 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
@@ -131,6 +132,27 @@ class SavedViews:
     def hidden_columns(self) -> list[str]:
         chosen = set(self.chosen_columns())
         return [n for n, _ in self._list_columns if n not in chosen]
+
+    def columns_html(self, nonce: str = "") -> Markup:
+        """The 显示列 menu: a checkbox per list column, and the style hiding the columns not chosen."""
+        hidden = self.hidden_columns()
+        out = []
+        if hidden:
+            out.append(f"<style {nonce}>" + "".join(f"table.model-list .col-{escape(c.replace('.', '-'))}"
+                                                    "{display:none}" for c in hidden) + "</style>\n")
+        query = escape(request.query_string.decode("utf-8", "replace"))
+        action = escape(self.get_url(".choose_columns"))
+        out.append('<div class="dropdown mr-2" id="fd-columns">\n<button type="button" class="btn btn-sm '
+                   'btn-outline-secondary dropdown-toggle" data-toggle="dropdown">'
+                   f'{escape(gettext("显示列"))}</button>\n<form method="get" action="{action}" '
+                   'class="dropdown-menu px-3 py-2" style="min-width:14em">\n'
+                   f'<input type="hidden" name="query" value="{query}">\n')
+        for name, label in self._list_columns:
+            out.append('<div class="form-check"><label class="form-check-label"><input type="checkbox" '
+                       f'class="form-check-input" name="col" value="{escape(name)}" '
+                       f'{"" if name in hidden else "checked"}> {escape(label)}</label></div>\n')
+        out.append(f'<button class="btn btn-sm btn-primary mt-1">{escape(gettext("确定"))}</button>\n</form>\n</div>\n')
+        return Markup("".join(out))
 
     @endpoint("/views/columns/", "list")
     def choose_columns(self) -> Response:
