@@ -124,3 +124,25 @@ def test_the_kept_parts_follow_the_language_and_the_prefix(app, world, client_as
     scripts = re.findall(r'<script\s+src="([^"]+)"', prefixed)
     assert scripts and all(s.startswith("/desk/") for s in scripts)
     assert 'href="/desk/admin/repair_order/new/?url=' in prefixed
+
+
+def test_saved_views_and_all_properties_on_the_page_jinja_made(app, world, client_as, reference):
+    sup = client_as("supervisor")
+    sup.post("/admin/repair_order/views/save/", {"name": "待派工 <i>", "query": "sort=0&desc=1&cols=number,state"})
+    with app.app_context():
+        from sqlalchemy import select
+
+        from kernel.db import db
+        from kernel.saved_views import SavedView
+        vid = db.session.scalar(select(SavedView.id))
+    sup.post("/admin/repair_order/views/share/", {"id": vid, "role": "clerk"})
+    for client in (sup, client_as("clerk")):  # the owner (shares, deletes) and a clerk it is shared with
+        for url in ("/admin/repair_order/", f"/admin/repair_order/?view={vid}&sort=0&desc=1&cols=number,state"):
+            client.get("/admin/")  # shows (and so drops) the messages of the posts above
+            same(*both(app, client, url, "repair_order"))
+    it = client_as("it")
+    it.post("/property", {"property_id": "all"})  # all properties: no view is saved there
+    it.get("/admin/")
+    page = it.get("/admin/unit/").get_data(as_text=True)
+    assert 'id="fd-save-view"' not in page and 'id="fd-views"' in page
+    same(*both(app, it, "/admin/unit/", "unit"))
