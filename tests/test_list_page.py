@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from jinja2 import ChoiceLoader, FileSystemLoader
 
+from app.admin.filters import ChoiceEqual
 from models.desk import RepairOrder
 from tests.factories import make
 from tests.test_kept import grant
@@ -146,3 +147,43 @@ def test_saved_views_and_all_properties_on_the_page_jinja_made(app, world, clien
     page = it.get("/admin/unit/").get_data(as_text=True)
     assert 'id="fd-save-view"' not in page and 'id="fd-views"' in page
     same(*both(app, it, "/admin/unit/", "unit"))
+
+
+def test_the_rows_and_their_count_come_in_one_statement_and_the_count_is_right_on_every_page(
+        app, world, client_as, monkeypatch):
+    from sqlalchemy import event
+
+    from kernel.db import db
+    with app.app_context():
+        for i in range(5):
+            make(RepairOrder, world.a, state="registered" if i < 3 else "closed", content=f"第{i}单", commit=True)
+        make(RepairOrder, world.b, state="registered", commit=True)  # another property's: never counted
+        engine = db.engine
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        clerk = client_as("clerk")
+
+        def shown(url):
+            statements.clear()
+            page = clerk.get(url).get_data(as_text=True)
+            rows = [s for s in statements if "FROM repair_order" in s and "count(" in s and "LIMIT" in s
+                    and "fd_count" in s]
+            count = re.search(r'nav-link disabled">([^<]+)</span>', page).group(1)
+            return "".join(count.split()), len(rows)
+
+        assert shown("/admin/repair_order/") == ("共5条", 1)
+        assert shown("/admin/repair_order/?page=1&page_size=2") == ("共5条", 1)
+        assert shown("/admin/repair_order/?page=7&page_size=2")[0] == "共5条"  # past the end: counted alone
+        with app.test_request_context():
+            state = registers(app)["repair_order"].filter_arg("state", ChoiceEqual)
+        assert shown(f"/admin/repair_order/?{state}=registered")[0] == "共3条"
+        assert shown("/admin/repair_order/?search=不存在的内容")[0] == "共0条"
+        monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 2)
+        assert shown("/admin/repair_order/")[0] == "超过2条"
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)

@@ -93,10 +93,11 @@ class Listing:
             query = self._apply_pagination(query, page, page_size)
         for j in self._auto_joins:
             query = query.options(joinedload(j))
-        if not execute:
+        if not execute or any(getattr(getattr(j, "property", None), "uselist", False) for j in self._auto_joins):
+            # a joined collection would repeat rows: then the count is asked on its own
             count = self.checked(lambda: self.session.execute(counted).scalar_one())
             g.count_capped = count > cap
-            return min(count, cap), query
+            return min(count, cap), (query.all() if execute else query)
         # the page's rows and the capped count in one round trip: the count is an uncorrelated scalar subquery,
         # which SQLite and PostgreSQL evaluate once; an empty page (past the end, or no rows) asks it alone
         rows = self.checked(lambda: query.add_columns(counted.scalar_subquery().label("fd_count")).all())
