@@ -485,6 +485,23 @@ class Listing:
         return Markup("".join(f"<tr>\n{render(row)}\n</tr>\n" for row in data))
 
     @pass_context
+    def actions_form_html(self, context: Any) -> Markup:
+        """actions.html's `form`: the hidden form the bulk actions post (their dropdown fills in the action)."""
+        c = context
+        if not c.get("actions"):
+            return Markup("")
+        form = c["action_form"]
+        out = [f'<form id="action_form" action="{attr(self.get_url(".action_view"))}" method="POST" class="d-none">\n']
+        csrf = getattr(form, "csrf_token", None)
+        if csrf:
+            out.append(f"{csrf}\n")
+        elif c.get("csrf_token"):
+            out.append(f'<input type="hidden" name="csrf_token" value="{attr(c["csrf_token"]())}"/>\n')
+        url = c.get("return_url")
+        out.append(f"{form.url(value=url) if url else form.url()}\n{form.action()}\n</form>\n")
+        return Markup("".join(out))
+
+    @pass_context
     def tail_html(self, context: Any) -> Markup:
         """list.html's `tail` block: the filters' data, Flask-Admin's scripts, the bulk actions' messages."""
         c = context
