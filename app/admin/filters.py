@@ -19,11 +19,12 @@ from typing import Any
 
 from flask import has_request_context
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, BooleanEqualFilter, FilterEqual, FilterInList
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect as sa_inspect
 
 from app.admin.forms import choices_query
+from app.admin.statements import Kept
 from kernel.i18n import T
 
 OP_EQUAL = _l("等于")
@@ -94,15 +95,21 @@ class YesNo(BooleanEqualFilter):
 
     def __init__(self, column: Any, name: Any, **kw: Any):
         super().__init__(column, name)
-        self.options = lambda: [("1", gettext("是")), ("0", gettext("否"))]
+        self.options = static(lambda: [("1", gettext("是")), ("0", gettext("否"))])
         self.field = column.key
 
     def operation(self) -> Any:
         return OP_IS
 
 
+def static(options: Callable[[], list]) -> Callable[[], list]:
+    """Marks options that depend on the language alone (declared labels), never on the data or the property."""
+    options.fd_static = True  # type: ignore[attr-defined]
+    return options
+
+
 def labelled(choices: dict) -> Callable[[], list]:
-    return lambda: [(code, str(label)) for code, label in choices.items()]
+    return static(lambda: [(code, str(label)) for code, label in choices.items()])
 
 
 def linked(target: type, roles: tuple[str, ...] = ()) -> Callable[[], list]:
@@ -146,24 +153,46 @@ def build_filters(model: type, declared: Any, labels: dict, extra_choices: dict 
     return out
 
 
+_groups = Kept(256)
+
+
 class Filtering:
-    """Per-request filter groups: labels in the request's language, options of the current property."""
+    """Per-request filter groups: labels in the request's language, options of the current property.
+
+    What depends on the language alone (names, operations, declared choices) is built once per register and
+    language; options read from the data (linked records, a screen's own choices) are asked on every request."""
 
     def filter_groups(self) -> OrderedDict | None:
         if not self._filters:
             return None
-        groups: OrderedDict[str, list] = OrderedDict()
+        layout = _groups.get((self.endpoint, str(get_locale())), self._filter_layout)
         asked: dict[int, Any] = {}  # 等于 and 属于其中之一 of one column share their options: one query, not two
+        groups: OrderedDict[str, list] = OrderedDict()
+        for name, entries in layout:
+            out = groups[name] = []
+            for entry, flt in entries:
+                if flt is not None:
+                    source = flt.options
+                    if id(source) not in asked:
+                        options = flt.get_options(self)
+                        asked[id(source)] = [(k, str(v)) for k, v in options] if options else None
+                    entry = dict(entry, options=asked[id(source)])
+                out.append(entry)
+        return groups
+
+    def _filter_layout(self) -> list[tuple[str, list[tuple[dict, Any]]]]:
+        """[(group name, [(entry, filter whose options are asked per request, or None)])], in filter order."""
+        groups: OrderedDict[str, list] = OrderedDict()
         for i, flt in enumerate(self._filters):
             source = getattr(flt, "options", None)
-            if callable(source) and id(source) in asked:
-                options = asked[id(source)]
-            else:
-                options = asked[id(source)] = flt.get_options(self)
-            groups.setdefault(str(flt.name), []).append(dict(
-                index=i, arg=self.get_filter_arg(i, flt), operation=str(flt.operation()),
-                options=[(k, str(v)) for k, v in options] if options else None, type=flt.data_type))
-        return groups
+            entry = dict(index=i, arg=self.get_filter_arg(i, flt), operation=str(flt.operation()), options=None,
+                         type=flt.data_type)
+            dynamic = callable(source) and not getattr(source, "fd_static", False)
+            if not dynamic:
+                options = flt.get_options(self)
+                entry["options"] = [(k, str(v)) for k, v in options] if options else None
+            groups.setdefault(str(flt.name), []).append((entry, flt if dynamic else None))
+        return list(groups.items())
 
     def _get_filter_groups(self) -> OrderedDict | None:
         return self.filter_groups()

@@ -17,6 +17,8 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
@@ -131,6 +133,56 @@ class SavedViews:
     def hidden_columns(self) -> list[str]:
         chosen = set(self.chosen_columns())
         return [n for n, _ in self._list_columns if n not in chosen]
+
+    def views_html(self, nonce: str = "") -> Markup:
+        """The 视图 menu (the views I may open here), the 显示列 menu and the form saving the list shown."""
+        out = ['<div class="dropdown mr-2">\n<button type="button" class="btn btn-sm btn-outline-secondary '
+               f'dropdown-toggle" data-toggle="dropdown">{escape(gettext("视图"))}</button>\n'
+               '<div class="dropdown-menu">\n']
+        views = self.saved_views_here()
+        for v in views:
+            role = ""
+            if v.shared_role:
+                label = permissions.ROLES[v.shared_role][0] if v.shared_role in permissions.ROLES else v.shared_role
+                role = f" · {escape(str(label))}"
+            out.append(f'<a class="dropdown-item fd-view" href="{escape(self.get_url(".open_saved_view", vid=v.id))}">'
+                       f"{escape(v.name)}{role}</a>\n")
+        if not views:
+            out.append(f'<span class="dropdown-item-text text-muted">{escape(gettext("没有保存的视图"))}</span>\n')
+        out.append("</div>\n</div>\n")
+        out.append(self.columns_html(nonce))
+        if scoping.current_property_id() is not None:  # "all properties" saves no view
+            out.append(f'<form method="post" action="{escape(self.get_url(".save_saved_view"))}" '
+                       'class="form-inline mr-2" id="fd-save-view">\n'
+                       f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">\n'
+                       '<input type="hidden" name="query" '
+                       f'value="{escape(request.query_string.decode("utf-8", "replace"))}">\n'
+                       '<input name="name" class="form-control form-control-sm mr-1" '
+                       f'placeholder="{escape(gettext("视图名称"))}" maxlength="80" required>\n'
+                       f'<button class="btn btn-sm btn-outline-primary">{escape(gettext("保存当前视图"))}</button>\n'
+                       "</form>\n")
+        return Markup("".join(out))
+
+    def columns_html(self, nonce: str = "") -> Markup:
+        """The 显示列 menu: a checkbox per list column, and the style hiding the columns not chosen."""
+        hidden = self.hidden_columns()
+        out = []
+        if hidden:
+            out.append(f"<style {nonce}>" + "".join(f"table.model-list .col-{escape(c.replace('.', '-'))}"
+                                                    "{display:none}" for c in hidden) + "</style>\n")
+        query = escape(request.query_string.decode("utf-8", "replace"))
+        action = escape(self.get_url(".choose_columns"))
+        out.append('<div class="dropdown mr-2" id="fd-columns">\n<button type="button" class="btn btn-sm '
+                   'btn-outline-secondary dropdown-toggle" data-toggle="dropdown">'
+                   f'{escape(gettext("显示列"))}</button>\n<form method="get" action="{action}" '
+                   'class="dropdown-menu px-3 py-2" style="min-width:14em">\n'
+                   f'<input type="hidden" name="query" value="{query}">\n')
+        for name, label in self._list_columns:
+            out.append('<div class="form-check"><label class="form-check-label"><input type="checkbox" '
+                       f'class="form-check-input" name="col" value="{escape(name)}" '
+                       f'{"" if name in hidden else "checked"}> {escape(label)}</label></div>\n')
+        out.append(f'<button class="btn btn-sm btn-primary mt-1">{escape(gettext("确定"))}</button>\n</form>\n</div>\n')
+        return Markup("".join(out))
 
     @endpoint("/views/columns/", "list")
     def choose_columns(self) -> Response:
