@@ -120,7 +120,9 @@ def test_logged_out_scan_asks_to_log_in_in_chinese(client_as):
 def test_the_clock_control_exists_only_when_testing(app, client_as):
     from app.config import Config
     from app.factory import create_app
+    from kernel import pii
     prod = create_app(Config, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
+    pii.configure(app.config["PII_KEYS"], app.config["PII_INDEX_KEY"])  # the keys are process-wide: the tests' again
     assert "test_clock.move" not in prod.view_functions
     assert prod.test_client().post("/_test/clock", data={"minutes": "60"}).status_code == 404
     assert "test_clock.move" in app.view_functions
