@@ -200,20 +200,20 @@ def test_metrics_count_requests_overdue_records_per_property_and_plugged_gauges(
     it = client_as("it")
     it.get("/admin/")
 
-    @probes.gauge("frontdesk_outbox_depth", "Messages waiting in the outbox")
-    def depth():
+    @probes.gauge("frontdesk_plugged_depth", "A component's own gauge")  # not the outbox's: forgetting it here
+    def depth():                                                        # must leave the real one registered
         return 7
 
     try:
         body = it.get("/metrics").get_data(as_text=True)
     finally:
-        probes.forget("frontdesk_outbox_depth")
+        probes.forget("frontdesk_plugged_depth")
     assert re.search(r'frontdesk_requests_total\{endpoint="admin.index",method="GET",status="200"\} [1-9]', body)
     assert 'frontdesk_request_duration_seconds_bucket{endpoint="admin.index",le="0.5",method="GET"}' in body \
         or re.search(r'frontdesk_request_duration_seconds_bucket\{.*endpoint="admin.index"', body)
     assert 'frontdesk_overdue_records{property="A",register="repair_order"} 1.0' in body
     assert 'frontdesk_overdue_records{property="B",register="repair_order"} 0.0' in body
-    assert "frontdesk_outbox_depth 7.0" in body
+    assert "frontdesk_plugged_depth 7.0" in body
     assert "13800138000" not in body
 
 
