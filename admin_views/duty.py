@@ -2,18 +2,36 @@
 import calendar
 import io
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import openpyxl
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup, escape
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import Date, and_, func, select
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    Time,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 
-from app.admin import RegisterView, SignedInPage, endpoint
+from app.admin import RegisterView, SignedInPage, endpoint, statements
 from kernel import audit, imports, permissions, scoping
 from kernel.audit import AuditLog
 from kernel.clock import now, start_of, today
@@ -466,25 +484,122 @@ def waited_text(minutes: int) -> str:
     return gettext("已等待 %(h)d 小时 %(m)d 分钟", h=hours, m=mins)
 
 
+# The two duty panels of the home page (待我处理的上报, 值班) read everything they show in one statement: a UNION
+# ALL whose parts are told apart by their first column, built once per set of roles and kept
+# (app/admin/statements.py), run with the user, the property and this day's bounds as parameters, once per request
+# (panel_rows). Each part fills the columns it needs; the others are typed NULLs.
+ESCALATED, WAITING, ROSTER, CHECKS, SUPERVISORS, LOGGED, READ = range(7)
+PANEL_COLUMNS = (("key", Integer()), ("n", Integer()), ("a", String()), ("b", String()), ("c", String()),
+                 ("body", Text()), ("at", DateTime()), ("day", Date()), ("t1", Time()), ("t2", Time()))
+ESCALATION_ROLES = {"cs_admin", "supervisor", "manager"}
+DUTY_ROLES = {"clerk", "cs_admin", "supervisor", "manager"}
+WAITING_STATES = ("open", "outgoing_signed")
+
+
+def _part(tag: int, query, **columns):
+    """One part of the panels' statement: `query`'s rows as (tag, the PANEL_COLUMNS)."""
+    return query.with_only_columns(literal_column(str(tag), Integer()).label("part"), *[
+        (type_coerce(columns[name], type_) if name in columns else cast(null(), type_)).label(name)
+        for name, type_ in PANEL_COLUMNS], maintain_column_froms=True)
+
+
+def panels_statement(roles: frozenset):
+    """The statement of both panels for `roles` (escalations only for the roles they go to, the duty lines only
+    for the desk's roles; the other supervisors' names only where the user is not a supervisor)."""
+    pid, user, week, day_start = (statements.PROPERTY, statements.USER, bindparam("fd_week", type_=DateTime()),
+                                  bindparam("fd_today", type_=DateTime()))
+    parts = []
+    mine = sorted(roles & ESCALATION_ROLES)
+    if mine:  # oldest first, at most 50 (the order and the limit inside, the union keeps neither)
+        entries = select(DutyLog).where(
+            DutyLog.property_id == pid, DutyLog.escalated_to.in_(mine), DutyLog.escalation_handled_at.is_(None),
+            DutyLog.state != "void").order_by(DutyLog.escalated_at, DutyLog.id).limit(50).subquery()
+        parts.append(_part(ESCALATED, select(entries), key=entries.c.id, a=entries.c.number,
+                           b=entries.c.priority, c=entries.c.state, body=entries.c.content,
+                           at=entries.c.escalated_at))
+    if roles & DUTY_ROLES:
+        parts.append(_part(WAITING, select(Handover).join(Shift, Shift.id == Handover.to_shift_id).where(
+            Handover.property_id == pid, Handover.state.in_(WAITING_STATES)), key=Handover.id, a=Handover.number,
+            b=Handover.state, c=Shift.name, t1=Shift.starts_at, t2=Shift.ends_at))
+        parts.append(_part(ROSTER, select(Roster).where(
+            Roster.property_id == pid, Roster.month == bindparam("fd_month", type_=Date())),
+            key=Roster.id, a=Roster.state, at=Roster.submitted_at))
+        kinds = [and_(QualityCheck.kind == "supervisor_spot", QualityCheck.checked_at >= week)]
+        if "cs_admin" in roles:  # my own checks today
+            kinds.append(and_(QualityCheck.kind == "admin_daily", QualityCheck.inspector_id == user,
+                              QualityCheck.checked_at >= day_start))
+        if "manager" in roles:  # my own random checks this week
+            kinds.append(and_(QualityCheck.kind == "manager_random", QualityCheck.inspector_id == user,
+                              QualityCheck.checked_at >= week))
+        parts.append(_part(CHECKS, select(QualityCheck).where(
+            QualityCheck.property_id == pid, QualityCheck.state != "void", or_(*kinds))
+            .group_by(QualityCheck.kind, QualityCheck.inspector_id),
+            key=QualityCheck.inspector_id, n=func.count(), a=QualityCheck.kind))
+        if "supervisor" not in roles:
+            parts.append(_part(SUPERVISORS, select(StaffUser).join(Membership, Membership.user_id == StaffUser.id)
+                               .join(Role).where(Membership.property_id == pid, Role.code == "supervisor",
+                                                 StaffUser.active).distinct(),
+                               key=StaffUser.id, a=StaffUser.full_name))
+        parts.append(_part(LOGGED, select(DutyLog).where(
+            DutyLog.property_id == pid, DutyLog.logged_at >= bindparam("fd_week_ago", type_=DateTime()),
+            DutyLog.logged_at < day_start).distinct(), day=func.date(DutyLog.logged_at)))
+        parts.append(_part(READ, select(DutyLogReading).where(
+            DutyLogReading.property_id == pid, DutyLogReading.day >= bindparam("fd_since", type_=Date())),
+            day=DutyLogReading.day))
+    return union_all(*parts) if parts else None
+
+
+def panel_rows() -> dict[int, list]:
+    """The panels' rows at the current property for the current user, by part: one statement, run once per
+    request (both panels draw on it; a later request reads again)."""
+    roles = frozenset(scoping.current_roles())
+    key = (statements.who(), scoping.current_property_id(), current_user.id)
+    done = g.get("fd_duty_panel_rows")
+    if done is not None and done[0] == key:
+        return done[1]
+    statement = statements.kept(("duty_panels", statements.who()), lambda: panels_statement(roles))
+    parts: dict[int, list] = {tag: [] for tag in range(READ + 1)}
+    if statement is not None:
+        day = today()
+        since = day - timedelta(days=7)
+        params = statements.params(fd_week=start_of(day - timedelta(days=day.weekday())), fd_today=start_of(day),
+                                   fd_month=next_month_of(day), fd_week_ago=start_of(since), fd_since=since)
+        for row in db.session.execute(statement, params):
+            parts[row.part].append(row)
+    g.fd_duty_panel_rows = (key, parts)
+    return parts
+
+
+def next_month_of(day: date) -> date:
+    return ((day.replace(day=1)) + timedelta(days=32)).replace(day=1)
+
+
+class _Escalated:
+    """What kernel.deadlines.overdue_for reads of an escalated duty-log entry, from its row in the panel."""
+
+    deadlines, states = DutyLog.deadlines, DutyLog.states
+    escalation_handled_at = None  # the panel shows only entries not handled yet
+
+    def __init__(self, row):
+        self.priority, self.state, self.escalated_at = row.b, row.c, row.at
+
+
 def escalation_panel(dashboard):
     """4.2.3: the duty-log entries escalated to one of my roles here, waiting until I mark them handled."""
     pid, roles = scoping.current_property_id(), scoping.current_roles()
-    mine = sorted(roles & {"cs_admin", "supervisor", "manager"})
-    if pid is None or not mine:
+    if pid is None or not roles & ESCALATION_ROLES:
         return None
-    rows = db.session.scalars(select(DutyLog).where(
-        DutyLog.property_id == pid, DutyLog.escalated_to.in_(mine), DutyLog.escalation_handled_at.is_(None),
-        DutyLog.state != "void").order_by(DutyLog.escalated_at, DutyLog.id).limit(50)).all()
+    rows = sorted(panel_rows()[ESCALATED], key=lambda r: (r.at, r.key))
     lines = []
     at = now()
-    show = Display(DutyLog, roles, db.session)
+    show = Display(DutyLog, roles, db.session).value("priority")
     for r in rows:
-        late = overdue_for(r, at)
+        late = overdue_for(_Escalated(r), at)
         badge = Markup(' <span class="badge badge-danger">{}</span>').format(gettext("超时")) if late else ""
         lines.append(Markup(
             '<a class="fd-escalation" href="{}">{}</a> {} · <span class="fd-data">{}</span> · {}{}').format(
-            url_for("duty_log.details_view", id=r.id), r.number, show.value("priority")(r.priority),
-            r.content[:40], waited_text(int((at - r.escalated_at).total_seconds() // 60)), badge))
+            url_for("duty_log.details_view", id=r.key), r.a, show(r.b),
+            r.body[:40], waited_text(int((at - r.at).total_seconds() // 60)), badge))
     if not lines:
         lines.append(gettext("没有待我处理的上报"))
     return _panel(gettext("待我处理的上报"), lines)
@@ -495,62 +610,52 @@ def _panel(title, lines):
         str(escape(str(line))) if not isinstance(line, Markup) else line for line in lines)))
 
 
-def checks_this_week(pid, kind, since):
-    """{inspector id: count} of the property's checks of `kind` since `since` (voided ones count for nothing)."""
-    return dict(db.session.execute(select(QualityCheck.inspector_id, func.count()).where(
-        QualityCheck.property_id == pid, QualityCheck.kind == kind, QualityCheck.checked_at >= since,
-        QualityCheck.state != "void").group_by(QualityCheck.inspector_id)).all())
-
-
-def check_lines(pid, roles):
+def check_lines(roles, parts):
     """4.4.3: each supervisor's own spot checks this week against three; a CS admin's daily checks (4.4.4) and
     a manager's random checks (4.4.2) are counted as theirs, never toward the supervisor's three."""
-    week_start = start_of(today() - timedelta(days=today().weekday()))
-    spots = checks_this_week(pid, "supervisor_spot", week_start)
+    counts = {(r.a, r.key): r.n for r in parts[CHECKS]}
+    spots = {inspector: n for (kind, inspector), n in counts.items() if kind == "supervisor_spot"}
     lines = []
     if "supervisor" in roles:
         mine = spots.get(current_user.id, 0)
         lines.append(Markup('<span id="fd-spot-checks" class="{}">{}</span>').format(
             "text-danger" if mine < 3 else "text-success", gettext("本周主管抽查: %(n)d/3", n=mine)))
     else:
-        supervisors = db.session.scalars(
-            select(StaffUser).join(Membership, Membership.user_id == StaffUser.id).join(Role)
-            .where(Membership.property_id == pid, Role.code == "supervisor", StaffUser.active)
-            .distinct().order_by(StaffUser.id)).all()
+        supervisors = sorted(parts[SUPERVISORS], key=lambda r: r.key)
         each = Markup(", ").join(Markup('<span class="fd-data">{}</span> {}/3').format(  # names are data
-            s.full_name, spots.get(s.id, 0)) for s in supervisors)
+            s.a, spots.get(s.key, 0)) for s in supervisors)
         lines.append(Markup('<span id="fd-spot-checks">{}</span>').format(
             escape(gettext("本周主管抽查: %(each)s", each="{}")).format(each or "—")))
     if "cs_admin" in roles:
-        daily = checks_this_week(pid, "admin_daily", start_of(today())).get(current_user.id, 0)
         lines.append(Markup('<span id="fd-daily-checks">{}</span>').format(
-            gettext("今日本人交接班检查: %(n)d", n=daily)))
+            gettext("今日本人交接班检查: %(n)d", n=counts.get(("admin_daily", current_user.id), 0))))
     if "manager" in roles:
-        random = checks_this_week(pid, "manager_random", week_start).get(current_user.id, 0)
         lines.append(Markup('<span id="fd-manager-checks">{}</span>').format(
-            gettext("本周本人经理抽查: %(n)d", n=random)))
+            gettext("本周本人经理抽查: %(n)d", n=counts.get(("manager_random", current_user.id), 0))))
     return lines
 
 
 def duty_panels(dashboard):
     """Handover state, next month's roster deadline, spot checks this week, unread duty-log days."""
     pid, roles = scoping.current_property_id(), scoping.current_roles()
-    if pid is None or not roles & {"clerk", "cs_admin", "supervisor", "manager"}:
+    if pid is None or not roles & DUTY_ROLES:
         return None
+    parts = panel_rows()
     lines = []
-    waiting = db.session.scalars(select(Handover).where(Handover.property_id == pid,
-                                                       Handover.state.in_(("open", "outgoing_signed")))).all()
+    # awaiting the outgoing first, then awaiting the incoming, each oldest first (the (property, state, id) index's
+    # order, in which the unordered query that came before read them on SQLite)
+    waiting = sorted(parts[WAITING], key=lambda r: (WAITING_STATES.index(r.b), r.key))
     for h in waiting:
         badge = gettext("待交接")
+        shift = Shift.__str__(SimpleNamespace(name=h.c, starts_at=h.t1, ends_at=h.t2))  # str(h.to_shift)
         lines.append(Markup('<span class="badge badge-warning" id="fd-awaiting-handover">{}</span> {} {} · {}').format(
-            badge, h.number, h.to_shift, h.states[h.state]))
+            badge, h.a, shift, Handover.states[h.b]))
     if not waiting:
         lines.append(gettext("前台无待交接班"))
-    first = today().replace(day=1)
-    next_month = (first + timedelta(days=32)).replace(day=1)
-    roster = db.session.scalar(select(Roster).where(Roster.property_id == pid, Roster.month == next_month))
+    next_month = next_month_of(today())
+    roster = min(parts[ROSTER], key=lambda r: r.key, default=None)  # the first of the month's rosters
     due = roster_due(next_month)
-    if roster is None or roster.submitted_at is None:
+    if roster is None or roster.at is None:
         late = now() > due
         text = gettext("下月排班表 %(month)s：未提交，期限 %(due)s", month=next_month.strftime("%Y-%m"),
                        due=due.strftime("%m-%d"))
@@ -558,29 +663,16 @@ def duty_panels(dashboard):
         lines.append(Markup('<span class="{}" id="fd-roster-due">{}</span>').format(css, text))
     else:
         lines.append(gettext("下月排班表 %(month)s：%(state)s", month=next_month.strftime("%Y-%m"),
-                             state=roster.state_label))
-    lines += check_lines(pid, roles)
-    since = today() - timedelta(days=7)
-    days = set(
-        db.session.scalars(
-            select(func.date(DutyLog.logged_at))
-            .where(
-                DutyLog.property_id == pid, DutyLog.logged_at >= start_of(since), DutyLog.logged_at < start_of(today())
-            )
-            .distinct()
-        )
-    )
-    days = {d if isinstance(d, date) else date.fromisoformat(str(d)) for d in days}
-    read = set(db.session.scalars(select(DutyLogReading.day).where(DutyLogReading.property_id == pid,
-                                                                   DutyLogReading.day >= since)))
-    unread = sorted(days - read)
+                             state=str(Roster.states.get(roster.a, roster.a))))
+    lines += check_lines(roles, parts)
+    days = {r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day)) for r in parts[LOGGED]}
+    unread = sorted(days - {r.day for r in parts[READ]})
     text = gettext("值班记录未查阅天数: %(n)d", n=len(unread))
     links = Markup(", ").join(Markup('<a href="{}">{}</a>').format(
         url_for("duty_log.day_view", day=d.isoformat()), d.isoformat()) for d in unread)  # open the day to read it
     days_text = Markup(" (") + links + Markup(")") if unread else ""
     lines.append(Markup('<span id="fd-unread-log">{}</span>{}').format(text, days_text))
     return _panel(gettext("值班"), lines)
-
 
 
 class RegionalOverviewView(SignedInPage, BaseView):

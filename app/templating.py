@@ -1,13 +1,14 @@
 """Helpers every template may use (labels in the current language, the header's property switch)."""
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_request_context, request, url_for
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,9 @@ from kernel.identity import Property
 from kernel.register import model_for
 
 _menus = Kept(512)
+_parts = Kept(512)  # the base layout's header and scripts (fd_master.html), per language, name, roles...
+# where a kept part takes what changes on every request (fd_slot): random, so that no name typed in can match it
+_SLOT = "\x00" + secrets.token_hex(8) + ":{}\x00"
 
 
 _hooked = False
@@ -41,7 +45,8 @@ def install(app: Flask) -> None:
                     fd_role_labels=role_labels, fd_role_label=role_label,
                     fd_action_label=lambda register, action: action_label(model_for(register), action),
                     fd_register_label=register_label, fd_unread=unread,
-                    fd_menu_views=menu_views, fd_kept_menu=kept_menu)
+                    fd_menu_views=menu_views, fd_kept_menu=kept_menu, fd_kept=kept_part,
+                    fd_kept_header=kept_header, fd_slot=slot)
 
 
 def fd_t(zh: str, en: str) -> str:
@@ -115,3 +120,40 @@ def kept_menu(admin_view: Any, caller: Any) -> Markup:
     if key is None:
         return caller()
     return _menus.get(key, lambda: Markup(caller()))
+
+
+def where() -> tuple:
+    """What any kept part depends on besides its own inputs: the language, and the prefix and host the app is
+    served at (its URLs)."""
+    return (str(get_locale()), request.script_root, request.host)
+
+
+def kept_part(name: str, *inputs: Any, caller: Any) -> Markup:
+    """What `caller` renders, rendered once per language, prefix and host and `inputs` (fd_master.html's scripts:
+    Flask-Admin's static files and the widgets' words, 11 translations and their JSON on every page before)."""
+    key = (name, *where(), *(tuple(i) if isinstance(i, list) else i for i in inputs))
+    return _parts.get(key, lambda: Markup(caller()))
+
+
+def slot(name: str) -> Markup:
+    """A place in a kept part that `kept_header` fills on every request."""
+    return Markup(_SLOT.format(name))
+
+
+UNREAD = Markup(' <span class="badge badge-warning" id="fd-unread">{}</span>')
+
+
+def kept_header(caller: Any) -> Markup:
+    """The header's right side (property switch, bell, name and roles, password, language, sign-out) rendered
+    once per everything it shows: the name, the properties and the one worked in, the roles there, the language
+    (`where`). Each request fills in its own CSRF token, the bell's count (app/auth.py reads it with the user) and
+    the language link's way back to this page."""
+    key = ("header", current_user.full_name, tuple(property_choices()), current_value(),
+           tuple(sorted(scoping.current_roles())), *where())
+    html = str(_parts.get(key, lambda: Markup(caller())))
+    n = unread()
+    english = is_english()
+    token = escape(generate_csrf())
+    back = escape(url_for("auth.language", code="en" if not english else "zh_Hans_CN", next=request.full_path))
+    return Markup(html.replace(_SLOT.format("csrf"), token).replace(_SLOT.format("unread"), UNREAD.format(n) if n
+                                                                     else "").replace(_SLOT.format("language"), back))
