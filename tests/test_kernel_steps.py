@@ -434,6 +434,10 @@ def test_parallel_reviews_move_the_record_only_when_all_have_signed(app, world, 
         rows = s.execute(select(workflow.SignOff.transition, workflow.SignOff.to_state)
                          .where(workflow.SignOff.record_id == 31).order_by(workflow.SignOff.id)).all()
         assert [tuple(r) for r in rows] == [("pair_a", "new"), ("pair_b", "done")]
+        again = Card(32)  # back in its state for a new round: the earlier round's signature does not count
+        sign(world, again, "pair_a", "clerk", again.state_changed_at - timedelta(minutes=1))
+        workflow.fire(again, "pair_b", sup, ["supervisor"], s)
+        assert again.state == "new"
         s.rollback()
 
 
@@ -470,6 +474,23 @@ def test_a_step_that_tells_tells_each_time_it_is_taken(app, world):
         travel(timedelta(0))
         assert db.session.scalar(select(func.count()).select_from(NotifyEvent).where(
             NotifyEvent.register == "repair_order", NotifyEvent.record_id == o.id)) == 2
+        db.session.rollback()
+
+
+def test_a_step_tells_what_was_done_with_the_comment(app, world, monkeypatch):
+    from kernel import notify
+    from models.desk import RepairOrder
+    from models.master import Department
+    from tests.factories import make
+    with app.app_context():
+        clerk = person(world, "clerk")
+        o = make(RepairOrder, world.a, created_by_id=clerk.id)
+        dept = db.session.scalar(select(Department).where(Department.property_id == world.a))
+        told = []
+        monkeypatch.setattr(notify, "emit", lambda *args, **kw: told.append((args, kw)))
+        workflow.fire(o, "dispatch", clerk, {"clerk"}, db.session, comment="请带梯子", data={"department": dept})
+        t = RepairOrder.transitions["dispatch"]
+        assert told[0][1]["body"] == f"{notify.describe(o, t.done_label)}\n请带梯子"  # e-mail and SMS carry it
         db.session.rollback()
 
 

@@ -117,7 +117,8 @@ def test_bounds_for_columns():
     w = validators.bounds_for(Column("d", DateTime))
     assert (w.low, w.high) == (date(2000, 1, 1), date(2100, 12, 31))
     assert validators.bounds_for(Column("s", String(5))) is None
-    assert "0" in str(validators.bounds_for(Column("n", Integer, info={"bounds": (0, 10)})).message)
+    assert validators.bounds_for(Column("n", Integer, info={"bounds": (0, 10)})).message == T(
+        "应在 0 至 10 之间", "Must be between 0 and 10")
 
 
 def test_within_checks_both_ends_and_stops_nan():
@@ -733,6 +734,7 @@ def test_history_of_files_imports_and_prints_reads_as_labels(app):
         assert show.diff("detach", {"file": ["a.jpg", None], "reason": [None, "拍错了"], "kind": ["odd", None]}) == [
             ("文件", "a.jpg", "—"), ("原因", "—", "拍错了"), ("资料", "odd", "—")]
         assert show.diff("update", {"file": ["a", "b"]}) == [("file", "a", "b")]  # only a file's own acts
+        assert show.diff("detach", {"reason": ["", None]}) == [("原因", "—", "—")]  # only `kind` is a document
         assert show.diff("import_file", {"file": "x.xlsx", "new": 0, "changed": [None, 3], "unchanged": None,
                                          "contact": "王"}) == [
             ("文件", "—", "x.xlsx"), ("新增", "—", "0"), ("修改", "—", "3"), ("不变", "—", "—"), ("联系人", "—", "王")]
@@ -785,8 +787,39 @@ def test_cells_and_linked_records_at_their_edges(app, world, monkeypatch):
 def test_labels_of_steps_and_registers_at_their_edges(monkeypatch):
     from models.desk import RepairOrder
     assert display.action_label(RepairOrder, "transition:dispatch:x") == "transition:dispatch:x"  # no such step
+    assert display.action_label(RepairOrder, "transition:x:dispatch") == "transition:x:dispatch"
+    assert not permissions.allowed({"clerk"}, "repair_order", "transition:x:dispatch")  # the whole name is the step
+    assert not permissions.allowed({"clerk"}, "repair_order", "transition:dispatch:x")
+    assert permissions.allowed({"clerk"}, "repair_order", "transition:dispatch")
     assert display.register_label("repair_order:documents") == "报修单（附件）"
     assert display.register_label("zz:documents") == "zz（附件）"
     assert display.register_label("x:y:documents") == "x:y:documents"  # only a register's own name before it
     monkeypatch.setattr(display, "model_for", lambda name: object)  # a model without a label reads as its name
     assert display.register_label("odd") == "odd"
+
+
+def test_a_record_without_number_name_or_code_reads_as_its_register_and_id():
+    from models.desk import RepairOrder
+    show = register.Register.__str__
+    label = RepairOrder.__label__
+    assert show(SimpleNamespace(number=None, name="甲", code="c", __label__=label)) == "甲"
+    assert show(SimpleNamespace(number=None, name="", code="c", __label__=label)) == "c"
+    assert show(SimpleNamespace(number=None, __label__=label, id=5)) == f"{label} #5"
+    assert show(SimpleNamespace(__label__=label)) == f"{label} #"  # not saved yet: no id
+
+
+def test_a_kept_statement_scopes_by_its_property_parameter(app, world):
+    from sqlalchemy import bindparam
+
+    from kernel import scoping
+    from models.desk import RepairOrder
+    from tests.factories import make
+    with app.test_request_context("/"):
+        from flask import g
+        mine = make(RepairOrder, world.a)
+        other = make(RepairOrder, world.b)
+        g.property_id = world.b  # a property is chosen in the request: the parameter stands for it
+        kept = scoping.scope(select(RepairOrder.id), RepairOrder, bindparam("fd_pid"))
+        ids = set(db.session.scalars(kept, {"fd_pid": world.a}))
+        assert mine.id in ids and other.id not in ids
+        db.session.rollback()

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from kernel.clock import now, start_of, travel
 from kernel.db import db
-from kernel.deadlines import deadline_clause, declared, due_at, overdue_clause, overdue_for
+from kernel.deadlines import deadline_clause, declared, due_at, late_params, overdue_clause, overdue_for
 from kernel.numbering import NumberSequence, next_value
 from models.desk import RepairOrder
 from tests.factories import make
@@ -45,7 +45,12 @@ def test_numbering_restarts_each_day_and_across_midnight(app, world):
 
 
 def late_ids(at):
-    return set(db.session.scalars(select(RepairOrder.id).where(overdue_clause(RepairOrder, at))))
+    found = set(db.session.scalars(select(RepairOrder.id).where(overdue_clause(RepairOrder, at))))
+    # the same clause kept with its times as parameters (the home page's statements) finds the same records
+    bound = set(db.session.scalars(select(RepairOrder.id).where(overdue_clause(RepairOrder, bound=True)),
+                                   late_params(RepairOrder, at)))
+    assert bound == found, at
+    return found
 
 
 def test_the_exact_second_of_a_deadline(app, world):
