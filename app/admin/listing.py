@@ -368,22 +368,21 @@ class Listing:
             out.append(self.piece("import", lambda: f'<li class="nav-item"><a class="nav-link" id="fd-import-link" '
                                   f'href="{attr(self.get_url(".import_view"))}">{attr(gettext("导入"))}</a></li>\n'))
         if self.has_queue():
-            if request.args.get("mine") == "1":
-                out.append(f'<li class="nav-item">\n<a class="nav-link active bg-primary text-white" id="fd-mine-on" '
-                           f'href="{attr(self.get_url(".index_view"))}">{attr(gettext("待我办理 ✕"))}</a>\n</li>\n')
-            else:
-                out.append(f'<li class="nav-item">\n<a class="nav-link" id="fd-mine" '
-                           f'href="{attr(self.get_url(".index_view", mine=1))}">{attr(gettext("待我办理"))}</a>\n'
-                           "</li>\n")
+            out.append(self._switch("mine", ('class="nav-link active bg-primary text-white" id="fd-mine-on"',
+                                             gettext("待我办理 ✕")),
+                                    ('class="nav-link" id="fd-mine"', gettext("待我办理"))))
         if getattr(self.model, "deadlines", None):
-            if request.args.get("overdue") == "1":
-                out.append(f'<li class="nav-item">\n<a class="nav-link active bg-danger text-white" '
-                           f'href="{attr(self.get_url(".index_view"))}">{attr(gettext("只看超时 ✕"))}</a>\n</li>\n')
-            else:
-                out.append(f'<li class="nav-item">\n<a class="nav-link text-danger" '
-                           f'href="{attr(self.get_url(".index_view", overdue=1))}">{attr(gettext("只看超时"))}</a>\n'
-                           "</li>\n")
+            out.append(self._switch("overdue", ('class="nav-link active bg-danger text-white"', gettext("只看超时 ✕")),
+                                    ('class="nav-link text-danger"', gettext("只看超时"))))
         return Markup("".join(out))
+
+    def _switch(self, arg: str, on: tuple[str, str], off: tuple[str, str]) -> str:
+        """A list switch (待我办理, 只看超时): its (attributes, text) when on, which links back to the whole list,
+        and when off, which links to the list with `arg=1`."""
+        active = request.args.get(arg) == "1"
+        attrs, text = on if active else off
+        url = self.get_url(".index_view") if active else self.get_url(".index_view", **{arg: 1})
+        return f'<li class="nav-item">\n<a {attrs} href="{attr(url)}">{attr(text)}</a>\n</li>\n'
 
     def _hidden_inputs(self, c: Any, filters: bool) -> list[str]:
         out = []
