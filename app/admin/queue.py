@@ -78,8 +78,7 @@ class Queue:
 
     def has_queue(self) -> bool:
         """Records of this register can wait for the current roles at all (the list offers 待我办理)."""
-        return bool(queue_steps(self.model, self.roles)) or bool(
-            getattr(self.model, "deadlines", ()) and permissions.allowed(self.roles, self.register, "edit"))
+        return bool(queue_steps(self.model, self.roles)) or self.late_in_queue()
 
     def mine_clause(self, bound: bool = False) -> Any:
         """SQL: the records of this register waiting for the current user now (see the module's docstring).
@@ -97,9 +96,8 @@ class Queue:
         clauses = [model.state.in_(sorted(plain))] if plain else []
         clauses += [step_clause(model, t, user) for t in steps if not set(t.source) <= plain]
         states: set[str] | None = {s for t in steps for s in t.source}
-        deadlines = getattr(model, "deadlines", ())
-        if deadlines and permissions.allowed(roles, self.register, "edit"):
-            open_states = [open_states_of(model, d) for d in deadlines]
+        if self.late_in_queue():
+            open_states = [open_states_of(model, d) for d in model.deadlines]
             if not (all(open_states) and {s for o in open_states for s in o} <= plain):
                 clauses.append(overdue_clause(model, bound=bound))
             states = states | {s for o in open_states for s in o} if all(open_states) else None
@@ -170,8 +168,9 @@ class Queue:
         return statements.kept(("queue_rows", self.register, statements.who(), self.kept_where(), limit), build)
 
     def late_in_queue(self) -> bool:
-        """Every overdue record of this register waits for the current roles (`mine_clause` holds the overdue
-        clause), so the queue's statement can count them too (`queue_and_late`)."""
+        """Every overdue record of this register waits for the current roles: those who may edit it handle its
+        late records (`mine_clause` holds the overdue clause, `has_queue` offers 待我办理 for it), so the queue's
+        statement can count them too (`queue_and_late`)."""
         return bool(getattr(self.model, "deadlines", ()) and hasattr(self.model, "state")
                     and permissions.allowed(self.roles, self.register, "edit"))
 
