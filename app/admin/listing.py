@@ -23,7 +23,7 @@ from app.admin import statements
 from app.admin.filters import ChoiceEqual
 from app.admin.statements import Kept
 from kernel import scoping
-from kernel.deadlines import overdue_clause, overdue_for
+from kernel.deadlines import overdue_checker, overdue_clause, overdue_for
 from kernel.register import blind_indexes, model_for
 
 DEEP_PAGE_ROWS = 500  # from this offset on, find the page's ids from the index alone first
@@ -190,9 +190,12 @@ class Listing:
         return Markup("".join(out))
 
     # ---------------------------------------------------------------- values shown
+    @staticmethod
+    def badge(d: Any) -> str:
+        return f'<span class="badge badge-danger">{escape(str(d.label))}</span>'
+
     def overdue_badges(self, record: Any) -> Markup:
-        return Markup(" ".join(f'<span class="badge badge-danger">{escape(str(d.label))}</span>'
-                               for d in overdue_for(record)))
+        return Markup(" ".join(self.badge(d) for d in overdue_for(record)))
 
     def _value(self, formatters: dict, context: Any, model: Any, name: str) -> Any:
         fmt = formatters.get(name) or (self.column_formatters or {}).get(name)
@@ -253,9 +256,26 @@ class Listing:
         fmt = (self.column_formatters or {}).get(name)
         if fmt is not None:
             return lambda row: fmt(self, context, row, name)
-        if name == "overdue":
-            return self.overdue_badges
+        if name == "overdue":  # one clock reading and one lookup of each deadline's minutes for the page
+            late, badges = overdue_checker(self.model), {}
+
+            def overdue(row: Any) -> Markup:
+                return Markup(" ".join(badges.get(d) or badges.setdefault(d, self.badge(d)) for d in late(row)))
+            return overdue
         text = self.display().value(name)
+        rel = self.model.__mapper__.relationships.get(name)
+        if rel is not None and not rel.uselist:  # a linked record repeats down a page (one department): once each
+            seen: dict[int, str] = {}
+
+            def linked(row: Any) -> str:
+                obj = getattr(row, name, None)
+                if obj is None:
+                    return text(None)
+                key = id(obj)  # the page's rows hold every object: an id is not reused while it renders
+                if key not in seen:
+                    seen[key] = text(obj)
+                return seen[key]
+            return linked
         return lambda row: text(getattr(row, name, None))
 
     def _row_action(self, context: Any, action: Any) -> Callable[[Any, Markup, Any], Any]:
