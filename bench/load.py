@@ -83,20 +83,12 @@ def prepare() -> dict:
     """The bench's users (a supervisor is added if missing) and the ids the workload needs."""
     from app.config import Config
     from app.factory import create_app
-    from bench.run import sync_counters
+    from bench.run import ensure_supervisor, sync_counters
     from kernel.db import db
-    from kernel.identity import hash_password
-    from models import Membership, Role, StaffUser
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=URL, PASSWORD_HASH_METHOD="pbkdf2:sha256:1")
+    ensure_supervisor(app)
     with app.app_context():
         s = db.session
-        if s.scalar(text("select count(*) from staff_user where username = 'supervisor'")) == 0:
-            u = StaffUser(username="supervisor", full_name="supervisor", password_hash=hash_password(PASSWORD))
-            s.add(u)
-            s.flush()
-            role = s.query(Role).filter_by(code="supervisor").one()
-            s.add(Membership(user_id=u.id, property_id=1, role_id=role.id))
-            s.commit()
         sync_counters(s)  # today's numbers continue after the generated ones (else every create is a duplicate)
         sample = s.execute(text("select id, number, phone, unit_id from repair_order where property_id = 1 "
                                 "order by id desc limit 2000")).all()

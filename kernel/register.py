@@ -261,6 +261,10 @@ class Numbered:
         if issubclass(cls, Workflow):
             # the list's state filter within a property, newest first, from one index at any size
             args.append(Index(f"ix_{cls.__tablename__}_property_state_id", "property_id", "state", "id"))
+            # a work queue, the longest waiting first (app/admin/queue.py): read in this index's order, a state's
+            # first 30 rows are 30 index entries, not a sort of every record in that state
+            args.append(Index(f"ix_{cls.__tablename__}_property_state_since", "property_id", "state",
+                              "state_changed_at", "id"))
         return tuple(args)
 
 

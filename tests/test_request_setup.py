@@ -188,3 +188,43 @@ def test_the_home_overdue_count_is_the_overdue_lists_count(app, world, client_as
     overdue = c.get("/admin/repair_order/?overdue=1").get_data(as_text=True)
     assert len(re.findall(r'name="rowid" class="action-checkbox"', overdue)) == 3
     assert page.split('id="fd-queue"')[1].count("table-danger") == 3
+
+
+def test_the_queue_read_state_by_state_is_the_queue_ordered_as_one(app, world):
+    """A queue whose states no deadline of mine runs in is read state by state in index order (queue_statement,
+    `_oldest_per_state`): its first rows must be those of one ORDER BY over every waiting row, overdue first,
+    then the longest waiting, for every role, with more waiting rows per state than the queue shows."""
+    from sqlalchemy import case
+    with app.app_context():
+        start = now() - timedelta(days=5)
+        for i, state in enumerate(list(RepairOrder.states) * 3):
+            for by in ("clerk", "clerk2", "manager"):
+                changed = start + timedelta(hours=(i * 7 + len(by) * 3) % 40)
+                make(RepairOrder, world.a, created_by_id=world.users[by], state=state, state_changed_at=changed,
+                     received_at=changed if i % 2 else now(), urgent=bool(i % 3 == 0),
+                     completed_at=changed if state == "completed" and i % 2 else None)
+        for i, state in enumerate(list(GoodsPass.states) * 3):
+            for by in ("clerk", "manager"):
+                make(GoodsPass, world.a, unit_id=world.units[("A", "1-1-101")], state=state,
+                     state_changed_at=start + timedelta(hours=(i * 5) % 17), created_by_id=world.users[by])
+        db.session.commit()
+    admin = app.extensions["frontdesk_admin"]
+    views = [v for v in admin._views if getattr(v, "register", None) in ("repair_order", "goods_pass")]
+    compared = by_state = 0
+    for username in sorted(world.users):
+        with app.test_request_context("/admin/"):
+            user = db.session.get(StaffUser, world.users[username])
+            login_user(user)
+            session["fd_gen"] = user.session_generation
+            if scoping.current_property_id() is None:
+                continue
+            for view in views:
+                model = view.model
+                late = case((overdue_clause(model), 1), else_=0)
+                for limit in (1, 2, 5):
+                    one = [i for (i,) in view.get_query().filter(view.mine_clause()).with_entities(model.id)
+                           .order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit)]
+                    assert [r["id"] for r in view.queue_rows(limit)] == one, (username, view.register, limit)
+                    compared += bool(one)
+                by_state += bool(view.waiting_states())
+    assert compared >= 6 and by_state >= 2

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import current_app, url_for
 from flask_login import current_user
-from sqlalchemy import and_, case, exists, false, func, literal, or_, select
+from sqlalchemy import and_, case, exists, false, func, literal, or_, select, union_all
 
 from app.admin import statements
 from kernel import permissions, scoping
@@ -143,29 +143,63 @@ class Queue:
                          for i, d in enumerate(deadlines)]
             late = case((overdue_clause(model, bound=True), 1), else_=0) if deadlines else literal(0)
             unit = model_for("unit") if hasattr(model, "unit_id") else None
-            cols = [model.id, model.state, model.state_changed_at,
-                    getattr(model, "number", literal(None)).label("number"),
-                    (model.unit_id if unit is not None else literal(None)).label("unit_ref"), late.label("late"),
-                    *late_cols]
+
+            def columns(late: Any, late_cols: list) -> list:
+                return [model.id, model.state, model.state_changed_at,
+                        getattr(model, "number", literal(None)).label("number"),
+                        (model.unit_id if unit is not None else literal(None)).label("unit_ref"), late.label("late"),
+                        *late_cols]
             # the oldest first, then their units' codes: a join before the LIMIT looked up every waiting row's unit
-            waiting = self.kept_query().filter(self.mine_clause(bound=True)).with_entities(*cols)
+            waiting = self.kept_query().filter(self.mine_clause(bound=True))
             extra = []
+            states = self.waiting_states()
             if self.late_in_queue():
                 # every overdue record waits for me: the waiting rows read once (materialised) give the queue's
                 # first rows and the count of the overdue ones (`queue_and_late`), not a second pass of their own
-                waiting = waiting.cte("fd_waiting").prefix_with("MATERIALIZED")
+                waiting = waiting.with_entities(*columns(late, late_cols)).cte("fd_waiting").prefix_with("MATERIALIZED")
                 extra = [select(func.coalesce(func.sum(waiting.c.late), 0)).scalar_subquery().label("n_late")]
                 first = select(*waiting.c).order_by(waiting.c.late.desc(), waiting.c.state_changed_at.asc(),
                                                     waiting.c.id.asc()).limit(limit).subquery()
+            elif states:
+                first = self._oldest_per_state(waiting, states, limit, columns)
             else:
-                first = (waiting.order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit)
-                         .subquery())
+                first = (waiting.with_entities(*columns(late, late_cols))
+                         .order_by(late.desc(), model.state_changed_at.asc(), model.id.asc()).limit(limit).subquery())
             # the unit's code looked up for those rows alone (a join let PostgreSQL hash every unit of the estate)
             code = (select(unit.code).where(unit.id == first.c.unit_ref).scalar_subquery() if unit is not None
                     else literal(None))
             statement = select(*[c for c in first.c if c.name != "unit_ref"], code.label("unit_code"), *extra)
-            return statement.order_by(first.c.late.desc(), first.c.state_changed_at.asc(), first.c.id.asc())
+            return (statement.order_by(first.c.late.desc(), first.c.state_changed_at.asc(), first.c.id.asc())
+                    .limit(limit))  # a union of states holds up to `limit` rows of each
         return statements.kept(("queue_rows", self.register, statements.who(), self.kept_where(), limit), build)
+
+    def waiting_states(self) -> set[str] | None:
+        """The states a record must be in to wait for me, when the queue's steps alone decide (else None)."""
+        if self.late_in_queue() or not hasattr(self.model, "state"):
+            return None
+        return {s for t in queue_steps(self.model, self.roles) for s in t.source} or None
+
+    def _oldest_per_state(self, waiting: Any, states: set[str], limit: int, columns: Any) -> Any:
+        """The first `limit` waiting rows (overdue first, then the longest waiting), as the union of each state's
+        first `limit`: a state in which no deadline runs is read in the order of the (property, state,
+        state_changed_at, id) index and stops after `limit` rows. One ORDER BY over all waiting rows sorted every
+        one of them: a supervisor's 50,000 回访 orders at 1M rows, 157 ms and 20,000 heap blocks per home page."""
+        model = self.model
+        branches = []
+        for state in sorted(states):
+            # a deadline that never runs in this state is never late here: left out, the order is the index's
+            live = [(i, d) for i, d in enumerate(getattr(model, "deadlines", ()))
+                    if open_states_of(model, d) is None or state in open_states_of(model, d)]
+            late_cols = [(case((deadline_clause(model, d, None, bound=i), 1), else_=0)
+                          if any(i == j for j, _ in live) else literal(0)).label(f"late{i}")
+                         for i, d in enumerate(getattr(model, "deadlines", ()))]
+            late = (case((or_(*[deadline_clause(model, d, None, bound=i) for i, d in live]), 1), else_=0)
+                    if live else literal(0))
+            order = ([late.desc()] if live else []) + [model.state_changed_at.asc(), model.id.asc()]
+            branch = (waiting.filter(model.state == state).with_entities(*columns(late, late_cols))
+                      .order_by(*order).limit(limit).subquery())
+            branches.append(select(*branch.c))
+        return union_all(*branches).subquery()
 
     def late_in_queue(self) -> bool:
         """Every overdue record of this register waits for the current roles: those who may edit it handle its
