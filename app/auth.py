@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 
 from app.extensions import limiter, login_manager
-from kernel import scoping
+from kernel import kept, scoping
 from kernel.db import db
 from kernel.i18n import T
 from kernel.identity import (
@@ -65,12 +65,13 @@ class HeldCodes(dict):
 
 
 # The session's user, their memberships with each role's code and reach, the properties' names (the header's
-# switch) and their unread notifications (the bell), in one statement built once: each request still reads
-# them all from the database (a role taken, a deactivated account, an ended session show on the next request).
+# switch), their unread notifications (the bell) and the generation of the kept reference data (kernel/kept.py),
+# in one statement built once: each request still reads them all from the database (a role taken, a deactivated
+# account, an ended session, an edited deadline show on the next request).
 _UNREAD = (select(func.count()).select_from(Notification)
            .where(Notification.user_id == StaffUser.id, Notification.read_at.is_(None)).scalar_subquery())
 SIGNED_IN = (select(StaffUser, Membership.property_id, Membership.role_id, Role.code, Role.company_wide,
-                    Property.name, _UNREAD.label("unread"))
+                    Property.name, _UNREAD.label("unread"), kept.CURRENT.label("generation"))
              .outerjoin(Membership, Membership.user_id == StaffUser.id)
              .outerjoin(Role, Role.id == Membership.role_id)
              .outerjoin(Property, Property.id == Membership.property_id)
@@ -94,6 +95,7 @@ def load_user(user_id: str) -> StaffUser | None:
         g.role_codes = HeldCodes({r.role_id: (r.code, r.company_wide) for r in held})
     g.fd_property_names = {r.property_id: r.name for r in held}
     g.fd_unread = rows[0].unread or 0
+    kept.read(rows[0].generation)  # which kept reference data is current (kernel/kept.py)
     return user
 
 

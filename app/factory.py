@@ -24,7 +24,7 @@ from app.dashboard import Dashboard
 from app.extensions import babel, csrf, limiter, login_manager, migrate
 from app.templating import install as install_templating
 from app.verify import bp as verify_bp
-from kernel import attachments, audit, checks, delivery, notify, numbering, pii  # noqa: F401  (delivery: outbox probes)
+from kernel import attachments, audit, checks, delivery, kept, notify, numbering, pii  # noqa: F401  (delivery: outbox probes)
 from kernel.db import db
 from kernel.i18n import T
 
@@ -54,6 +54,7 @@ def create_app(config_object: type = Config, **overrides: Any) -> Flask:
     babel.init_app(app, locale_selector=lambda: session.get("lang") or app.config["BABEL_DEFAULT_LOCALE"])
     configure_pii(app)
     audit.install()
+    kept.install()  # reference data kept per process, checked against the database every request
     numbering.install()
     pii.install()
     notify.install()  # who is told of what: inbox and outbox rows in the transaction of the change

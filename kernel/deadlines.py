@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kernel.clock import now, start_of
 from kernel.db import db
 from kernel.i18n import T
+from kernel.kept import kept
 from kernel.permissions import VIEW
 from kernel.register import Register, Tracked, field, registers
 
@@ -33,6 +34,7 @@ class DeadlineRule(Tracked, Register, db.Model):
     __tablename__ = "deadline_rule"
     __label__ = T("时限设置", "Deadlines")
     grants = dict(it=("list", "details", "edit"), supervisor=VIEW, manager=VIEW)
+    kept = True  # every overdue badge reads the minutes
     code: Mapped[str] = field(T("代码", "Code"), String(40), unique=True, nullable=False)
     name: Mapped[str] = field(T("名称", "Name"), String(80), nullable=False)
     minutes: Mapped[int] = field(T("分钟数", "Minutes"), Integer, nullable=False, validators=["non_negative"],
@@ -109,7 +111,8 @@ def describe_minutes(minutes: int | None, same_day: bool = False) -> str:
 def minutes_for(d: Deadline) -> int:
     cache = g.get("deadline_minutes") if has_request_context() else None
     if cache is None:
-        cache = dict(db.session.execute(select(DeadlineRule.code, DeadlineRule.minutes)).all())
+        cache = kept(("deadline_minutes",),
+                     lambda: dict(db.session.execute(select(DeadlineRule.code, DeadlineRule.minutes)).all()))
         if has_request_context():
             g.deadline_minutes = cache
     return cache.get(d.code, d.minutes)

@@ -135,6 +135,7 @@ class Register:
     grants: ClassVar[dict[str, tuple[str, ...]] | None] = None
     open_states: ClassVar[tuple[str, ...]] = ()
     verify: ClassVar[Verify | None] = None
+    kept: ClassVar[bool] = False  # small reference data read on most pages: kept per process (kernel/kept.py)
     transitions: ClassVar[dict[str, Any]] = {}  # name -> kernel.workflow.Transition, collected below
     # Records about a person: nobody edits or takes a step on a record naming them in these columns.
     not_edited_by: ClassVar[tuple[str, ...]] = ()

@@ -21,6 +21,7 @@ from kernel.register import PropertyScoped, Register, Tracked, field
 class SavedView(PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "saved_view"
     __label__ = T("保存的视图", "Saved views")
+    kept = True  # the header menu and the 视图 menu list them on every page
     register: Mapped[str] = field(T("登记簿", "Register"), String(40), nullable=False)
     name: Mapped[str] = field(T("名称", "Name"), String(80), nullable=False)
     spec: Mapped[str] = field(T("条件", "Conditions"), Text, nullable=False)  # JSON: filters, search, sort, switches

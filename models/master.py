@@ -153,6 +153,7 @@ class Department(Deactivatable, PropertyScoped, Tracked, Register, db.Model):
     __tablename__ = "department"
     __label__ = T("联系部门", "Departments")
     grants = dict(it=ALL + ("import",), cs_admin=KEEP + ("import",), clerk=VIEW, supervisor=VIEW, manager=VIEW)
+    kept = True  # the lists' 部门 filter offers them on every page
     importable = Importable(keys=(("name", "kind"),), columns=("name", "kind", "contact", "phone", "email"),
                             sample=dict(name="工程部", kind="工程部", contact="李工", phone="0755-88886666",
                                         email="eng@example.com"))

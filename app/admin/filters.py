@@ -25,7 +25,9 @@ from sqlalchemy import inspect as sa_inspect
 
 from app.admin.forms import choices_query
 from app.admin.statements import Kept
-from kernel.i18n import T
+from kernel import scoping
+from kernel.i18n import T, is_english
+from kernel.kept import kept
 
 OP_EQUAL = _l("等于")
 OP_IN = _l("属于其中之一")
@@ -114,7 +116,14 @@ def labelled(choices: dict) -> Callable[[], list]:
 
 def linked(target: type, roles: tuple[str, ...] = ()) -> Callable[[], list]:
     rows = choices_query(target, roles)
-    return lambda: sorted(((obj.id, str(obj)) for obj in rows()), key=lambda o: o[1])
+
+    def options() -> list:
+        return sorted(((obj.id, str(obj)) for obj in rows()), key=lambda o: o[1])
+    if not getattr(target, "kept", False) or roles:
+        return options
+    # reference data (the departments): kept per process while unchanged, per scope and language (kernel/kept.py)
+    return lambda: kept(("options", target.__tablename__, scoping.current_property_id(),
+                         tuple(scoping.user_property_ids()), scoping.is_company_wide(), is_english()), options)
 
 
 def build_filters(model: type, declared: Any, labels: dict, extra_choices: dict | None = None) -> list | None:

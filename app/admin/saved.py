@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,6 +26,7 @@ from werkzeug.wrappers import Response
 from app.admin.access import endpoint
 from kernel import permissions, scoping
 from kernel.db import db
+from kernel.kept import kept
 from kernel.saved_views import SavedView
 
 SHARERS = frozenset({"supervisor", "it"})  # who may share a view with a role at their property
@@ -35,7 +37,17 @@ NAME_MAX = 80
 MSG_GONE = _l("视图“%(name)s”中的条件已不存在，已忽略：%(what)s")
 
 
-def visible_views(register: str | None = None) -> list[SavedView]:
+@dataclass(frozen=True)
+class ViewShown:
+    """A saved view as the menus read it (kept between requests: kernel/kept.py)."""
+    id: int
+    register: str
+    name: str
+    spec: str
+    shared_role: str | None
+
+
+def visible_views(register: str | None = None) -> list[ViewShown]:
     """The views the current user may open here: their own, and those shared with a role they hold here."""
     pid = scoping.current_property_id()
     if pid is None or not current_user.is_authenticated:
@@ -43,15 +55,18 @@ def visible_views(register: str | None = None) -> list[SavedView]:
     key = ("saved_views", pid)
     if key not in g.setdefault("fd_saved", {}):
         roles = sorted(scoping.current_roles())
-        g.fd_saved[key] = db.session.scalars(select(SavedView).where(
-            SavedView.property_id == pid,
-            or_(SavedView.created_by_id == current_user.id, SavedView.shared_role.in_(roles)))
-            .order_by(SavedView.register, SavedView.name, SavedView.id)).all()
+        uid = current_user.id
+        g.fd_saved[key] = kept(("saved_views", pid, uid, tuple(roles)), lambda: [
+            ViewShown(*row) for row in db.session.execute(
+                select(SavedView.id, SavedView.register, SavedView.name, SavedView.spec, SavedView.shared_role)
+                .where(SavedView.property_id == pid,
+                       or_(SavedView.created_by_id == uid, SavedView.shared_role.in_(roles)))
+                .order_by(SavedView.register, SavedView.name, SavedView.id))])
     rows = g.fd_saved[key]
     return [v for v in rows if register is None or v.register == register]
 
 
-def shared_views(register: str) -> list[SavedView]:
+def shared_views(register: str) -> list[ViewShown]:
     """For the menu: the views shared with one of my roles here (and those I shared), under their register."""
     return [v for v in visible_views(register) if v.shared_role]
 
@@ -262,9 +277,9 @@ class SavedViews:
             flash(str(MSG_GONE) % dict(name=view.name, what="、".join(gone)), "warning")
         return redirect(url_for(".index_view", view=view.id, **args))
 
-    def saved_views_here(self) -> list[SavedView]:
+    def saved_views_here(self) -> list[ViewShown]:
         return visible_views(self.register)
 
-    def current_view(self) -> SavedView | None:
+    def current_view(self) -> ViewShown | None:
         vid = request.args.get("view", "")
         return next((v for v in visible_views(self.register) if str(v.id) == vid), None)
