@@ -171,3 +171,35 @@ def test_an_export_reads_linked_records_a_batch_at_a_time(app, world, client_as)
         assert rows[f"住户{i}"][3] == f'"=""{code}"""' and rows[f"住户{i}"][7] == f"2026-11-02 09:{i:02d}"
     sheet = {r[4]: r for r in load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True)}
     assert sheet["住户3"][3] == "9-1-103" and sheet["住户3"][7] == datetime(2026, 11, 2, 9, 3)
+
+
+def test_a_page_past_the_count_cap_shows_more_than_the_cap_without_counting(app, world, client_as, monkeypatch):
+    """Rows on a page that starts past the cap mean there are more than the cap: the page sends no count (at
+    1M rows page 500 counted 10,001 index entries for nothing); past the end it counts, and says how many."""
+    from sqlalchemy import event
+    with app.app_context():
+        for _ in range(60):
+            make(RepairOrder, world.a)
+        db.session.commit()
+        engine = db.engine
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 30)
+    c = client_as("clerk")
+    sent = []
+
+    def listen(conn, cursor, statement, *args):
+        sent.append(statement)
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        before = c.get("/admin/repair_order/?page=1").get_data(as_text=True)  # rows 26-50, starts before the cap
+        counted = [s for s in sent if "count(" in s and "FROM repair_order" in s]
+        sent.clear()
+        past = c.get("/admin/repair_order/?page=2").get_data(as_text=True)  # rows 51-60: past the cap
+        listed = [s for s in sent if "FROM repair_order" in s and "state = " not in s]  # not the state tabs
+        sent.clear()
+        end = c.get("/admin/repair_order/?page=3").get_data(as_text=True)  # nothing there
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert counted and "超过 30 条" in before
+    assert listed and not any("count(" in s for s in listed) and "超过 30 条" in past
+    assert past.count('name="rowid" class="action-checkbox"') == 10
+    assert "超过 30 条" in end

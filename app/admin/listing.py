@@ -98,6 +98,12 @@ class Listing:
             count = self.checked(lambda: self.session.execute(counted).scalar_one())
             g.count_capped = count > cap
             return min(count, cap), (query.all() if execute else query)
+        if page * (size or 0) >= cap:
+            # a page that starts past the cap: if it has rows, there are more than the cap (no count to read)
+            data = self.checked(lambda: query.all())
+            count = cap + 1 if data else self.checked(lambda: self.session.execute(counted).scalar_one())
+            g.count_capped = count > cap
+            return min(count, cap), data
         # the page's rows and the capped count in one round trip: the count is an uncorrelated scalar subquery,
         # which SQLite and PostgreSQL evaluate once; an empty page (past the end, or no rows) asks it alone
         rows = self.checked(lambda: query.add_columns(counted.scalar_subquery().label("fd_count")).all())
