@@ -9,9 +9,10 @@ the next request in every process, and no statement is spent asking whether anyt
 
     minutes = kept(("deadline_minutes",), lambda: dict(db.session.execute(...).all()))
 
-No generation read (no user signed in, a request that wrote a kept table itself, the row not there yet): the
-value is read from the database, as without this module. Random values, not a counter: a test database emptied
-between tests, or a transaction rolled back, never meets a value it kept before.
+No generation read (no user signed in, a request that wrote a kept table itself, the row not there yet: it appears
+with the first write to a kept table): the value is read from the database, as without this module. Random values,
+not a counter: a test database emptied between tests, or a transaction rolled back, never meets a value it kept
+before. A write outside the app's sessions (psql) is not seen until the next write through them.
 """
 from __future__ import annotations
 

@@ -1,13 +1,12 @@
 """issue 14: data_generation, the random value that changes with every write to a kept table (kernel/kept.py):
-the deadlines' minutes, the departments and the saved views are kept per process while it is unchanged.
+the deadlines' minutes, the departments and the saved views are kept per process while it is unchanged. The
+row appears with the first write to a kept table (until then every request reads the tables, as before).
 
 Revision ID: f7d2b5e8c391
 Revises: f3c1a9d7b214
 Create Date: 2026-12-06 11:30:00
 
 """
-import secrets
-
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,13 +17,12 @@ depends_on = None
 
 
 def upgrade():
-    table = op.create_table(
+    op.create_table(
         "data_generation",
         sa.Column("name", sa.String(length=20), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_data_generation")),
     )
-    op.bulk_insert(table, [{"name": "reference", "value": secrets.randbits(62)}])
 
 
 def downgrade():
