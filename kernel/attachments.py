@@ -350,6 +350,22 @@ def files_of(session: Session, register: str, record_id: int) -> list[Attachment
                                 .order_by(Attachment.kind, Attachment.id)))
 
 
+def record_files(session: Session, register: str, record_id: int) -> list[Attachment]:
+    """`files_of`, read once per request (a record's page asks for its files panel and its steps' uploads);
+    `store` and `remove` forget it."""
+    if not has_request_context():
+        return files_of(session, register, record_id)
+    cache = g.setdefault("fd_record_files", {})
+    if (register, record_id) not in cache:
+        cache[(register, record_id)] = files_of(session, register, record_id)
+    return cache[(register, record_id)]
+
+
+def _forget_files() -> None:
+    if has_request_context():
+        g.pop("fd_record_files", None)
+
+
 def kinds_present(session: Session, record: Any) -> set[str]:
     if getattr(record, "id", None) is None:
         return set()
@@ -368,6 +384,7 @@ def store(session: Session, record: Any, files: Iterable[Prepared], user_id: int
     not commit, so a refused save leaves no file behind."""
     store_ = storage()
     rows = []
+    _forget_files()
     for p in files:
         key = new_key(p.fmt)
         store_.put(key, p.data, p.content_type)
@@ -413,6 +430,7 @@ def remove(session: Session, row: Attachment, action: str = "detach", reason: st
     if reason:
         changes["reason"] = (None, reason)
     audit.record_bulk(session, row.register, action, [(row.record_id, row.property_id, changes)])
+    _forget_files()
     session.delete(row)
     session.flush()
 

@@ -11,7 +11,6 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 from wtforms import MultipleFileField
@@ -171,10 +170,13 @@ class Attachments:
         flash(str(MSG_REMOVED), "success")
         return redirect(back)
 
+    def files_here(self, model: Any) -> list:
+        return attachments.record_files(self.session, self.register, model.id)
+
     def attachment_extras(self, model: Any) -> dict:
         if not self.documents:
             return dict(files=[], documents=(), step_documents={})
-        rows = attachments.files_of(self.session, self.register, model.id)
+        rows = self.files_here(model)
         files = []
         for row in rows:
             doc = attachments.document(self.model, row.kind)
@@ -189,8 +191,7 @@ class Attachments:
         """{step: [documents to upload on its form]}: the step's required documents the record still lacks."""
         if not self.documents:
             return {}
-        present = set(self.session.scalars(select(Attachment.kind).where(
-            Attachment.register == self.register, Attachment.record_id == model.id)))
+        present = {r.kind for r in self.files_here(model)}
         out = {}
         for t, _why in steps:
             wanted = [d for d in self.step_documents(model, t.name) if d.kind not in present]
