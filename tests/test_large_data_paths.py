@@ -105,6 +105,34 @@ def test_a_deep_page_shows_exactly_that_page(app, world, client_as):
     assert shown == newest_first[500:525]
 
 
+def test_the_overdue_list_shows_the_same_rows_with_its_ids_found_first(app, world, client_as):
+    """?overdue=1 finds the page's ids before joining units and departments (README "PostgreSQL at 1M and at 10M"):
+    each page holds exactly its overdue orders, newest first, with their linked records, and the count is whole."""
+    from datetime import timedelta
+
+    from kernel.clock import now
+    from models.master import Department
+    with app.app_context():
+        dept = db.session.scalar(select(Department).where(Department.property_id == world.a))
+        late = [make(RepairOrder, world.a, received_at=now() - timedelta(minutes=10)).number for _ in range(27)]
+        urgent = [make(RepairOrder, world.a, state="dispatched", urgent=True, department_id=dept.id,
+                       received_at=now() - timedelta(minutes=30), dispatched_at=now() - timedelta(minutes=29)
+                       ).number for _ in range(3)]  # late on the urgent deadline, shown with their department
+        late += urgent  # the newest: ids give the order
+        on_time = [make(RepairOrder, world.a, received_at=now() - timedelta(minutes=1)).number for _ in range(5)]
+        make(RepairOrder, world.b, received_at=now() - timedelta(minutes=10))
+        db.session.commit()
+    c = client_as("clerk")
+    newest_first = late[::-1]
+    pages = [c.get(f"/admin/repair_order/?overdue=1&page={n}").get_data(as_text=True) for n in (0, 1)]
+    flat = [p.replace("\n", "").replace(" ", "") for p in pages]
+    shown = [sorted((page.index(f">{n}<"), n) for n in newest_first + on_time if f">{n}<" in page) for page in flat]
+    assert [[n for _, n in rows] for rows in shown] == [newest_first[:25], newest_first[25:]]
+    assert "B-BX" not in pages[0] and "共 30 条" in pages[0]
+    rows = {n: row for row in flat[0].split("<tr")[1:] for n in newest_first if f">{n}<" in row}
+    assert all("工程部" in rows[n] for n in urgent) and all("1-1-101" in rows[n] for n in newest_first[:25])
+
+
 def test_an_export_gives_its_connection_back(app, world, client_as):
     """A streamed download ends its own transaction; before, PostgreSQL kept it 'idle in transaction'."""
     client_as("clerk").get("/admin/repair_order/export/csv/")
