@@ -31,7 +31,6 @@ from kernel.register import registers
 
 NAME = "reference"
 SIZE = 4096  # kept values per app; past it they are dropped and read again (one per property, language, user)
-_installed = False
 
 
 class DataGeneration(db.Model):
@@ -105,10 +104,7 @@ def _bulk(state: Any) -> None:
 
 
 def install() -> None:
-    """Session hooks are process-wide (SQLAlchemy's Session class); install them once."""
-    global _installed
-    if not _installed:
-        event.listen(Session, "before_flush", _before_flush)
-        event.listen(Session, "do_orm_execute", _bulk)
-        _installed = True
-
+    """Session hooks are process-wide (SQLAlchemy's Session class): listened to once, however many apps."""
+    for name, hook in (("before_flush", _before_flush), ("do_orm_execute", _bulk)):
+        if not event.contains(Session, name, hook):
+            event.listen(Session, name, hook)
