@@ -102,24 +102,17 @@ class Listing:
             count = self.checked(lambda: self.session.execute(counted).scalar_one())
             g.count_capped = count > cap
             return min(count, cap), (query.all() if execute else query)
+        if page * (size or 0) >= cap:
+            # a page that starts past the cap: if it has rows, there are more than the cap (no count to read)
+            data = self.checked(lambda: query.all())
+            count = cap + 1 if data else self.checked(lambda: self.session.execute(counted).scalar_one())
+            g.count_capped = count > cap
+            return min(count, cap), data
         # the page's rows and the capped count in one round trip: the count is an uncorrelated scalar subquery,
-        # which SQLite and PostgreSQL evaluate once; an empty page (past the end, or no rows) asks it alone. A page
-        # that starts past the cap needs no count: its rows mean more than the cap (page 500 counted 10,001 index
-        # entries for nothing). The list page's state tabs count in the same statement (`state_tabs` reads them).
-        past_cap = page * (size or 0) >= cap
-        tabs = self.tab_states() if request.endpoint == f"{self.endpoint}.index_view" else None
-        extra = [] if past_cap else [counted.scalar_subquery().label("fd_count")]
-        if tabs:
-            extra += [c.label(f"fd_tab_{i}") for i, c in enumerate(self.tab_counts(self.get_query(), tabs))]
-        rows = self.checked(lambda: query.add_columns(*extra).all()) if extra else self.checked(lambda: query.all())
-        data = [row[0] for row in rows] if extra else rows
-        if rows and tabs:  # a row is (record, count unless past the cap, one count per tab)
-            g.setdefault("fd_tab_counts", {})[self.register] = dict(zip(tabs, rows[0][1 + len(extra) - len(tabs):],
-                                                                        strict=True))
-        if not rows:
-            count = self.checked(lambda: self.session.execute(counted).scalar_one())
-        else:
-            count = cap + 1 if past_cap else rows[0][1]
+        # which SQLite and PostgreSQL evaluate once; an empty page (past the end, or no rows) asks it alone
+        rows = self.checked(lambda: query.add_columns(counted.scalar_subquery().label("fd_count")).all())
+        data = [row[0] for row in rows]
+        count = rows[0][1] if rows else self.checked(lambda: self.session.execute(counted).scalar_one())
         g.count_capped = count > cap
         return min(count, cap), data
 
@@ -159,41 +152,27 @@ class Listing:
         raise KeyError((column, operation))
 
     # ---------------------------------------------------------------- state tabs
-    def tab_states(self) -> list[str] | None:
-        """The states that get a tab above the list (None: the register has no tabs)."""
+    def state_tabs(self) -> list[dict] | None:
+        """全部 / 待签字 / 已签发 ...: one tab per declared state with its count, each a link to exactly the rows
+        it counts (the list's state filter). One statement, one count per state of its rows up to a cap (an
+        index range on (property, state, id)), kept per property and roles (app/admin/statements.py);
+        a count past the cap reads "1000+"."""
         states = getattr(self.model, "states", None) or {}
         if len(states) <= 2 or not self._filters:  # 有效 / 作废 alone is not a workflow
             return None
+        from_states = list(states)
         try:
-            self.filter_arg("state", ChoiceEqual)
+            arg = self.filter_arg("state", ChoiceEqual)
         except KeyError:
             return None
-        return list(states)
-
-    def tab_counts(self, rows: Any, states: list[str]) -> list:
-        """Scalar counts, one per state, of `rows` in that state up to the tabs' cap (an index range on (property,
-        state, id) each; not a UNION ALL grouped: nothing is materialised or sorted)."""
         cap = min(current_app.config["LIST_COUNT_CAP"], STATE_TAB_CAP)
-        return [select(func.count()).select_from(
-            rows.filter(self.model.state == code).with_entities(self.model.id).order_by(None).limit(cap + 1)
-            .subquery()).scalar_subquery() for code in states]
 
-    def state_tabs(self) -> list[dict] | None:
-        """全部 / 待签字 / 已签发 ...: one tab per declared state with its count, each a link to exactly the rows
-        it counts (the list's state filter). The counts came with the page's rows (`get_list`), or, when the page
-        had none, from a statement of their own kept per property and roles (app/admin/statements.py); a count past
-        the cap reads "1000+"."""
-        from_states = self.tab_states()
-        if from_states is None:
-            return None
-        states = self.model.states
-        arg = self.filter_arg("state", ChoiceEqual)
-        cap = min(current_app.config["LIST_COUNT_CAP"], STATE_TAB_CAP)
-        counts = g.get("fd_tab_counts", {}).get(self.register)
-        if counts is None:
-            statement = statements.kept(("state_tabs", self.register, statements.who(), self.kept_where(), cap),
-                                        lambda: select(*self.tab_counts(self.kept_query(), from_states)))
-            counts = dict(zip(from_states, self.session.execute(statement, statements.params()).one(), strict=True))
+        def build() -> Any:  # scalar counts, not a UNION ALL grouped: nothing is materialised or sorted
+            return select(*[select(func.count()).select_from(
+                self.kept_query().filter(self.model.state == code).with_entities(self.model.id).order_by(None)
+                .limit(cap + 1).subquery()).scalar_subquery() for code in from_states])
+        statement = statements.kept(("state_tabs", self.register, statements.who(), self.kept_where(), cap), build)
+        counts = dict(zip(from_states, self.session.execute(statement, statements.params()).one(), strict=True))
         chosen = request.args.get(arg) if not request.args.get("search") else None
         others = [k for k in request.args if k.startswith("flt") and k != arg] or request.args.get("mine") \
             or request.args.get("overdue")
