@@ -204,6 +204,19 @@ def test_state_tabs_count_the_declared_states_and_link_to_exactly_those_rows(app
     assert listed(m, tabs["signed"][0])[0] == set(ids[1:3])
 
 
+def test_state_tabs_count_the_same_with_the_rows_or_on_their_own(app, world, client_as):
+    """The tabs count the whole list of the property whatever narrows the page below them (a search that finds
+    nothing, a page past the end, another page size, a sort)."""
+    passes(app, world, "draft", "signed", "signed", "issued", "exited", "exited", "exited")
+    m = client_as("manager")
+    counts = {k: v[1] for k, v in tabs_of(m.get("/admin/goods_pass/").get_data(as_text=True)).items()}
+    assert counts == {"": "7", "draft": "1", "signed": "2", "issued": "1", "exited": "3", "void": "0"}
+    for url in ("/admin/goods_pass/?search=不存在的编号", "/admin/goods_pass/?page=9", "/admin/goods_pass/?page=1",
+                "/admin/goods_pass/?page_size=50", "/admin/goods_pass/?sort=0"):
+        page = m.get(url).get_data(as_text=True)
+        assert {k: v[1] for k, v in tabs_of(page).items()} == counts, url
+
+
 def test_state_tabs_are_capped_like_the_list_count(app, world, client_as):
     passes(app, world, "signed", "signed", "signed", "draft")
     app.config["LIST_COUNT_CAP"] = 2
