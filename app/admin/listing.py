@@ -84,6 +84,9 @@ class Listing:
         cap = current_app.config["LIST_COUNT_CAP"]
         capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
         counted = select(func.count()).select_from(capped)
+
+        def count_alone() -> int:
+            return self.checked(lambda: self.session.execute(counted).scalar_one())
         query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
         size = page_size if page_size is not None else self.page_size
         # the page's ids first, its rows and their linked records after: deep pages (OFFSET over ids from the index
@@ -99,20 +102,20 @@ class Listing:
             query = query.options(joinedload(j))
         if not execute or any(getattr(getattr(j, "property", None), "uselist", False) for j in self._auto_joins):
             # a joined collection would repeat rows: then the count is asked on its own
-            count = self.checked(lambda: self.session.execute(counted).scalar_one())
+            count = count_alone()
             g.count_capped = count > cap
             return min(count, cap), (query.all() if execute else query)
         if page * (size or 0) >= cap:
             # a page that starts past the cap: if it has rows, there are more than the cap (no count to read)
             data = self.checked(lambda: query.all())
-            count = cap + 1 if data else self.checked(lambda: self.session.execute(counted).scalar_one())
+            count = cap + 1 if data else count_alone()
             g.count_capped = count > cap
             return min(count, cap), data
         # the page's rows and the capped count in one round trip: the count is an uncorrelated scalar subquery,
         # which SQLite and PostgreSQL evaluate once; an empty page (past the end, or no rows) asks it alone
         rows = self.checked(lambda: query.add_columns(counted.scalar_subquery().label("fd_count")).all())
         data = [row[0] for row in rows]
-        count = rows[0][1] if rows else self.checked(lambda: self.session.execute(counted).scalar_one())
+        count = rows[0][1] if rows else count_alone()
         g.count_capped = count > cap
         return min(count, cap), data
 

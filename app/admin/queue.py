@@ -188,13 +188,13 @@ class Queue:
         branches = []
         for state in sorted(states):
             # a deadline that never runs in this state is never late here: left out, the order is the index's
-            live = [(i, d) for i, d in enumerate(getattr(model, "deadlines", ()))
-                    if open_states_of(model, d) is None or state in open_states_of(model, d)]
-            late_cols = [(case((deadline_clause(model, d, None, bound=i), 1), else_=0)
-                          if any(i == j for j, _ in live) else literal(0)).label(f"late{i}")
-                         for i, d in enumerate(getattr(model, "deadlines", ()))]
-            late = (case((or_(*[deadline_clause(model, d, None, bound=i) for i, d in live]), 1), else_=0)
-                    if live else literal(0))
+            deadlines = getattr(model, "deadlines", ())
+            runs_in = [open_states_of(model, d) for d in deadlines]
+            live = {i for i, states in enumerate(runs_in) if states is None or state in states}
+            late_cols = [(case((deadline_clause(model, d, None, bound=i), 1), else_=0) if i in live
+                          else literal(0)).label(f"late{i}") for i, d in enumerate(deadlines)]
+            late = (case((or_(*[deadline_clause(model, deadlines[i], None, bound=i) for i in sorted(live)]), 1),
+                         else_=0) if live else literal(0))
             order = ([late.desc()] if live else []) + [model.state_changed_at.asc(), model.id.asc()]
             branch = (waiting.filter(model.state == state).with_entities(*columns(late, late_cols))
                       .order_by(*order).limit(limit).subquery())
