@@ -231,3 +231,30 @@ def test_a_page_past_the_count_cap_shows_more_than_the_cap_without_counting(app,
     assert listed and not any("count(" in s for s in listed) and "超过 30 条" in past
     assert past.count('name="rowid" class="action-checkbox"') == 10
     assert "超过 30 条" in end
+
+
+def test_a_record_page_reads_its_linked_records_with_it_and_its_files_once(app, world, client_as):
+    """The unit, department and property shown on a record's page come with the record (not a statement each),
+    and its files are read once for the files panel and the steps' uploads."""
+    from sqlalchemy import event
+    from models import Department
+    with app.app_context():
+        dept = db.session.scalar(select(Department.id).where(Department.property_id == world.a))
+        rid = make(RepairOrder, world.a, unit_id=world.units[("A", "1-1-101")], department_id=dept,
+                   state="dispatched", commit=True).id
+        engine = db.engine
+    c = client_as("clerk")
+    c.get(f"/admin/repair_order/details/?id={rid}")
+    sent = []
+
+    def listen(conn, cursor, statement, *args):
+        sent.append(" ".join(statement.split()))
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        page = c.get(f"/admin/repair_order/details/?id={rid}").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert "1-1-101" in page
+    alone = [s for s in sent if s.startswith(("SELECT unit.", "SELECT property."))]
+    assert not alone, alone
+    assert len([s for s in sent if s.startswith("SELECT attachment.")]) == 1
