@@ -237,6 +237,7 @@ def test_a_record_page_reads_its_linked_records_with_it_and_its_files_once(app, 
     """The unit, department and property shown on a record's page come with the record (not a statement each),
     and its files are read once for the files panel and the steps' uploads."""
     from sqlalchemy import event
+
     from models import Department
     with app.app_context():
         dept = db.session.scalar(select(Department.id).where(Department.property_id == world.a))
