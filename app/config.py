@@ -13,7 +13,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'frontdesk.db'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}  # no phone numbers in error logs
+    SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}  # no phone numbers in error logs
+    # a pooled connection idle this long is tested before use (kernel.db.ping_when_idle, in place of pool_pre_ping)
+    DB_PING_IDLE_SECONDS = float(os.environ.get("DB_PING_IDLE_SECONDS", "1"))
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_Hans_CN", "en")

@@ -25,7 +25,7 @@ from app.extensions import babel, csrf, limiter, login_manager, migrate
 from app.templating import install as install_templating
 from app.verify import bp as verify_bp
 from kernel import attachments, audit, checks, delivery, kept, notify, numbering, pii  # noqa: F401  (delivery: outbox probes)
-from kernel.db import db
+from kernel.db import db, ping_when_idle
 from kernel.i18n import T
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -46,6 +46,9 @@ def create_app(config_object: type = Config, **overrides: Any) -> Flask:
     security.install(app)
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            ping_when_idle(engine, app.config["DB_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", MIGRATIONS)), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
