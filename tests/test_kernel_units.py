@@ -490,11 +490,10 @@ MESSAGES = [  # (validator, bad value, Chinese, English)
 
 @pytest.mark.parametrize("check, bad, zh, en", MESSAGES, ids=[f"{i}-{m[3][:12]}" for i, m in enumerate(MESSAGES)])
 def test_messages_in_both_languages(app, check, bad, zh, en):
-    from flask import g, session
+    from flask import session
     for lang, text in (("zh_Hans_CN", zh), ("en", en)):
         with app.test_request_context("/"):
             session["lang"] = lang
-            g.pop("is_english", None)
             with pytest.raises((ValidationError, StopValidation)) as caught:
                 check(None, field_of(bad))
             assert str(caught.value) == text
@@ -576,7 +575,7 @@ def test_each_reading_operation_counts_as_reading_personal_data(ops, reads):
 
 
 def test_display_edges(app, world):
-    from flask import g, session
+    from flask import session
 
     from models.desk import SOURCE, RepairOrder
     from models.duty import Roster
@@ -603,7 +602,6 @@ def test_display_edges(app, world):
         assert res.pii is False
     with app.test_request_context("/"):
         session["lang"] = "en"
-        g.pop("is_english", None)
         assert str(display.Display(Unit, set()).label("state")) == "State"
         assert display.Display(Unit, set()).label("odd").en == "odd"
 
