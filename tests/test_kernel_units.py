@@ -1,5 +1,5 @@
 """Direct tests of the kernel's mechanisms, written so that a one-line change in them fails a test (`make mutate`)."""
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -309,6 +309,10 @@ def test_text_of():
     assert display.text_of(time(9, 5, 7)) == "09:05"
     assert display.text_of(Decimal("1E+2")) == "100"
     assert display.text_of(0) == "0" and display.text_of("x") == "x"
+    # local times by isoformat where that writes the same text as strftime; other times by strftime
+    for moment in (datetime(2000, 1, 1), datetime(2026, 12, 31, 23, 59, 59, 999999), datetime(9999, 12, 31, 23, 59),
+                   datetime(999, 1, 2, 3, 4), datetime(2026, 6, 1, 8, 0, tzinfo=timezone(timedelta(hours=8)))):
+        assert display.text_of(moment) == moment.strftime("%Y-%m-%d %H:%M"), moment
 
 
 def test_display_of_a_register(app, world):

@@ -254,8 +254,10 @@ class Listing:
             epk = escape(pk)
             out = [checkbox[0], epk, checkbox[1]] if checkbox else []
             if actions is not None:
+                # the id as a URL carries it: a number as it is, anything else quoted (once per row, not per link)
+                qpk = str(pk) if type(pk) is int else str(escape(quote(str(pk), safe="")))
                 out.append('<td class="list-buttons-column">')
-                out.extend(str(a(pk, epk, row)) for a in actions)
+                out += [str(a(pk, epk, qpk, row)) for a in actions]
                 out.append("</td>")
             void = getattr(row, "state", None) == "void"  # 作废: kept and shown, struck through
             for td, cell in cells:
@@ -291,17 +293,19 @@ class Listing:
             return linked
         return lambda row: text(getattr(row, name, None))
 
-    def _row_action(self, context: Any, action: Any) -> Callable[[Any, Markup, Any], Any]:
+    def _row_action(self, context: Any, action: Any) -> Callable[[Any, Markup, str, Any], Any]:
+        """A row action's markup from (id, id escaped for HTML, id quoted for a URL, the row)."""
         title = escape(action.title or "")
         if type(action) in ICONS:
             endpoint, icon = ICONS[type(action)]
             head, _, tail = str(escape(self.get_url(endpoint, id=ROW_ID, url=context["return_url"]))).partition(ROW_ID)
-            return lambda pk, epk, row: (f'<a class="icon" href="{head}{escape(quote(str(pk), safe=""))}{tail}" '
-                                         f'title="{title}"><span class="{icon}"></span></a>')
+            return lambda pk, epk, qpk, row: (f'<a class="icon" href="{head}{qpk}{tail}" '
+                                              f'title="{title}"><span class="{icon}"></span></a>')
         if type(action) is DeleteRowAction:  # the page's one delete form (register_list.html) takes the id
-            return lambda pk, epk, row: (f'<button type="button" class="fd-delete" data-id="{epk}" title="{title}">'
-                                         f'<span class="fa fa-trash glyphicon glyphicon-trash"></span></button>')
-        return lambda pk, epk, row: action.render_ctx(context, pk, row)
+            return lambda pk, epk, qpk, row: (f'<button type="button" class="fd-delete" data-id="{epk}" '
+                                              f'title="{title}"><span class="fa fa-trash glyphicon glyphicon-trash">'
+                                              "</span></button>")
+        return lambda pk, epk, qpk, row: action.render_ctx(context, pk, row)
 
     @pass_context
     def get_detail_value(self, context: Any, model: Any, name: str) -> Any:
