@@ -6,6 +6,8 @@ is the default and the fallback.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask.globals import _cv_request
 from flask_babel import get_locale
 from markupsafe import escape
@@ -23,6 +25,21 @@ def is_english() -> bool:
         loc = get_locale()
         request_context.fd_is_english = english = loc is not None and loc.language == "en"
         return english
+
+
+_translations: dict[tuple, str] = {}
+
+
+def kept_translation(translate: Callable[[str], str], text: str) -> str:
+    """`translate(text)` (a catalogue's gettext, no values), kept per language: the catalogues do not change while
+    the process runs, and asking one walks Flask-Babel's contexts (a dozen calls) every time. `text` is a literal
+    of the code, so the store is bounded."""
+    key = (translate, text, is_english())
+    try:
+        return _translations[key]
+    except KeyError:
+        _translations[key] = translated = translate(text)
+        return translated
 
 
 class T:

@@ -24,6 +24,7 @@ from app.admin.filters import ChoiceEqual
 from app.admin.statements import Kept
 from kernel import scoping
 from kernel.deadlines import overdue_checker, overdue_clause, overdue_for
+from kernel.i18n import kept_translation
 from kernel.register import blind_indexes, model_for
 
 DEEP_PAGE_ROWS = 500  # from this offset on, find the page's ids from the index alone first
@@ -35,6 +36,18 @@ ICONS = {ViewRowAction: (".details_view", "fa fa-eye glyphicon glyphicon-eye-ope
 UNITS_PER_SEARCH = 500
 STATE_TAB_CAP = 1000  # a tab counts at most this many ("1000+"): tabs orient, the list's own count is exact to 10000
 _pieces = Kept(1024)  # parts of a list page that depend only on the register, roles, language and prefix
+
+
+def _admin(text: str, **values: Any) -> str:
+    """Flask-Admin's translation of `text` (its catalogue), kept per language."""
+    translated = kept_translation(admin_gettext, text)
+    return translated % values if values else translated
+
+
+def _ours(text: str, **values: Any) -> str:
+    """The app's translation of `text`, kept per language."""
+    translated = kept_translation(gettext, text)
+    return translated % values if values else translated
 
 
 def attr(value: Any) -> str:
@@ -242,7 +255,7 @@ class Listing:
         cells = [(f'<td class="col-{escape(name)}">', self._cell(context, name)) for name, _ in context["list_columns"]]
         checkbox = None
         if context.get("actions"):
-            title = escape(admin_gettext("Select record"))
+            title = escape(_admin("Select record"))
             checkbox = ('<td>\n<input type="checkbox" name="rowid" class="action-checkbox" value="',
                         f'" title="{title}" />\n</td>')
         actions = [self._row_action(context, a) for a in context["list_row_actions"]] \
@@ -338,11 +351,11 @@ class Listing:
         count = c.get("count")
         out = ['<ul class="nav nav-tabs">\n<li class="nav-item">\n'
                '<a href="javascript:void(0)" class="nav-link active">',
-               attr(admin_gettext("List")), f" ({attr(count)})" if count else "", "</a>\n</li>\n"]
+               attr(_admin("List")), f" ({attr(count)})" if count else "", "</a>\n</li>\n"]
         if self.can_create:
             out.append(f'<li class="nav-item">\n<a href="{attr(self.get_url(".create_view", url=c["return_url"]))}" '
-                       + self.piece("create", lambda: f'title="{attr(admin_gettext("Create New Record"))}" '
-                                    f'class="nav-link">{attr(admin_gettext("Create"))}</a>') + "</li>\n")
+                       + self.piece("create", lambda: f'title="{attr(_admin("Create New Record"))}" '
+                                    f'class="nav-link">{attr(_admin("Create"))}</a>') + "</li>\n")
         if self.can_export:
             out.append(self.export_html())
         out.append(self.before_filters_html(count))
@@ -350,14 +363,14 @@ class Listing:
             groups = c.get("filter_groups") or {}
             out.append(self.piece("filters", lambda: "".join(
                 ['<li class="nav-item dropdown">\n<a class="nav-link dropdown-toggle" data-toggle="dropdown" '
-                 f'href="javascript:void(0)">{attr(admin_gettext("Add Filter"))}</a>\n'
+                 f'href="javascript:void(0)">{attr(_admin("Add Filter"))}</a>\n'
                  '<div class="dropdown-menu field-filters">\n']
                 + [f'<a href="javascript:void(0)" class="dropdown-item filter" onclick="return false;">{attr(k)}</a>\n'
                    for k in groups] + ["</div>\n</li>\n"])))
         if c.get("can_set_page_size"):
             size = c["page_size"]
             out.append('<li class="nav-item dropdown">\n<a class="nav-link dropdown-toggle" data-toggle="dropdown" '
-                       f'href="javascript:void(0)">\n{attr(size)} {attr(admin_gettext("items"))}\n</a>\n'
+                       f'href="javascript:void(0)">\n{attr(size)} {attr(_admin("items"))}\n</a>\n'
                        '<div class="dropdown-menu">\n')
             url = c["page_size_url"]
             for option in self.page_size_options:
@@ -369,7 +382,7 @@ class Listing:
             out.append(self.piece("actions", lambda: "".join(
                 ['<li class="nav-item dropdown">\n<a class="nav-link dropdown-toggle" data-toggle="dropdown" '
                  'href="javascript:void(0)" role="button" aria-haspopup="true" aria-expanded="false">'
-                 f'{attr(admin_gettext("With selected"))}</a>\n<div class="dropdown-menu">\n']
+                 f'{attr(_admin("With selected"))}</a>\n<div class="dropdown-menu">\n']
                 + [f'<a class="dropdown-item" href="javascript:void(0)" onclick="return modelActions.execute('
                    f"'{attr(name)}');\">{attr(admin_gettext(text))}</a>\n" for name, text in c["actions"]]
                 + ["</div>\n</li>\n"])))
@@ -380,7 +393,7 @@ class Listing:
     def export_html(self) -> str:
         """list.html's export_options: the export links carry the list's arguments."""
         args = request.args.to_dict()
-        title = attr(admin_gettext("Export"))
+        title = attr(_admin("Export"))
         types = self.export_types
         if len(types) == 1:
             url = self.get_url(".export", **{**args, "export_type": types[0]})
@@ -391,7 +404,7 @@ class Listing:
         for kind in types:
             url = self.get_url(".export", **{**args, "export_type": kind})
             out.append(f'<a class="dropdown-item" href="{attr(url)}" title="{title}">'
-                       f'{attr(admin_gettext("Export") + " " + kind.upper())}</a>\n')
+                       f'{attr(_admin("Export") + " " + kind.upper())}</a>\n')
         out.append("</div>\n</li>\n")
         return "".join(out)
 
@@ -399,18 +412,18 @@ class Listing:
         """The list's count ("共 N 条" / "超过 N 条"), 导入, 待我办理 and 只看超时, before Flask-Admin's filters."""
         out = []
         if count is not None:
-            text = gettext("超过 %(n)d 条", n=count) if g.get("count_capped") else gettext("共 %(n)d 条", n=count)
+            text = _ours("超过 %(n)d 条", n=count) if g.get("count_capped") else _ours("共 %(n)d 条", n=count)
             out.append(f'<li class="nav-item"><span class="nav-link disabled">\n{attr(text)}\n</span></li>\n')
         if self.can_import:
             out.append(self.piece("import", lambda: f'<li class="nav-item"><a class="nav-link" id="fd-import-link" '
-                                  f'href="{attr(self.get_url(".import_view"))}">{attr(gettext("导入"))}</a></li>\n'))
+                                  f'href="{attr(self.get_url(".import_view"))}">{attr(_ours("导入"))}</a></li>\n'))
         if self.has_queue():
             out.append(self._switch("mine", ('class="nav-link active bg-primary text-white" id="fd-mine-on"',
-                                             gettext("待我办理 ✕")),
-                                    ('class="nav-link" id="fd-mine"', gettext("待我办理"))))
+                                             _ours("待我办理 ✕")),
+                                    ('class="nav-link" id="fd-mine"', _ours("待我办理"))))
         if getattr(self.model, "deadlines", None):
-            out.append(self._switch("overdue", ('class="nav-link active bg-danger text-white"', gettext("只看超时 ✕")),
-                                    ('class="nav-link text-danger"', gettext("只看超时"))))
+            out.append(self._switch("overdue", ('class="nav-link active bg-danger text-white"', _ours("只看超时 ✕")),
+                                    ('class="nav-link text-danger"', _ours("只看超时"))))
         return Markup("".join(out))
 
     def _switch(self, arg: str, on: tuple[str, str], off: tuple[str, str]) -> str:
@@ -438,8 +451,8 @@ class Listing:
     def search_form_html(self, c: Any) -> str:
         """layout.html's search_form."""
         search = c.get("search")
-        placeholder = attr(admin_gettext("%(placeholder)s", placeholder=c["search_placeholder"]))
-        button = f'<button class="btn btn-secondary my-2 my-sm-0 ml-2" type="submit">{attr(admin_gettext("Search"))}' \
+        placeholder = attr(_admin("%(placeholder)s", placeholder=c["search_placeholder"]))
+        button = f'<button class="btn btn-secondary my-2 my-sm-0 ml-2" type="submit">{attr(_admin("Search"))}' \
                  "</button>\n"
         out = [f'<form method="GET" action="{attr(c["return_url"])}" class="form-inline my-2 my-lg-0" role="search">\n']
         out += self._hidden_inputs(c, True)
@@ -472,10 +485,10 @@ class Listing:
         if c["page_size"] != c["default_page_size"]:
             out.append(f'<input type="hidden" name="page_size" value="{attr(c["page_size"])}">\n')
         out.append('<div class="pull-right">\n<button type="submit" class="btn btn-primary d-none">'
-                   f'{attr(admin_gettext("Apply"))}</button>\n')
+                   f'{attr(_admin("Apply"))}</button>\n')
         if c.get("active_filters"):
             out.append(f'<a href="{attr(c["clear_search_url"])}" class="btn btn-secondary">'
-                       f'{attr(admin_gettext("Reset Filters"))}</a>\n')
+                       f'{attr(_admin("Reset Filters"))}</a>\n')
         out.append('</div>\n\n<table class="filters"></table>\n</form>\n<div class="clearfix"></div>\n')
         return Markup("".join(out))
 
@@ -487,7 +500,7 @@ class Listing:
         if c.get("actions"):
             out.append(self.piece("rowtoggle", lambda: '<th class="list-checkbox-column">\n<input type="checkbox" '
                                   'name="rowtoggle" class="action-rowtoggle" '
-                                  f'title="{attr(admin_gettext("Select all records"))}" />\n</th>\n'))
+                                  f'title="{attr(_admin("Select all records"))}" />\n</th>\n'))
         if self.column_display_actions:
             out.append('<th class="">&nbsp;</th>\n')
         sort_column, sort_url = c.get("sort_column"), c["sort_url"]
@@ -495,7 +508,7 @@ class Listing:
         for column, (name, label) in enumerate(c["list_columns"]):
             out.append(f'<th class="column-header col-{attr(name.replace(".", "-"))}">\n')
             if self.is_sortable(name):
-                title = attr(admin_gettext("Sort by %(name)s", name=label))
+                title = attr(_admin("Sort by %(name)s", name=label))
                 if sort_column == column:
                     arrow = "down" if c.get("sort_desc") else "up"
                     out.append(f'<a href="{attr(sort_url(column, True))}" title="{title}">\n{attr(label)}\n'
@@ -559,7 +572,7 @@ class Listing:
                                            ("admin/js/bs4_filters.js", "1.0.0")))
         out.append(self.piece("scripts", scripts) if not nonce else scripts())
         if c.get("actions"):
-            message = admin_gettext("Please select at least one record.")
+            message = _admin("Please select at least one record.")
             script = self.get_url(f"{self.admin.endpoint}.static", filename="admin/js/actions.js", v="1.0.0")
             out.append(f'<div id="actions-confirmation-data" class="d-none">{tojson(c["actions_confirmation"])}</div>\n'
                        f'<div id="message-data" class="d-none">{tojson(message)}</div>\n<script {nonce} '
