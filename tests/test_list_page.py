@@ -187,3 +187,24 @@ def test_the_rows_and_their_count_come_in_one_statement_and_the_count_is_right_o
         assert shown("/admin/repair_order/")[0] == "超过2条"
     finally:
         event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_the_pager_is_flask_admins_for_every_page_and_count(app):
+    """pager_html against lib.html's pager and simple_pager macros, for every page of 0 to 14 pages (and past them)."""
+    view = registers(app)["repair_order"]
+    stock = app.jinja_env.from_string(
+        "{% import 'admin/lib.html' as lib with context %}"
+        "{% if pages is not none %}{{ lib.pager(page, pages, url) }}"
+        "{% else %}{{ lib.simple_pager(page, data|length == page_size, url) }}{% endif %}")
+
+    def url(p):
+        return f"/admin/repair_order/?page={p}&x=<&y=\""
+    with app.test_request_context("/admin/repair_order/"):
+        cases = [dict(page=page, num_pages=pages, data=[]) for pages in range(15) for page in range(pages + 2)]
+        cases += [dict(page=page, num_pages=None, data=[1] * n) for page in (0, 1, 7) for n in (0, 24, 25)]
+        for case in cases:
+            c = dict(case, pager_url=url, page_size=25)
+            fast = Tokens(str(view.pager_html(c))).out
+            ref = Tokens(stock.render(page=case["page"], pages=case["num_pages"], url=url, data=case["data"],
+                                      page_size=25)).out
+            assert fast == ref, case

@@ -534,6 +534,36 @@ class Listing:
         return Markup("".join(f"<tr>\n{render(row)}\n</tr>\n" for row in data))
 
     @pass_context
+    def pager_html(self, context: Any) -> Markup:
+        """lib.html's `pager` (pages known: up to seven numbered links around this one) or `simple_pager`."""
+        c = context
+        page, pages, url = c["page"], c["num_pages"], c["pager_url"]
+
+        def item(href: str | None, text: Any, state: str = "") -> str:
+            link = attr(url(href)) if href is not None else "javascript:void(0)"
+            return f'<li class="page-item{state}">\n<a class="page-link" href="{link}">{text}</a>\n</li>\n'
+        if pages is None:  # no count: back, and on when this page is full
+            return Markup('<ul class="pagination">\n'
+                          + (item(page - 1, "&lt;") if page > 0 else item(0, "&lt;", " disabled"))
+                          + (item(page + 1, "&gt;") if len(c["data"]) == c["page_size"] else
+                             item(page, "&gt;", " disabled")) + "</ul>")
+        if pages <= 1:
+            return Markup("")
+        low, high = page - 3, page + 4
+        if low < 0:
+            high -= low
+        if high >= pages:
+            low = low - high + pages
+        low, high = max(low, 0), min(high, pages)
+        out = ['<ul class="pagination">\n',
+               item(0, "&laquo;") if low > 0 else item(None, "&laquo;", " disabled"),
+               item(page - 1, "&lt;") if page > 0 else item(None, "&lt;", " disabled")]
+        out += [item(None, p + 1, " active") if p == page else item(p, p + 1) for p in range(low, high)]
+        out += [item(page + 1, "&gt;") if page + 1 < pages else item(None, "&gt;", " disabled"),
+                item(pages - 1, "&raquo;") if high < pages else item(None, "&raquo;", " disabled"), "</ul>"]
+        return Markup("".join(out))
+
+    @pass_context
     def actions_form_html(self, context: Any) -> Markup:
         """actions.html's `form`: the hidden form the bulk actions post (their dropdown fills in the action)."""
         c = context
