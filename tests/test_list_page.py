@@ -21,6 +21,7 @@ from tests.test_sweeps import _user_with
 
 REFERENCE = "admin/register_list_reference.html"
 REFERENCES = {"admin/register_list.html": REFERENCE,  # a screen's own list template on the reference
+              "admin/register_list_inline.html": REFERENCE,
               "admin/duty_log_list.html": "admin/duty_log_list_reference.html"}
 
 

@@ -35,6 +35,7 @@ ICONS = {ViewRowAction: (".details_view", "fa fa-eye glyphicon glyphicon-eye-ope
          EditRowAction: (".edit_view", "fa fa-pencil glyphicon glyphicon-pencil")}
 UNITS_PER_SEARCH = 500
 STATE_TAB_CAP = 1000  # a tab counts at most this many ("1000+"): tabs orient, the list's own count is exact to 10000
+FAST_LIST, INLINE_LIST = "admin/register_list.html", "admin/register_list_inline.html"
 _pieces = Kept(1024)  # parts of a list page that depend only on the register, roles, language and prefix
 
 
@@ -69,6 +70,9 @@ class Listing:
     search_units = True                  # a term like 3-2-1501 finds records of that unit (models with unit_id)
 
     def _declare_listing(self, model: type) -> None:
+        if self.list_template == FAST_LIST and (self.column_editable_list or self.create_modal or self.edit_modal
+                                                or self.details_modal):
+            self.list_template = INLINE_LIST  # x-editable cells and modal windows come from Flask-Admin's list.html
         if getattr(model, "deadlines", ()) and self.column_list and "overdue" not in self.column_list:
             self.column_list = list(self.column_list) + ["overdue"]
         searchable = list(self.search_prefix) + list(self.search_contains)
@@ -532,6 +536,14 @@ class Listing:
                           f"{attr(self.get_empty_list_message())}\n</div>\n</td>\n</tr>\n")
         render = self._row_renderer(context)
         return Markup("".join(f"<tr>\n{render(row)}\n</tr>\n" for row in data))
+
+    def form_css_html(self) -> Markup:
+        """lib.html's `form_css` (the style sheets of the filters' widgets), kept per prefix."""
+        static = f"{self.admin.endpoint}.static"
+        return Markup(self.piece("form_css", lambda: "".join(
+            f'<link href="{attr(self.get_url(static, filename=name, v=v))}" rel="stylesheet">\n'
+            for name, v in (("vendor/select2/select2.css", "4.2.1"), ("vendor/select2/select2-bootstrap4.css", "1.4.6"),
+                            ("vendor/bootstrap-daterangepicker/daterangepicker-bs4.css", "1.3.22")))))
 
     @pass_context
     def pager_html(self, context: Any) -> Markup:
