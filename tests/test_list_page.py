@@ -250,4 +250,9 @@ def test_a_kept_list_statement_shows_each_property_state_and_page_its_own_rows(a
             for page in range(3):
                 assert shown(f"/admin/repair_order/?{arg}={state}&page_size=2&page={page}") == \
                     (rows[page * 2:page * 2 + 2], f"共{len(rows)}条")
-    assert len(kept) == 2 * (5 + 3 + 3)  # every page above came by the kept statement
+    monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 5)  # a page from the sixth row on reads no count
+    every = sorted(made[(world.b, "registered")] + made[(world.b, "closed")], reverse=True)
+    assert shown("/admin/repair_order/?page_size=2&page=1") == (every[2:4], "超过5条")
+    assert shown("/admin/repair_order/?page_size=2&page=3") == (every[6:8], "超过5条")
+    assert shown("/admin/repair_order/?page_size=2&page=4") == ([], "超过5条")
+    assert len(kept) == 2 * (5 + 3 + 3) + 3  # every page above came by the kept statement

@@ -99,11 +99,12 @@ class Listing:
         page = min(max(page or 0, 0), LAST_PAGE)  # ?page=-1 is a negative OFFSET, which PostgreSQL rejects
         cap = current_app.config["LIST_COUNT_CAP"]
         size = page_size if page_size is not None else self.page_size
-        kept = bool(execute and not search and size and page * size < cap and self._keeps_page(filters))
+        kept = bool(execute and not search and size and self._keeps_page(filters))
         rows = self.checked(lambda: self._kept_page(page, sort_column, sort_desc, filters, size, cap)) if kept else None
-        if rows:
-            g.count_capped = rows[0][1] > cap
-            return min(rows[0][1], cap), [row[0] for row in rows]
+        if rows:  # a page that starts past the cap has no count to read: it has rows, so there are more
+            count = rows[0][1] if page * size < cap else cap + 1
+            g.count_capped = count > cap
+            return min(count, cap), [row[0] for row in rows]
         query, joins = self._filtered(search, filters)
         capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
         counted = select(func.count()).select_from(capped)
@@ -157,11 +158,12 @@ class Listing:
         return not any(getattr(getattr(j, "property", None), "uselist", False) for j in self._auto_joins)
 
     def _kept_page(self, page: int, sort_column: Any, sort_desc: bool, filters: Any, size: int, cap: int) -> list:
-        """A plain page's rows with the capped count, by a statement built once per register, roles, order, page
-        size and filtered columns (app/admin/statements.py): the property, the user, the offset and the filters'
-        values are its parameters. Building the statement and SQLAlchemy's cache key of it was a tenth of a page."""
+        """A plain page's rows with the capped count (none on a page past the cap), by a statement built once per
+        register, roles, order, page size and filtered columns (app/admin/statements.py): the property, the user,
+        the offset and the filters' values are its parameters. Building the statement and SQLAlchemy's cache key
+        of it was a tenth of a page."""
         filters = list(filters or ())
-        deep = page * size >= DEEP_PAGE_ROWS
+        deep, counted = page * size >= DEEP_PAGE_ROWS, page * size < cap
 
         def build() -> Any:
             query, joins = self.kept_query(), {}
@@ -169,7 +171,7 @@ class Listing:
                 flt = self._filters[idx]
                 query = flt.apply(query, bindparam(f"fd_flt{n}", type_=flt.column.type))
             capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
-            counted = select(func.count()).select_from(capped).scalar_subquery().label("fd_count")
+            count = select(func.count()).select_from(capped).scalar_subquery().label("fd_count")
             query, _ = self._apply_sorting(query, joins, sort_column, sort_desc)
             offset = bindparam("fd_offset", type_=Integer())
             if deep:  # as get_list: the page's ids from the index alone, then their rows
@@ -179,9 +181,9 @@ class Listing:
                 query = query.limit(size).offset(offset)
             for j in self._auto_joins:
                 query = query.options(joinedload(j))
-            return query.add_columns(counted).statement
+            return (query.add_columns(count) if counted else query).statement
         key = ("list_page", self.register, statements.who(), self.kept_where(), cap, sort_column, bool(sort_desc),
-               size, deep, tuple(idx for idx, _, _ in filters))
+               size, deep, counted, tuple(idx for idx, _, _ in filters))
         values = {f"fd_flt{n}": value for n, (_, _, value) in enumerate(filters)}
         return self.session.execute(statements.kept(key, build), statements.params(fd_offset=page * size, **values)
                                     ).all()
