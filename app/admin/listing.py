@@ -12,6 +12,7 @@ from flask_admin.babel import ngettext as admin_ngettext
 from flask_admin.model.template import DeleteRowAction, EditRowAction, ViewRowAction
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
@@ -627,22 +628,26 @@ class Listing:
                 item(pages - 1, "&raquo;") if high < pages else item(None, "&raquo;", " disabled"), "</ul>"]
         return Markup("".join(out))
 
+    def action_form(self, obj: Any = None) -> Any:
+        """The bulk actions' form; the list page (register_list.html) writes its three hidden inputs itself
+        (actions_form_html), so the list does not build a WTForms form it only prints."""
+        if request.method == "GET" and self.list_template == FAST_LIST and \
+                request.endpoint == f"{self.endpoint}.index_view":
+            return None
+        return super().action_form(obj)
+
     @pass_context
     def actions_form_html(self, context: Any) -> Markup:
-        """actions.html's `form`: the hidden form the bulk actions post (their dropdown fills in the action)."""
+        """actions.html's `form`: the hidden form the bulk actions post (their dropdown fills in the action), with
+        the inputs the form would print: its CSRF token (SecureForm's, Flask-WTF's per session), url and action."""
         c = context
         if not c.get("actions"):
             return Markup("")
-        form = c["action_form"]
-        out = [f'<form id="action_form" action="{attr(self.get_url(".action_view"))}" method="POST" class="d-none">\n']
-        csrf = getattr(form, "csrf_token", None)
-        if csrf:
-            out.append(f"{csrf}\n")
-        elif c.get("csrf_token"):
-            out.append(f'<input type="hidden" name="csrf_token" value="{attr(c["csrf_token"]())}"/>\n')
-        url = c.get("return_url")
-        out.append(f"{form.url(value=url) if url else form.url()}\n{form.action()}\n</form>\n")
-        return Markup("".join(out))
+        return Markup(f'<form id="action_form" action="{attr(self.get_url(".action_view"))}" method="POST" '
+                      'class="d-none">\n'
+                      f'<input id="csrf_token" name="csrf_token" type="hidden" value="{attr(generate_csrf())}">\n'
+                      f'<input id="url" name="url" type="hidden" value="{attr(c.get("return_url") or "")}">\n'
+                      '<input id="action" name="action" type="hidden" value="">\n</form>\n')
 
     @pass_context
     def tail_html(self, context: Any) -> Markup:
