@@ -223,7 +223,15 @@ def test_a_kept_list_statement_shows_each_property_state_and_page_its_own_rows(a
     monkeypatch.setattr(listing, "DEEP_PAGE_ROWS", 4)  # pages from the fifth row on find their ids first
     view = registers(app)["repair_order"]
     monkeypatch.setattr(view, "page_size_options", (2, 25, 50, 100))
-    kept = []
+    from sqlalchemy import event
+
+    from kernel.db import db
+    with app.app_context():
+        engine = db.engine
+    kept, sent = [], []
+
+    def seen(conn, cursor, statement, *args):
+        sent.append(statement)
     real = listing.Listing._kept_page
     monkeypatch.setattr(listing.Listing, "_kept_page", lambda self, *a: kept.append(a) or real(self, *a))
     made = {}
@@ -250,9 +258,20 @@ def test_a_kept_list_statement_shows_each_property_state_and_page_its_own_rows(a
             for page in range(3):
                 assert shown(f"/admin/repair_order/?{arg}={state}&page_size=2&page={page}") == \
                     (rows[page * 2:page * 2 + 2], f"共{len(rows)}条")
+        # the state tabs' counts came with the rows: one statement for the whole list, tabs included
+        sent.clear()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            page = manager.get("/admin/repair_order/?page_size=2&page=1").get_data(as_text=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert len([s for s in sent if "FROM repair_order" in s]) == 1
+        tabs = dict(re.findall(r'data-state="([^"]*)" href="[^"]*">[^<]*<span class="badge badge-light fd-count">'
+                               r"([^<]+)</span>", page))
+        assert (tabs[""], tabs["registered"], tabs["closed"]) == ("8", "5", "3")
     monkeypatch.setitem(app.config, "LIST_COUNT_CAP", 5)  # a page from the sixth row on reads no count
     every = sorted(made[(world.b, "registered")] + made[(world.b, "closed")], reverse=True)
     assert shown("/admin/repair_order/?page_size=2&page=1") == (every[2:4], "超过5条")
     assert shown("/admin/repair_order/?page_size=2&page=3") == (every[6:8], "超过5条")
     assert shown("/admin/repair_order/?page_size=2&page=4") == ([], "超过5条")
-    assert len(kept) == 2 * (5 + 3 + 3) + 3  # every page above came by the kept statement
+    assert len(kept) == 2 * (5 + 3 + 3 + 1) + 3  # every page above came by the kept statement

@@ -3,6 +3,7 @@ shown through the register's Display (one function per column per request, never
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -35,6 +36,7 @@ ROW_ID = "FDROWID"  # stands for a row's id in a URL built once per page
 ICONS = {ViewRowAction: (".details_view", "fa fa-eye glyphicon glyphicon-eye-open"),
          EditRowAction: (".edit_view", "fa fa-pencil glyphicon glyphicon-pencil")}
 UNITS_PER_SEARCH = 500
+TAB_COUNTS = "frontdesk.state_tab_counts"  # request.environ: {register: {state: count}} read with a page's rows
 STATE_TAB_CAP = 1000  # a tab counts at most this many ("1000+"): tabs orient, the list's own count is exact to 10000
 FAST_LIST, INLINE_LIST = "admin/register_list.html", "admin/register_list_inline.html"
 _pieces = Kept(1024)  # parts of a list page that depend only on the register, roles, language and prefix
@@ -101,11 +103,12 @@ class Listing:
         cap = current_app.config["LIST_COUNT_CAP"]
         size = page_size if page_size is not None else self.page_size
         kept = bool(execute and not search and size and self._keeps_page(filters))
-        rows = self.checked(lambda: self._kept_page(page, sort_column, sort_desc, filters, size, cap)) if kept else None
-        if rows:  # a page that starts past the cap has no count to read: it has rows, so there are more
-            count = rows[0][1] if page * size < cap else cap + 1
+        found = self.checked(lambda: self._kept_page(page, sort_column, sort_desc, filters, size, cap)) if kept \
+            else None
+        if found:
+            data, count = found
             g.count_capped = count > cap
-            return min(count, cap), [row[0] for row in rows]
+            return min(count, cap), data
         query, joins = self._filtered(search, filters)
         capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
         counted = select(func.count()).select_from(capped)
@@ -158,13 +161,16 @@ class Listing:
                 return False
         return not any(getattr(getattr(j, "property", None), "uselist", False) for j in self._auto_joins)
 
-    def _kept_page(self, page: int, sort_column: Any, sort_desc: bool, filters: Any, size: int, cap: int) -> list:
-        """A plain page's rows with the capped count (none on a page past the cap), by a statement built once per
-        register, roles, order, page size and filtered columns (app/admin/statements.py): the property, the user,
-        the offset and the filters' values are its parameters. Building the statement and SQLAlchemy's cache key
-        of it was a tenth of a page."""
+    def _kept_page(self, page: int, sort_column: Any, sort_desc: bool, filters: Any, size: int,
+                   cap: int) -> tuple[list, int] | None:
+        """A plain page's rows and capped count, by a statement built once per register, roles, order, page size
+        and filtered columns (app/admin/statements.py): the property, the user, the offset and the filters' values
+        are its parameters. Building the statement and SQLAlchemy's cache key of it was a tenth of a page. The
+        state tabs' counts come in the same statement (kept for state_tabs). None: the page has no rows."""
         filters = list(filters or ())
         deep, counted = page * size >= DEEP_PAGE_ROWS, page * size < cap
+        tabs = self.tab_states
+        tab_cap = min(cap, STATE_TAB_CAP)
 
         def build() -> Any:
             query, joins = self.kept_query(), {}
@@ -172,7 +178,9 @@ class Listing:
                 flt = self._filters[idx]
                 query = flt.apply(query, bindparam(f"fd_flt{n}", type_=flt.column.type))
             capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
-            count = select(func.count()).select_from(capped).scalar_subquery().label("fd_count")
+            columns = [select(func.count()).select_from(capped).scalar_subquery().label("fd_count")] if counted else []
+            if tabs:
+                columns += self.tab_counts(tabs[0], tab_cap)
             query, _ = self._apply_sorting(query, joins, sort_column, sort_desc)
             offset = bindparam("fd_offset", type_=Integer())
             if deep:  # as get_list: the page's ids from the index alone, then their rows
@@ -182,12 +190,19 @@ class Listing:
                 query = query.limit(size).offset(offset)
             for j in self._auto_joins:
                 query = query.options(joinedload(j))
-            return (query.add_columns(count) if counted else query).statement
+            return (query.add_columns(*columns) if columns else query).statement
         key = ("list_page", self.register, statements.who(), self.kept_where(), cap, sort_column, bool(sort_desc),
-               size, deep, counted, tuple(idx for idx, _, _ in filters))
+               size, deep, counted, tuple(idx for idx, _, _ in filters), tabs and tab_cap)
         values = {f"fd_flt{n}": value for n, (_, _, value) in enumerate(filters)}
-        return self.session.execute(statements.kept(key, build), statements.params(fd_offset=page * size, **values)
-                                    ).all()
+        rows = self.session.execute(statements.kept(key, build),
+                                    statements.params(fd_offset=page * size, **values)).all()
+        if not rows:
+            return None
+        if tabs:
+            request.environ.setdefault(TAB_COUNTS, {})[self.register] = \
+                dict(zip(tabs[0], rows[0][-len(tabs[0]):], strict=True))
+        # a page that starts past the cap has no count to read: it has rows, so there are more than the cap
+        return [row[0] for row in rows], rows[0][1] if counted else cap + 1
 
     def checked(self, run: Any) -> Any:
         """Run a query built from URL arguments; a value the database cannot take (a 30-digit filter) is a 400."""
@@ -225,27 +240,39 @@ class Listing:
         raise KeyError((column, operation))
 
     # ---------------------------------------------------------------- state tabs
-    def state_tabs(self) -> list[dict] | None:
-        """全部 / 待签字 / 已签发 ...: one tab per declared state with its count, each a link to exactly the rows
-        it counts (the list's state filter). One statement, one count per state of its rows up to a cap (an
-        index range on (property, state, id)), kept per property and roles (app/admin/statements.py);
-        a count past the cap reads "1000+"."""
+    @cached_property
+    def tab_states(self) -> tuple[list[str], str] | None:
+        """The states the tabs count and the state filter's URL argument; None: no tabs (有效 / 作废 alone is not
+        a workflow, or no state filter). Declarations only, so known once."""
         states = getattr(self.model, "states", None) or {}
-        if len(states) <= 2 or not self._filters:  # 有效 / 作废 alone is not a workflow
+        if len(states) <= 2 or not self._filters:
             return None
-        from_states = list(states)
         try:
-            arg = self.filter_arg("state", ChoiceEqual)
+            return list(states), self.filter_arg("state", ChoiceEqual)
         except KeyError:
             return None
-        cap = min(current_app.config["LIST_COUNT_CAP"], STATE_TAB_CAP)
 
-        def build() -> Any:  # scalar counts, not a UNION ALL grouped: nothing is materialised or sorted
-            return select(*[select(func.count()).select_from(
-                self.kept_query().filter(self.model.state == code).with_entities(self.model.id).order_by(None)
-                .limit(cap + 1).subquery()).scalar_subquery() for code in from_states])
-        statement = statements.kept(("state_tabs", self.register, statements.who(), self.kept_where(), cap), build)
-        counts = dict(zip(from_states, self.session.execute(statement, statements.params()).one(), strict=True))
+    def tab_counts(self, codes: list[str], cap: int) -> list:
+        """SQL: each state's rows, counted up to cap + 1 (an index range on (property, state, id) each; scalar
+        counts, not a UNION ALL grouped: nothing is materialised or sorted)."""
+        return [select(func.count()).select_from(
+            self.kept_query().filter(self.model.state == code).with_entities(self.model.id).order_by(None)
+            .limit(cap + 1).subquery()).scalar_subquery() for code in codes]
+
+    def state_tabs(self) -> list[dict] | None:
+        """全部 / 待签字 / 已签发 ...: one tab per declared state with its count, each a link to exactly the rows
+        it counts (the list's state filter); a count past the cap reads "1000+". The counts came with a plain
+        page's rows (_kept_page), or else by a statement of their own, kept per roles (app/admin/statements.py)."""
+        if not self.tab_states:
+            return None
+        states = self.model.states
+        from_states, arg = self.tab_states
+        cap = min(current_app.config["LIST_COUNT_CAP"], STATE_TAB_CAP)
+        counts = request.environ.get(TAB_COUNTS, {}).get(self.register)
+        if counts is None:
+            statement = statements.kept(("state_tabs", self.register, statements.who(), self.kept_where(), cap),
+                                        lambda: select(*self.tab_counts(from_states, cap)))
+            counts = dict(zip(from_states, self.session.execute(statement, statements.params()).one(), strict=True))
         chosen = request.args.get(arg) if not request.args.get("search") else None
         others = [k for k in request.args if k.startswith("flt") and k != arg] or request.args.get("mine") \
             or request.args.get("overdue")
