@@ -3,6 +3,7 @@ same rows, the same texts and the same links as Flask-Admin's stock per-cell tem
 register's Display, as on the details page), for every register and the role that lists it; void rows struck
 through, ID numbers masked, and the page's one delete form deletes the row whose button was pressed."""
 import re
+from contextlib import contextmanager
 from html.parser import HTMLParser
 
 import pytest
@@ -81,16 +82,28 @@ class Cells(HTMLParser):
             self.cell += data
 
 
+@contextmanager
+def list_template_as(view, template):
+    """The view's list drawn with `template` for a while, then with its own again (the class's, or the one its
+    declaration chose: a register with inline edits has register_list_inline.html of its own)."""
+    own, before = "list_template" in vars(view), view.list_template
+    view.list_template = template
+    try:
+        yield
+    finally:
+        if own:
+            view.list_template = before
+        else:
+            del view.list_template
+
+
 def both(app, client, url, register):
     """The page as the compiled renderer makes it, and as Flask-Admin's stock template makes it."""
     view = registers(app)[register]
     fast = client.get(url)
     assert fast.status_code == 200, (url, fast.status_code)
-    view.list_template = STOCK
-    try:
+    with list_template_as(view, STOCK):
         stock = client.get(url)
-    finally:
-        del view.list_template  # back to the class's own
     assert stock.status_code == 200, (url, stock.status_code)
     return Rows(fast.get_data(as_text=True)).rows, Rows(stock.get_data(as_text=True)).rows, fast.get_data(as_text=True)
 

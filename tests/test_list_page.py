@@ -15,6 +15,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from app.admin.filters import ChoiceEqual
 from models.desk import RepairOrder
 from tests.factories import make
+from tests.test_fast_list import list_template_as
 from tests.test_kept import grant
 from tests.test_permission_matrix import REGISTERS, registers
 from tests.test_sweeps import _user_with
@@ -59,15 +60,8 @@ def both(app, client, url, register):
     view = registers(app)[register]
     fast = client.get(url)
     assert fast.status_code == 200, (url, fast.status_code)
-    own, before = "list_template" in vars(view), view.list_template  # a view's own (register_list_inline.html)
-    view.list_template = REFERENCES[before]
-    try:
+    with list_template_as(view, REFERENCES[view.list_template]):
         ref = client.get(url)
-    finally:
-        if own:
-            view.list_template = before
-        else:
-            del view.list_template
     assert ref.status_code == 200, (url, ref.status_code)
     return Tokens(fast.get_data(as_text=True)).out, Tokens(ref.get_data(as_text=True)).out
 
