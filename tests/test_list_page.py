@@ -269,3 +269,20 @@ def test_a_kept_list_statement_shows_each_property_state_and_page_its_own_rows(a
     assert shown("/admin/repair_order/?page_size=2&page=3") == (every[6:8], "超过5条")
     assert shown("/admin/repair_order/?page_size=2&page=4") == ([], "超过5条")
     assert len(kept) == 2 * (5 + 3 + 3 + 1) + 3  # every page above came by the kept statement
+
+
+def test_a_register_with_inline_edits_modals_or_extra_row_actions_keeps_flask_admins_list(app):
+    """Those come from list.html's macros, which register_list.html (the layout alone) does not import."""
+    from flask_admin.model.template import LinkRowAction
+
+    from admin_views.master import UnitView
+    from app.admin.listing import FAST_LIST, INLINE_LIST
+    from models.master import Unit
+    assert registers(app)["unit"].list_template == INLINE_LIST  # its status is edited in the list
+    assert registers(app)["repair_order"].list_template == FAST_LIST
+    with app.app_context():
+        for option in (dict(details_modal=True), dict(create_modal=True),
+                       dict(column_extra_row_actions=[LinkRowAction("fa fa-link", "/x/{row_id}")])):
+            plain = type("PlainUnits", (UnitView,), dict(column_editable_list=None, **option))
+            assert plain(Unit).list_template == INLINE_LIST, option
+        assert type("PlainUnits", (UnitView,), dict(column_editable_list=None))(Unit).list_template == FAST_LIST

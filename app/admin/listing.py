@@ -74,8 +74,9 @@ class Listing:
 
     def _declare_listing(self, model: type) -> None:
         if self.list_template == FAST_LIST and (self.column_editable_list or self.create_modal or self.edit_modal
-                                                or self.details_modal):
-            self.list_template = INLINE_LIST  # x-editable cells and modal windows come from Flask-Admin's list.html
+                                                or self.details_modal or self.column_extra_row_actions):
+            # x-editable cells, modal windows and extra row actions (their row_actions macros) need list.html
+            self.list_template = INLINE_LIST
         if getattr(model, "deadlines", ()) and self.column_list and "overdue" not in self.column_list:
             self.column_list = list(self.column_list) + ["overdue"]
         searchable = list(self.search_prefix) + list(self.search_contains)
