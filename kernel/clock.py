@@ -27,5 +27,15 @@ def travel(delta: timedelta) -> None:
     _offset = delta
 
 
+def travel_to(moment: datetime) -> None:
+    """Move the clock so that now() reads `moment`, wherever an earlier travel() left it.
+
+    `travel(moment - now())` is wrong after a first travel: now() already carries the old offset, which the new
+    one replaces rather than adds to, so the clock lands off by the old offset (a test failed only at night).
+    """
+    global _offset
+    _offset = moment - datetime.now(ZONE).replace(tzinfo=None, microsecond=0)
+
+
 def offset() -> timedelta:
     return _offset

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from kernel.clock import now, travel
+from kernel.clock import now, travel, travel_to
 from kernel.db import db
 from models import AuditLog, SignOff
 from models.desk import RepairOrder
@@ -290,7 +290,7 @@ def signed_out(app, world, client_as):
 
     from models.duty import Handover
     from tests.test_duty import handover_for
-    travel(datetime.combine(now().date(), time(11, 0)) - now())
+    travel_to(datetime.combine(now().date(), time(11, 0)))
     out, hid = handover_for(app, world, client_as)
     with app.app_context():
         h = reload(Handover, hid)

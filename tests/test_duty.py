@@ -3,7 +3,7 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
-from kernel.clock import now, today, travel
+from kernel.clock import now, today, travel_to
 from kernel.db import db
 from models.duty import (
     AttendanceException,
@@ -74,7 +74,7 @@ def test_roster_not_submitted_by_the_25th_is_flagged_late(app, world, client_as)
     with app.app_context():
         r = latest(Roster)
         assert r.due_at == roster_due(month) and r.due_at.day == 25
-    travel(roster_due(month) - now() + timedelta(hours=1))
+    travel_to(roster_due(month) + timedelta(hours=1))
     page = cs.get("/admin/roster/?overdue=1").get_data(as_text=True)
     assert "上月25日前提交" in page
     assert (
@@ -197,7 +197,7 @@ def handover_for(app, world, client_as, day=None):
 
 
 def test_handover_lists_open_items_and_needs_two_different_people(app, world, client_as):
-    travel(datetime.combine(today(), time(11, 0)) - now())
+    travel_to(datetime.combine(today(), time(11, 0)))
     out, hid = handover_for(app, world, client_as)
     with app.app_context():
         h = reload(Handover, hid)
@@ -222,7 +222,7 @@ def test_handover_lists_open_items_and_needs_two_different_people(app, world, cl
 
 
 def test_late_takeover_is_recorded_automatically(app, world, client_as):
-    travel(datetime.combine(today(), time(12, 5)) - now())  # late shift starts 12:00, due 11:45
+    travel_to(datetime.combine(today(), time(12, 5)))  # late shift starts 12:00, due 11:45
     out, hid = handover_for(app, world, client_as)
     with app.app_context():
         h = reload(Handover, hid)

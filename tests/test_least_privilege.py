@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from kernel.clock import now, today, travel
+from kernel.clock import now, today, travel, travel_to
 from kernel.db import db
 from models import AuditLog, Membership, MembershipGrant, Role, StaffUser
 from models.desk import FunctionCard, Incident, NetworkRequest, PhoneLog, RepairOrder
@@ -398,7 +398,7 @@ def test_a_clerk_sees_and_edits_only_their_own_leave_requests(app, world, client
 
 
 def test_the_duty_log_is_not_rewritten_after_the_shift(app, world, client_as):
-    travel(datetime.combine(today(), time(9, 0)) - now())
+    travel_to(datetime.combine(today(), time(9, 0)))
     clerk = client_as("clerk")
     clerk.post("/admin/duty_log/new/", {"source": "phone", "content": "3栋停电", "priority": "high",
                                         "escalation": "self", "follow_up": "open"})
@@ -407,7 +407,7 @@ def test_the_duty_log_is_not_rewritten_after_the_shift(app, world, client_as):
     form = {"source": "phone", "content": "3栋停电", "priority": "high", "escalation": "self", "follow_up": "open"}
     assert clerk.post(f"/admin/duty_log/edit/?id={log.id}", {**form, "content": "3栋停电(已报修)",
                                                             "row_version": log.version}).status_code == 302
-    travel(datetime.combine(today(), time(21, 0)) - now())  # every shift ends by 20:00
+    travel_to(datetime.combine(today(), time(21, 0)))  # every shift ends by 20:00
     with app.app_context():
         log = reload(DutyLog, log.id)
     r = clerk.post(f"/admin/duty_log/edit/?id={log.id}", {**form, "content": "改写", "row_version": log.version})

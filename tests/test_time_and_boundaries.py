@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from kernel.clock import now, start_of, travel
+from kernel.clock import start_of, travel_to
 from kernel.db import db
 from kernel.deadlines import deadline_clause, declared, due_at, late_params, overdue_clause, overdue_for
 from kernel.numbering import NumberSequence, next_value
@@ -14,8 +14,7 @@ from tests.factories import make
 
 
 def at_clock(when: datetime):
-    travel(timedelta(0))
-    travel(when - now())
+    travel_to(when)
 
 
 def test_numbering_restarts_each_day_and_across_midnight(app, world):
