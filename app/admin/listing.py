@@ -42,16 +42,19 @@ FAST_LIST, INLINE_LIST = "admin/register_list.html", "admin/register_list_inline
 _pieces = Kept(1024)  # parts of a list page that depend only on the register, roles, language and prefix
 
 
+def _translated(catalogue: Any, text: str, values: dict) -> str:
+    translated = kept_translation(catalogue, text)
+    return translated % values if values else translated
+
+
 def _admin(text: str, **values: Any) -> str:
     """Flask-Admin's translation of `text` (its catalogue), kept per language."""
-    translated = kept_translation(admin_gettext, text)
-    return translated % values if values else translated
+    return _translated(admin_gettext, text, values)
 
 
 def _ours(text: str, **values: Any) -> str:
     """The app's translation of `text`, kept per language."""
-    translated = kept_translation(gettext, text)
-    return translated % values if values else translated
+    return _translated(gettext, text, values)
 
 
 def attr(value: Any) -> str:
@@ -104,12 +107,15 @@ class Listing:
         cap = current_app.config["LIST_COUNT_CAP"]
         size = page_size if page_size is not None else self.page_size
         kept = bool(execute and not search and size and self._keeps_page(filters))
+
+        def answer(count: int, data: Any) -> tuple[int, Any]:
+            g.count_capped = count > cap  # the pager says "more than N"
+            return min(count, cap), data
         found = self.checked(lambda: self._kept_page(page, sort_column, sort_desc, filters, size, cap)) if kept \
             else None
         if found:
             data, count = found
-            g.count_capped = count > cap
-            return min(count, cap), data
+            return answer(count, data)
         query, joins = self._filtered(search, filters)
         capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
         counted = select(func.count()).select_from(capped)
@@ -117,9 +123,7 @@ class Listing:
         def count_alone() -> int:
             return self.checked(lambda: self.session.execute(counted).scalar_one())
         if kept:  # an empty page (past the end, or no rows): its count alone
-            count = count_alone()
-            g.count_capped = count > cap
-            return min(count, cap), []
+            return answer(count_alone(), [])
         query, joins = self._apply_sorting(query, joins, sort_column, sort_desc)
         # the page's ids first, its rows and their linked records after: deep pages (OFFSET over ids from the index
         # alone) and the overdue switch, whose OR over deadline columns no index orders, so the matches are sorted
@@ -134,22 +138,16 @@ class Listing:
             query = query.options(joinedload(j))
         if not execute or any(getattr(getattr(j, "property", None), "uselist", False) for j in self._auto_joins):
             # a joined collection would repeat rows: then the count is asked on its own
-            count = count_alone()
-            g.count_capped = count > cap
-            return min(count, cap), (query.all() if execute else query)
+            return answer(count_alone(), query.all() if execute else query)
         if page * (size or 0) >= cap:
             # a page that starts past the cap: if it has rows, there are more than the cap (no count to read)
             data = self.checked(lambda: query.all())
-            count = cap + 1 if data else count_alone()
-            g.count_capped = count > cap
-            return min(count, cap), data
+            return answer(cap + 1 if data else count_alone(), data)
         # the page's rows and the capped count in one round trip: the count is an uncorrelated scalar subquery,
         # which SQLite and PostgreSQL evaluate once; an empty page (past the end, or no rows) asks it alone
         rows = self.checked(lambda: query.add_columns(counted.scalar_subquery().label("fd_count")).all())
         data = [row[0] for row in rows]
-        count = rows[0][1] if rows else count_alone()
-        g.count_capped = count > cap
-        return min(count, cap), data
+        return answer(rows[0][1] if rows else count_alone(), data)
 
     def _keeps_page(self, filters: Any) -> bool:
         """A page whose statement can be kept: no switch on, filters only by a column's choice (the state tabs'
