@@ -6,6 +6,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from kernel import attachments
+from kernel.clock import today as desk_today
 from kernel.db import db
 from kernel.identity import Membership, Property, Role, StaffUser, hash_password
 from kernel.validators import check_character
@@ -112,7 +113,7 @@ def load_demo() -> int:
         user(username, name, [(props[1], code)])
 
     layouts = {"A": (4, 2, 25, 1), "B": (2, 2, 18, 2)}  # buildings, entrances, floors, rooms per floor
-    today = date.today()
+    today = desk_today()  # the desk's calendar (Asia/Shanghai), not the server's
     for prop in props:
         pid = prop.id
         for code, name, start, end in SHIFTS:
