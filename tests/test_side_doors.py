@@ -5,6 +5,7 @@ import io
 import os
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -244,7 +245,9 @@ def test_login_counts_are_shared_by_workers_through_redis(tmp_path):
         if os.environ.get("REQUIRE_REDIS") == "1":
             pytest.fail(f"Redis required (REQUIRE_REDIS=1) but unreachable: {ex}")
         pytest.skip(f"Redis not reachable at 127.0.0.1:6379 ({ex})")
-    prefix = f"fdtest{os.getpid()}"
+    # a prefix of this run's own: a process id can come back within the limit's 15 minutes (pid_max is 32768 here
+    # and a suite's browsers spawn hundreds of processes), and counts an earlier run left under it would be added
+    prefix = f"fdtest{uuid.uuid4().hex}"
     code = """
 import sys
 from app.config import TestConfig
@@ -268,8 +271,8 @@ print([c.login('clerk', 'wrong').status_code for _ in range(int(sys.argv[1]))])
                               cwd=ROOT, capture_output=True, text=True, env=env)
 
     first, second = run(3), run(3)
-    assert first.stdout.strip().endswith("[401, 401, 401]"), first.stderr[-1500:]
-    assert second.stdout.strip().endswith("[401, 401, 429]"), second.stderr[-1500:]
+    assert first.stdout.strip().endswith("[401, 401, 401]"), (first.stdout[-300:], first.stderr[-1500:])
+    assert second.stdout.strip().endswith("[401, 401, 429]"), (second.stdout[-300:], second.stderr[-1500:])
 
 
 # 8. security headers ---------------------------------------------------------------------------------------
