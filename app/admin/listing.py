@@ -17,7 +17,7 @@ from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
-from sqlalchemy import Integer, and_, bindparam, func, or_, select
+from sqlalchemy import Integer, and_, bindparam, or_, select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import joinedload
 
@@ -117,8 +117,7 @@ class Listing:
             data, count = found
             return answer(count, data)
         query, joins = self._filtered(search, filters)
-        capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
-        counted = select(func.count()).select_from(capped)
+        counted = statements.capped_count(query, self.model.id, cap)
 
         def count_alone() -> int:
             return self.checked(lambda: self.session.execute(counted).scalar_one())
@@ -136,7 +135,7 @@ class Listing:
             query = self._apply_pagination(query, page, page_size)
         for j in self._auto_joins:
             query = query.options(joinedload(j))
-        if not execute or any(getattr(getattr(j, "property", None), "uselist", False) for j in self._auto_joins):
+        if not execute or self.joins_a_collection:
             # a joined collection would repeat rows: then the count is asked on its own
             return answer(count_alone(), query.all() if execute else query)
         if page * (size or 0) >= cap:
@@ -158,7 +157,12 @@ class Listing:
             flt = self._filters[idx]
             if type(flt) is not ChoiceEqual or self._filter_joins.get(flt.key_name or flt.column):
                 return False
-        return not any(getattr(getattr(j, "property", None), "uselist", False) for j in self._auto_joins)
+        return not self.joins_a_collection
+
+    @cached_property
+    def joins_a_collection(self) -> bool:
+        """The list joins a one-to-many link (its rows would repeat in a joined count). Declarations only."""
+        return any(getattr(getattr(j, "property", None), "uselist", False) for j in self._auto_joins)
 
     def _kept_page(self, page: int, sort_column: Any, sort_desc: bool, filters: Any, size: int,
                    cap: int) -> tuple[list, int] | None:
@@ -176,8 +180,8 @@ class Listing:
             for n, (idx, _, _) in enumerate(filters):
                 flt = self._filters[idx]
                 query = flt.apply(query, bindparam(f"fd_flt{n}", type_=flt.column.type))
-            capped = query.with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
-            columns = [select(func.count()).select_from(capped).scalar_subquery().label("fd_count")] if counted else []
+            columns = [statements.capped_count(query, self.model.id, cap).scalar_subquery().label("fd_count")] \
+                if counted else []
             if tabs:
                 columns += self.tab_counts(tabs[0], tab_cap)
             query, _ = self._apply_sorting(query, joins, sort_column, sort_desc)
@@ -254,9 +258,7 @@ class Listing:
     def tab_counts(self, codes: list[str], cap: int) -> list:
         """SQL: each state's rows, counted up to cap + 1 (an index range on (property, state, id) each; scalar
         counts, not a UNION ALL grouped: nothing is materialised or sorted)."""
-        return [select(func.count()).select_from(
-            self.kept_query().filter(self.model.state == code).with_entities(self.model.id).order_by(None)
-            .limit(cap + 1).subquery()).scalar_subquery() for code in codes]
+        return [self.capped_select(self.model.state == code, cap, kept=True) for code in codes]
 
     def state_tabs(self) -> list[dict] | None:
         """全部 / 待签字 / 已签发 ...: one tab per declared state with its count, each a link to exactly the rows

@@ -126,8 +126,7 @@ class Queue:
         """SQL (a scalar subquery): how many rows of the list match `clause`, stopping at cap + 1; `kept`: for a
         kept statement (who and where as parameters)."""
         query = self.kept_query() if kept else self.get_query()
-        rows = query.filter(clause).with_entities(self.model.id).order_by(None).limit(cap + 1).subquery()
-        return select(func.count()).select_from(rows).scalar_subquery()
+        return statements.capped_count(query.filter(clause), self.model.id, cap).scalar_subquery()
 
     def capped_count(self, clause: Any) -> int:
         """How many rows of the list match `clause`, counted like the list counts (stops past the cap)."""

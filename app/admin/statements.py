@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from flask_login import current_user
-from sqlalchemy import Integer, bindparam
+from sqlalchemy import Integer, bindparam, func, select
 
 from kernel import scoping
 
@@ -51,6 +51,12 @@ _statements = Kept(512)  # a few per register and set of roles in use
 # who asks and where: parameters, so one statement serves every user holding the same roles at any property
 USER = bindparam("fd_user", type_=Integer())
 PROPERTY = bindparam("fd_property", type_=Integer())
+
+
+def capped_count(query: Any, key: Any, cap: int) -> Any:
+    """SQL: how many rows `query` has, reading at most cap + 1 of them (its `key` column alone, unordered): the
+    lists' count ("more than N"), the state tabs', the home page's. A select; `.scalar_subquery()` to embed it."""
+    return select(func.count()).select_from(query.with_entities(key).order_by(None).limit(cap + 1).subquery())
 
 
 def who() -> tuple:
